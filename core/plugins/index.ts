@@ -1,0 +1,4 @@
+/** The plugin API: everything a plugin may import from the core. */
+export * from './platform';
+export * from './network';
+export * from './manifest';
