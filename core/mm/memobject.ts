@@ -1,0 +1,132 @@
+/**
+ * MemObject: a sparse, byte-addressed object whose pages live in the MemoryFile — the
+ * sentry's equivalent of a Linux shmem/anon object. Anonymous mappings, private copies of
+ * file pages, and tmpfs file data are MemObjects; a shared mapping of a tmpfs file maps the
+ * file's own MemObject, so writes through the mapping and write(2) see the same bytes.
+ *
+ * Storage is in 64 KiB extents allocated on first write (or first fault); absent extents
+ * read as zeros, or as the content supplied by `filler` (used for private file mappings).
+ */
+import { EXTENT_SHIFT, EXTENT_SIZE, MemoryFile } from './memfile';
+
+/** Supplies initial content for a freshly allocated extent at object offset `objOff`. */
+export type ExtentFiller = (objOff: number, dst: Uint8Array) => void;
+
+export class MemObject {
+  /** extent index -> memory-file offset */
+  readonly extents = new Map<number, number>();
+  private refs = 1;
+
+  constructor(
+    readonly mf: MemoryFile,
+    public filler?: ExtentFiller,
+  ) {}
+
+  incRef(): this {
+    this.refs++;
+    return this;
+  }
+
+  /** Drop a reference; the last one frees every extent. */
+  decRef(): void {
+    if (--this.refs > 0) return;
+    for (const off of this.extents.values()) this.mf.freeExtent(off);
+    this.extents.clear();
+  }
+
+  /** Memory-file offset of extent `idx`, allocating (and filling) it if `alloc`; -1 if absent. */
+  extent(idx: number, alloc: boolean): number {
+    let off = this.extents.get(idx);
+    if (off !== undefined) return off;
+    if (!alloc) return -1;
+    off = this.mf.allocExtent();
+    this.extents.set(idx, off);
+    if (this.filler) this.filler(idx * EXTENT_SIZE, this.mf.view(off, EXTENT_SIZE));
+    return off;
+  }
+
+  /** A view of bytes [objOff, objOff+len) that stays inside one extent (allocates). */
+  viewWithinExtent(objOff: number, len: number): Uint8Array {
+    const idx = Math.floor(objOff / EXTENT_SIZE);
+    const inner = objOff - idx * EXTENT_SIZE;
+    return this.mf.view(this.extent(idx, true) + inner, len);
+  }
+
+  /** Copy bytes out of the object into `dst` (absent extents: filler content or zeros, without allocating when there is no filler). */
+  read(objOff: number, dst: Uint8Array): void {
+    let done = 0;
+    while (done < dst.length) {
+      const pos = objOff + done;
+      const idx = Math.floor(pos / EXTENT_SIZE);
+      const inner = pos - idx * EXTENT_SIZE;
+      const n = Math.min(EXTENT_SIZE - inner, dst.length - done);
+      const off = this.extent(idx, this.filler !== undefined);
+      if (off < 0) dst.fill(0, done, done + n);
+      else dst.set(this.mf.view(off + inner, n), done);
+      done += n;
+    }
+  }
+
+  /** Copy `src` into the object at `objOff`, allocating extents as needed. */
+  write(objOff: number, src: Uint8Array): void {
+    let done = 0;
+    while (done < src.length) {
+      const pos = objOff + done;
+      const idx = Math.floor(pos / EXTENT_SIZE);
+      const inner = pos - idx * EXTENT_SIZE;
+      const n = Math.min(EXTENT_SIZE - inner, src.length - done);
+      const off = this.extent(idx, true);
+      this.mf.view(off + inner, n).set(src.subarray(done, done + n));
+      done += n;
+    }
+  }
+
+  /** Zero bytes [from, to): whole extents are freed, partial ones cleared. */
+  zeroRange(from: number, to: number): void {
+    let pos = from;
+    while (pos < to) {
+      const idx = Math.floor(pos / EXTENT_SIZE);
+      const start = idx * EXTENT_SIZE;
+      const end = Math.min(start + EXTENT_SIZE, to);
+      const off = this.extents.get(idx);
+      if (off !== undefined) {
+        if (pos === start && end === start + EXTENT_SIZE) {
+          this.mf.freeExtent(off);
+          this.extents.delete(idx);
+        } else {
+          this.mf.view(off + (pos - start), end - pos).fill(0);
+        }
+      }
+      pos = end;
+    }
+  }
+
+  /** Drop everything at and beyond `size` (truncate). */
+  truncate(size: number): void {
+    const first = Math.ceil(size / EXTENT_SIZE);
+    for (const [idx, off] of this.extents) {
+      if (idx >= first) {
+        this.mf.freeExtent(off);
+        this.extents.delete(idx);
+      }
+    }
+    const partial = size % EXTENT_SIZE;
+    if (partial) {
+      const off = this.extents.get(first - 1);
+      if (off !== undefined) this.mf.view(off + partial, EXTENT_SIZE - partial).fill(0);
+    }
+  }
+
+  /** A private copy (fork's copy-on-write, done eagerly): same content, new extents, same filler. */
+  clone(): MemObject {
+    const c = new MemObject(this.mf, this.filler);
+    for (const [idx, off] of this.extents) {
+      const n = this.mf.allocExtent();
+      this.mf.view(n, EXTENT_SIZE).set(this.mf.view(off, EXTENT_SIZE));
+      c.extents.set(idx, n);
+    }
+    return c;
+  }
+
+  static readonly EXTENT_SHIFT = EXTENT_SHIFT;
+}
