@@ -8,3 +8,5 @@ export * from './walk';
 export * from './fdtable';
 export * from './fscontext';
 export type { FileTask } from './task';
+export * from './devices';
+export * from './ops';

@@ -159,3 +159,26 @@ export class FakeTask implements FileTask {
     for (const f of [...this.interruptors]) f();
   }
 }
+
+// ---- a tiny world: a tmpfs root, a task with an fd table and fs context ----
+import { MemoryFile } from '../../core/mm/memfile';
+import { Tmpfs } from '../../core/fs/tmpfs';
+import { FdTable as FdTableImpl } from '../../core/vfs/fdtable';
+import { FsContext as FsContextImpl } from '../../core/vfs/fscontext';
+import { MountNamespace } from '../../core/vfs/mount';
+import type { Filesystem } from '../../core/vfs/inode';
+
+let sharedMf: MemoryFile | undefined;
+/** One 1 GiB (sparse) memory file shared by all unit tests. */
+export function testMemoryFile(): MemoryFile {
+  return (sharedMf ??= new MemoryFile(1 << 30));
+}
+
+/** A task whose root is `rootFs` (default: a fresh tmpfs). */
+export function newWorld(rootFs?: Filesystem): { t: FakeTask; ns: MountNamespace; fs: Filesystem } {
+  const fs = rootFs ?? new Tmpfs({ mf: testMemoryFile(), mode: 0o755 });
+  const ns = new MountNamespace(fs);
+  const root = ns.rootVd();
+  const t = new FakeTask(new FdTableImpl(), new FsContextImpl(root, root));
+  return { t, ns, fs };
+}
