@@ -1,0 +1,664 @@
+/**
+ * MemoryManager: one application address space (Linux's mm_struct).
+ *
+ * Two levels, as in gVisor's mm (see mm/README.md):
+ *  - VMAs record what the app asked for: [start, end) -> (MemObject, offset), protection,
+ *    private/shared. Anonymous memory, private file mappings (copied in on first touch by
+ *    the object's filler) and shared mappings (the file's own object) are all MemObjects.
+ *  - Host mappings are installed lazily: a fault on an address in a VMA maps the
+ *    containing 64 KiB extent of its object (clipped to the VMA and, for files, to EOF)
+ *    into the platform AddressSpace. `mapped` remembers which extents are installed, so a
+ *    fault on an installed extent is an access violation (SEGV_ACCERR).
+ * Changing protections or unmapping removes host mappings; they come back on the next fault.
+ *
+ * The sentry reads and writes app memory through the memory file (UserMemory), never
+ * through the platform, honouring the VMA protections as copy_{from,to}_user do.
+ */
+import type { AddressSpace } from '../plugins/platform';
+import { EFAULT, EINVAL, ENAMETOOLONG, ENOMEM, EEXIST, SysError } from '../abi/errno';
+import type { UserMemory } from './api';
+import { EXTENT_SIZE, MemoryFile, PAGE_SIZE } from './memfile';
+import { MemObject } from './memobject';
+
+export const PROT_NONE = 0,
+  PROT_READ = 1,
+  PROT_WRITE = 2,
+  PROT_EXEC = 4,
+  PROT_GROWSDOWN = 0x01000000,
+  PROT_GROWSUP = 0x02000000;
+
+export const MAP_SHARED = 0x01,
+  MAP_PRIVATE = 0x02,
+  MAP_SHARED_VALIDATE = 0x03,
+  MAP_TYPE = 0x0f,
+  MAP_FIXED = 0x10,
+  MAP_ANONYMOUS = 0x20,
+  MAP_GROWSDOWN = 0x0100,
+  MAP_DENYWRITE = 0x0800,
+  MAP_EXECUTABLE = 0x1000,
+  MAP_LOCKED = 0x2000,
+  MAP_NORESERVE = 0x4000,
+  MAP_POPULATE = 0x8000,
+  MAP_NONBLOCK = 0x10000,
+  MAP_STACK = 0x20000,
+  MAP_HUGETLB = 0x40000,
+  MAP_SYNC = 0x80000,
+  MAP_FIXED_NOREPLACE = 0x100000;
+
+/** Linux x86-64 TASK_SIZE: one past the highest user address. */
+export const TASK_SIZE = 0x7ffffffff000;
+
+export function pageRoundDown(a: number): number {
+  return a - (a % PAGE_SIZE);
+}
+export function pageRoundUp(a: number): number {
+  const r = a % PAGE_SIZE;
+  return r ? a + PAGE_SIZE - r : a;
+}
+
+/** What /proc/<pid>/maps shows for a mapping. */
+export interface VmaName {
+  path?: string;
+  dev?: number;
+  ino?: number;
+  special?: '[heap]' | '[stack]' | '[vdso]' | '[vvar]';
+}
+
+export class Vma {
+  /** Extent indices of `obj` installed in the host address space. */
+  mapped = new Set<number>();
+  /** For file mappings: bytes of the object backed by the file (beyond: SIGBUS). -1 = unlimited. */
+  objLimit = -1;
+  locked = false;
+  /** False for shared mappings of files opened read-only (mprotect PROT_WRITE gives EACCES). */
+  mayWrite = true;
+  constructor(
+    public start: number,
+    public end: number,
+    public prot: number,
+    public shared: boolean,
+    public obj: MemObject,
+    public objOff: number,
+    public name: VmaName,
+    public growsDown = false,
+    /** Where the mapping came from, for file offsets in /proc/<pid>/maps. */
+    public fileOff = 0,
+  ) {}
+
+  get anonymous(): boolean {
+    return !this.name.path;
+  }
+}
+
+export interface FaultResult {
+  /** 0: handled (resume); otherwise the signal to raise. */
+  signo: number;
+  code: number;
+}
+const SIGSEGV = 11,
+  SIGBUS = 7,
+  SEGV_MAPERR = 1,
+  SEGV_ACCERR = 2,
+  BUS_ADRERR = 2;
+const FAULT_OK: FaultResult = Object.freeze({ signo: 0, code: 0 });
+
+export class MemoryManager implements UserMemory {
+  /** Sorted, non-overlapping. */
+  readonly vmas: Vma[] = [];
+  brkStart = 0;
+  brk = 0;
+  /** Top of the mmap area (allocation goes down from here). */
+  mmapBase = 0x7f0000000000;
+  /** Initial stack bounds and argv/env ranges for /proc. */
+  stackTop = 0;
+  argStart = 0;
+  argEnd = 0;
+  envStart = 0;
+  envEnd = 0;
+  auxv: number[] = [];
+  exePath = '';
+  private users = 1;
+  /** Lazily computed number of mapped bytes, for /proc. */
+
+  constructor(
+    readonly mf: MemoryFile,
+    public as: AddressSpace,
+  ) {}
+
+  incUsers(): void {
+    this.users++;
+  }
+
+  /** Drop one user (a thread group leaving via exit/exec); the last releases everything. */
+  decUsers(): void {
+    if (--this.users > 0) return;
+    for (const v of this.vmas) v.obj.decRef();
+    this.vmas.length = 0;
+    this.as.release();
+  }
+
+  // ---- VMA lookup ----
+
+  /** Index of the first VMA with end > addr. */
+  private lowerBound(addr: number): number {
+    let lo = 0,
+      hi = this.vmas.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.vmas[mid].end <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  findVma(addr: number): Vma | undefined {
+    const i = this.lowerBound(addr);
+    const v = this.vmas[i];
+    return v && v.start <= addr ? v : undefined;
+  }
+
+  /** Split the VMA containing `addr` (if any and not at its start) so a VMA boundary lies at addr. */
+  private splitAt(addr: number): void {
+    const i = this.lowerBound(addr);
+    const v = this.vmas[i];
+    if (!v || v.start >= addr) return;
+    const right = new Vma(
+      addr,
+      v.end,
+      v.prot,
+      v.shared,
+      v.obj.incRef(),
+      v.objOff + (addr - v.start),
+      v.name,
+      v.growsDown,
+      v.fileOff + (addr - v.start),
+    );
+    right.mapped = new Set(v.mapped);
+    right.objLimit = v.objLimit;
+    right.locked = v.locked;
+    right.mayWrite = v.mayWrite;
+    v.end = addr;
+    this.vmas.splice(i + 1, 0, right);
+  }
+
+  /** Remove [start, end) from the VMA list (and host), releasing object ranges of private mappings. */
+  private removeRange(start: number, end: number): void {
+    this.splitAt(start);
+    this.splitAt(end);
+    let i = this.lowerBound(start);
+    const first = i;
+    while (i < this.vmas.length && this.vmas[i].start < end) {
+      const v = this.vmas[i];
+      if (v.mapped.size) this.as.unmap(v.start, v.end - v.start);
+      if (!v.shared) v.obj.zeroRange(v.objOff, v.objOff + (v.end - v.start));
+      v.obj.decRef();
+      i++;
+    }
+    this.vmas.splice(first, i - first);
+  }
+
+  private insertVma(v: Vma): void {
+    const i = this.lowerBound(v.start);
+    this.vmas.splice(i, 0, v);
+  }
+
+  /** True if [start, end) intersects no VMA. */
+  isFree(start: number, end: number): boolean {
+    const i = this.lowerBound(start);
+    const v = this.vmas[i];
+    return !v || v.start >= end;
+  }
+
+  /** Find a free range of `len` bytes, top-down below mmapBase (as Linux's default layout). */
+  findFree(len: number, hint = 0): number {
+    if (hint && hint + len <= TASK_SIZE && this.isFree(hint, hint + len) && hint >= 0x10000) return hint;
+    let top = this.mmapBase;
+    let i = this.lowerBound(top) - 1;
+    if (i >= this.vmas.length) i = this.vmas.length - 1;
+    while (true) {
+      // Skip VMAs at or above `top`.
+      while (i >= 0 && this.vmas[i].start >= top) i--;
+      const below = i >= 0 ? this.vmas[i].end : 0x10000;
+      if (i >= 0 && this.vmas[i].end > top) {
+        top = this.vmas[i].start;
+        i--;
+        continue;
+      }
+      if (top - below >= len) return top - len;
+      if (i < 0) throw new SysError(ENOMEM, 'address space exhausted');
+      top = this.vmas[i].start;
+      i--;
+    }
+  }
+
+  // ---- mapping operations (addresses are validated by the syscall layer) ----
+
+  /**
+   * Create a mapping. `obj` is consumed (its reference moves to the VMA).
+   * Returns the address.
+   */
+  map(opts: {
+    addr: number;
+    len: number;
+    prot: number;
+    fixed: boolean;
+    noReplace?: boolean;
+    shared: boolean;
+    obj: MemObject;
+    objOff: number;
+    name: VmaName;
+    growsDown?: boolean;
+    objLimit?: number;
+    fileOff?: number;
+  }): number {
+    const len = pageRoundUp(opts.len);
+    let addr: number;
+    if (opts.fixed) {
+      addr = opts.addr;
+      if (opts.noReplace && !this.isFree(addr, addr + len)) {
+        opts.obj.decRef();
+        throw new SysError(EEXIST);
+      }
+      this.removeRange(addr, addr + len);
+    } else {
+      addr = this.findFree(len, opts.addr ? pageRoundDown(opts.addr) : 0);
+    }
+    const v = new Vma(
+      addr,
+      addr + len,
+      opts.prot,
+      opts.shared,
+      opts.obj,
+      opts.objOff,
+      opts.name,
+      opts.growsDown ?? false,
+      opts.fileOff ?? opts.objOff,
+    );
+    if (opts.objLimit !== undefined) v.objLimit = opts.objLimit;
+    this.insertVma(v);
+    return addr;
+  }
+
+  /** Anonymous private (or shared) memory. */
+  mapAnon(addr: number, len: number, prot: number, fixed: boolean, shared = false, name: VmaName = {}, noReplace = false): number {
+    return this.map({ addr, len, prot, fixed, noReplace, shared, obj: new MemObject(this.mf), objOff: 0, name });
+  }
+
+  unmap(start: number, len: number): void {
+    this.removeRange(start, start + pageRoundUp(len));
+  }
+
+  /** mprotect(2). Returns 0 or -ENOMEM when part of the range is unmapped. */
+  protect(start: number, len: number, prot: number): number {
+    const end = start + pageRoundUp(len);
+    // Linux: the whole range must be mapped.
+    let a = start;
+    let i = this.lowerBound(start);
+    while (a < end) {
+      const v = this.vmas[i];
+      if (!v || v.start > a) return -ENOMEM;
+      a = v.end;
+      i++;
+    }
+    this.splitAt(start);
+    this.splitAt(end);
+    i = this.lowerBound(start);
+    while (i < this.vmas.length && this.vmas[i].start < end) {
+      const v = this.vmas[i];
+      if (v.prot !== prot) {
+        if (v.mapped.size) {
+          this.as.unmap(v.start, v.end - v.start);
+          v.mapped.clear();
+        }
+        v.prot = prot;
+      }
+      i++;
+    }
+    return 0;
+  }
+
+  /** madvise(MADV_DONTNEED): private anonymous pages read back as zero (file pages from the file). */
+  dontNeed(start: number, len: number): number {
+    const end = start + pageRoundUp(len);
+    let i = this.lowerBound(start);
+    while (i < this.vmas.length && this.vmas[i].start < end) {
+      const v = this.vmas[i];
+      if (v.locked) return -EINVAL;
+      if (!v.shared) {
+        const s = Math.max(start, v.start),
+          e = Math.min(end, v.end);
+        if (v.mapped.size) {
+          this.as.unmap(v.start, v.end - v.start);
+          v.mapped.clear();
+        }
+        v.obj.zeroRange(v.objOff + (s - v.start), v.objOff + (e - v.start));
+      }
+      i++;
+    }
+    return 0;
+  }
+
+  /** mremap(2) core: grow/shrink/move. Returns new address or -errno. */
+  remap(oldAddr: number, oldLen: number, newLen: number, mayMove: boolean, fixed: boolean, newAddr: number): number {
+    oldLen = pageRoundUp(oldLen);
+    newLen = pageRoundUp(newLen);
+    const v = this.findVma(oldAddr);
+    if (!v || oldAddr + Math.max(oldLen, 1) > v.end) return -14 /* EFAULT */;
+    if (fixed) {
+      if (newAddr < oldAddr + oldLen && oldAddr < newAddr + newLen) return -EINVAL;
+      return this.moveVmaRange(v, oldAddr, oldLen, newLen, newAddr);
+    }
+    if (newLen <= oldLen) {
+      if (newLen < oldLen) this.unmap(oldAddr + newLen, oldLen - newLen);
+      return oldAddr;
+    }
+    // Grow in place if the VMA ends at the old range end and the space after it is free.
+    if (oldAddr + oldLen === v.end && this.isFree(v.end, oldAddr + newLen) && oldAddr + newLen <= TASK_SIZE) {
+      v.end = oldAddr + newLen;
+      return oldAddr;
+    }
+    if (!mayMove) return -ENOMEM;
+    const dst = this.findFree(newLen);
+    return this.moveVmaRange(v, oldAddr, oldLen, newLen, dst);
+  }
+
+  private moveVmaRange(v: Vma, oldAddr: number, oldLen: number, newLen: number, dst: number): number {
+    const obj = v.obj.incRef();
+    const objOff = v.objOff + (oldAddr - v.start);
+    const { prot, shared, name, growsDown, objLimit } = v;
+    const fileOff = v.fileOff + (oldAddr - v.start);
+    // Detach the old range without zeroing its (private) object range: the pages move.
+    this.splitAt(oldAddr);
+    this.splitAt(oldAddr + oldLen);
+    let i = this.lowerBound(oldAddr);
+    const first = i;
+    while (i < this.vmas.length && this.vmas[i].start < oldAddr + oldLen) {
+      const w = this.vmas[i];
+      if (w.mapped.size) this.as.unmap(w.start, w.end - w.start);
+      w.obj.decRef();
+      i++;
+    }
+    this.vmas.splice(first, i - first);
+    if (newLen < oldLen && !shared) obj.zeroRange(objOff + newLen, objOff + oldLen);
+    this.removeRange(dst, dst + newLen);
+    const nv = new Vma(dst, dst + newLen, prot, shared, obj, objOff, name, growsDown, fileOff);
+    nv.objLimit = objLimit;
+    this.insertVma(nv);
+    return dst;
+  }
+
+  // ---- faults ----
+
+  /**
+   * Handle an app fault at `addr`. Installs the host mapping when the access is allowed;
+   * otherwise says which signal to raise.
+   */
+  handleFault(addr: number): FaultResult {
+    let v = this.findVma(addr);
+    if (!v) {
+      v = this.growStack(addr);
+      if (!v) return { signo: SIGSEGV, code: SEGV_MAPERR };
+    }
+    if (v.prot === PROT_NONE) return { signo: SIGSEGV, code: SEGV_ACCERR };
+    const objPos = v.objOff + (addr - v.start);
+    if (v.objLimit >= 0 && objPos >= pageRoundUp(v.objLimit)) return { signo: SIGBUS, code: BUS_ADRERR };
+    const idx = Math.floor(objPos / EXTENT_SIZE);
+    if (v.mapped.has(idx)) return { signo: SIGSEGV, code: SEGV_ACCERR };
+    this.installExtent(v, idx);
+    return FAULT_OK;
+  }
+
+  private installExtent(v: Vma, idx: number): void {
+    const extStart = idx * EXTENT_SIZE; // object offset
+    let objFrom = Math.max(extStart, v.objOff);
+    let objTo = Math.min(extStart + EXTENT_SIZE, v.objOff + (v.end - v.start));
+    if (v.objLimit >= 0) objTo = Math.min(objTo, pageRoundUp(v.objLimit));
+    objFrom = pageRoundDown(objFrom);
+    const fileOff = v.obj.extent(idx, true);
+    this.as.mapFile(v.start + (objFrom - v.objOff), objTo - objFrom, fileOff + (objFrom - extStart), v.prot & 7);
+    v.mapped.add(idx);
+  }
+
+  /** Grow a MAP_GROWSDOWN VMA down to cover addr (within 1 MiB below it, as a stack guard gap). */
+  private growStack(addr: number): Vma | undefined {
+    const i = this.lowerBound(addr);
+    const v = this.vmas[i];
+    if (!v || !v.growsDown || v.start - addr > 1 << 20) return undefined;
+    const newStart = pageRoundDown(addr);
+    if (!this.isFree(newStart, v.start) || v.objOff < v.start - newStart) return undefined;
+    v.objOff -= v.start - newStart;
+    v.fileOff = v.objOff;
+    v.start = newStart;
+    return v;
+  }
+
+  /** Populate (MAP_POPULATE / mlock): install host mappings for a whole range now. */
+  populate(start: number, len: number): void {
+    const end = start + len;
+    for (let i = this.lowerBound(start); i < this.vmas.length && this.vmas[i].start < end; i++) {
+      const v = this.vmas[i];
+      if (v.prot === PROT_NONE) continue;
+      const s = Math.max(start, v.start),
+        e = Math.min(end, v.end);
+      for (let p = s; p < e; ) {
+        const objPos = v.objOff + (p - v.start);
+        if (v.objLimit >= 0 && objPos >= pageRoundUp(v.objLimit)) break;
+        const idx = Math.floor(objPos / EXTENT_SIZE);
+        if (!v.mapped.has(idx)) this.installExtent(v, idx);
+        p += (idx + 1) * EXTENT_SIZE - objPos;
+      }
+    }
+  }
+
+  // ---- fork ----
+
+  /** A copy for fork(2): private objects are copied, shared ones shared. Nothing is host-mapped in the child. */
+  fork(as: AddressSpace): MemoryManager {
+    const c = new MemoryManager(this.mf, as);
+    // Objects split across several VMAs must stay one object in the child.
+    const copies = new Map<MemObject, MemObject>();
+    for (const v of this.vmas) {
+      let obj: MemObject;
+      if (v.shared) obj = v.obj.incRef();
+      else {
+        const prev = copies.get(v.obj);
+        if (prev) obj = prev.incRef();
+        else {
+          obj = v.obj.clone();
+          copies.set(v.obj, obj);
+        }
+      }
+      const nv = new Vma(v.start, v.end, v.prot, v.shared, obj, v.objOff, v.name, v.growsDown, v.fileOff);
+      nv.objLimit = v.objLimit;
+      nv.mayWrite = v.mayWrite;
+      c.vmas.push(nv);
+    }
+    c.brkStart = this.brkStart;
+    c.brk = this.brk;
+    c.mmapBase = this.mmapBase;
+    c.stackTop = this.stackTop;
+    c.argStart = this.argStart;
+    c.argEnd = this.argEnd;
+    c.envStart = this.envStart;
+    c.envEnd = this.envEnd;
+    c.auxv = this.auxv;
+    c.exePath = this.exePath;
+    return c;
+  }
+
+  // ---- brk ----
+
+  setBrk(addr: number): number {
+    if (addr < this.brkStart) return this.brk;
+    const oldEnd = pageRoundUp(this.brk),
+      newEnd = pageRoundUp(addr);
+    if (newEnd > oldEnd) {
+      if (!this.isFree(oldEnd, newEnd)) return this.brk;
+      const v = this.findVma(oldEnd - 1);
+      if (v && v.name.special === '[heap]' && v.end === oldEnd) v.end = newEnd;
+      else
+        this.map({
+          addr: oldEnd,
+          len: newEnd - oldEnd,
+          prot: PROT_READ | PROT_WRITE,
+          fixed: true,
+          shared: false,
+          obj: new MemObject(this.mf),
+          objOff: 0,
+          name: { special: '[heap]' },
+        });
+    } else if (newEnd < oldEnd) {
+      this.unmap(newEnd, oldEnd - newEnd);
+    }
+    this.brk = addr;
+    return addr;
+  }
+
+  // ---- UserMemory ----
+
+  private views(addr: number, len: number, need: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    if (len === 0) return out;
+    if (addr < 0 || addr + len > TASK_SIZE || !Number.isSafeInteger(addr + len)) throw new SysError(EFAULT);
+    let a = addr;
+    const end = addr + len;
+    let i = this.lowerBound(a);
+    while (a < end) {
+      const v = this.vmas[i];
+      if (!v || v.start > a || (v.prot & need) !== need) throw new SysError(EFAULT);
+      const e = Math.min(end, v.end);
+      while (a < e) {
+        const objPos = v.objOff + (a - v.start);
+        if (v.objLimit >= 0 && objPos >= pageRoundUp(v.objLimit)) throw new SysError(EFAULT);
+        const n = Math.min(e - a, EXTENT_SIZE - (objPos % EXTENT_SIZE));
+        out.push(v.obj.viewWithinExtent(objPos, n));
+        a += n;
+      }
+      i++;
+    }
+    return out;
+  }
+
+  readViews(addr: number, len: number): Uint8Array[] {
+    return this.views(addr, len, PROT_READ);
+  }
+
+  writeViews(addr: number, len: number): Uint8Array[] {
+    return this.views(addr, len, PROT_WRITE);
+  }
+
+  /** Views ignoring protections (the kernel's own access: loader, ptrace-like peeks). */
+  forceViews(addr: number, len: number): Uint8Array[] {
+    return this.views(addr, len, 0);
+  }
+
+  copyIn(addr: number, len: number): Uint8Array {
+    const vs = this.views(addr, len, PROT_READ);
+    if (vs.length === 1) return vs[0].slice();
+    const out = new Uint8Array(len);
+    let o = 0;
+    for (const v of vs) {
+      out.set(v, o);
+      o += v.length;
+    }
+    return out;
+  }
+
+  copyOut(addr: number, data: Uint8Array): void {
+    let o = 0;
+    for (const v of this.views(addr, data.length, PROT_WRITE)) {
+      v.set(data.subarray(o, o + v.length));
+      o += v.length;
+    }
+  }
+
+  /** Kernel write ignoring protections (initial stack, loader). */
+  forceCopyOut(addr: number, data: Uint8Array): void {
+    let o = 0;
+    for (const v of this.views(addr, data.length, 0)) {
+      v.set(data.subarray(o, o + v.length));
+      o += v.length;
+    }
+  }
+
+  readCString(addr: number, max: number): string {
+    // Scan page by page so a string ending just before an unmapped page works.
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    let a = addr;
+    while (true) {
+      const n = PAGE_SIZE - (a % PAGE_SIZE);
+      const vs = this.views(a, n, PROT_READ);
+      for (const v of vs) {
+        const z = v.indexOf(0);
+        if (z >= 0) {
+          if (total + z > max) throw new SysError(ENAMETOOLONG);
+          chunks.push(v.subarray(0, z));
+          return Buffer.concat(chunks).toString('utf8');
+        }
+        chunks.push(v);
+        total += v.length;
+        if (total > max) throw new SysError(ENAMETOOLONG);
+      }
+      a += n;
+    }
+  }
+
+  private scratch = new DataView(new ArrayBuffer(8));
+  private scratchBytes = new Uint8Array(this.scratch.buffer);
+
+  private readSmall(addr: number, n: number): DataView {
+    const vs = this.views(addr, n, PROT_READ);
+    if (vs.length === 1) return new DataView(vs[0].buffer, vs[0].byteOffset, n);
+    let o = 0;
+    for (const v of vs) {
+      this.scratchBytes.set(v, o);
+      o += v.length;
+    }
+    return this.scratch;
+  }
+
+  private writeSmall(addr: number, n: number, fill: (d: DataView) => void): void {
+    const vs = this.views(addr, n, PROT_WRITE);
+    if (vs.length === 1) {
+      fill(new DataView(vs[0].buffer, vs[0].byteOffset, n));
+      return;
+    }
+    fill(this.scratch);
+    let o = 0;
+    for (const v of vs) {
+      v.set(this.scratchBytes.subarray(o, o + v.length));
+      o += v.length;
+    }
+  }
+
+  readU32(addr: number): number {
+    return this.readSmall(addr, 4).getUint32(0, true);
+  }
+  readI32(addr: number): number {
+    return this.readSmall(addr, 4).getInt32(0, true);
+  }
+  readU64(addr: number): number {
+    const d = this.readSmall(addr, 8);
+    return d.getUint32(0, true) + d.getUint32(4, true) * 4294967296;
+  }
+  readBigU64(addr: number): bigint {
+    return this.readSmall(addr, 8).getBigUint64(0, true);
+  }
+  writeU32(addr: number, v: number): void {
+    this.writeSmall(addr, 4, (d) => d.setUint32(0, v >>> 0, true));
+  }
+  writeI32(addr: number, v: number): void {
+    this.writeSmall(addr, 4, (d) => d.setInt32(0, v | 0, true));
+  }
+  writeU64(addr: number, v: number | bigint): void {
+    this.writeSmall(addr, 8, (d) => d.setBigUint64(0, BigInt.asUintN(64, BigInt(v)), true));
+  }
+
+  /** Bytes of all VMAs (VmSize). */
+  get totalBytes(): number {
+    let t = 0;
+    for (const v of this.vmas) t += v.end - v.start;
+    return t;
+  }
+}
