@@ -105,6 +105,16 @@ describe('plugins: loader and sandbox container', () => {
     }
   });
 
+  it('loads a plugin written as an ES module', async () => {
+    const dir = project(`platform: $FIX/esm-platform/index.mjs\n${ROOTFS}`);
+    const sb = await createSandboxContainer(await loadIn(dir), { log: quietLog().log });
+    try {
+      assert.equal(sb.container.resolve<Platform>(Platform).name, 'esm-platform');
+    } finally {
+      await sb.dispose();
+    }
+  });
+
   it('registers Config, Logger and SandboxId; dispose() shuts resolved plugins down once and is idempotent', async () => {
     const dir = project(`platform: $FIX/other-platform\nnetwork: $FIX/fake-network\n${ROOTFS}`);
     const config = await loadIn(dir);
