@@ -8,6 +8,7 @@
  */
 import { EBADF, EINVAL, EMFILE, SysError } from '../abi/errno';
 import type { FileDescription } from './file';
+import { releasePosixLocks } from './lock';
 
 /** close_range(2) flags. */
 export const CLOSE_RANGE_UNSHARE = 2,
@@ -64,6 +65,7 @@ export class FdTable {
     this.files[fd] = file;
     this.cloexec[fd] = cloexec;
     if (old) {
+      if (old.locked) releasePosixLocks(old, this.owner);
       old.flush(this.owner);
       old.decRef();
     }
@@ -74,6 +76,7 @@ export class FdTable {
     const f = this.files[fd];
     if (f === undefined) return -EBADF;
     this.remove(fd);
+    if (f.locked) releasePosixLocks(f, this.owner);
     f.flush(this.owner);
     f.decRef();
     return 0;

@@ -22,6 +22,7 @@ import type { Mappable } from '../mm/api';
 import { POLLIN, POLLOUT, WaitQueue } from '../util/waiter';
 import { O_ACCMODE, O_APPEND, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET } from './abi';
 import type { DirEntry, Inode, Stat } from './inode';
+import { releaseFileLocks } from './lock';
 import type { VirtualDentry } from './mount';
 
 /** Destination segments for a read. */
@@ -79,6 +80,10 @@ export abstract class FileDescription {
   /** Set by the VFS after open: the location opened, and the inode used for stat/setattr/locks. */
   vd: VirtualDentry | null = null;
   inode: Inode | null = null;
+  /** A stream (pipe, socket, tty): no position, pread/pwrite fail with ESPIPE. */
+  stream = false;
+  /** Set once a lock was taken through this file (close/release then drop locks). */
+  locked = false;
   private refs = 1;
   private wq: WaitQueue | null = null;
 
@@ -107,7 +112,10 @@ export abstract class FileDescription {
   }
   /** Drop a reference; the last one calls release(). */
   decRef(): void {
-    if (--this.refs === 0) this.release();
+    if (--this.refs === 0) {
+      if (this.locked) releaseFileLocks(this);
+      this.release();
+    }
   }
   get refCount(): number {
     return this.refs;

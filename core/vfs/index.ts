@@ -10,3 +10,4 @@ export * from './fscontext';
 export type { FileTask } from './task';
 export * from './devices';
 export * from './ops';
+export * from './lock';

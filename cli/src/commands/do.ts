@@ -138,7 +138,8 @@ The exit status is the program's; 128+N if it was killed by signal N; 127 if the
       rootDir,
       log,
     });
-    if (status !== 0) this.exit(status);
+    // Leave with the program's status even if something still holds the event loop open.
+    this.exit(status);
   }
 }
 
