@@ -116,7 +116,21 @@ export abstract class RunscCommand extends Command {
   protected override async catch(err: Interfaces.CommandError): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err;
     const e = err as Error & { exitCode?: unknown; oclif?: { exit?: number } };
-    if (e.oclif !== undefined) return super.catch(err); // oclif's own usage errors (exit 2)
+    if (e.oclif !== undefined) {
+      // oclif's own usage errors (exit 2); add a "did you mean" to an unknown flag.
+      const unknown = (err as { flags?: unknown }).flags;
+      if (err.constructor.name === 'NonExistentFlagsError' && Array.isArray(unknown)) {
+        const { closest } = await import('../../core/config/suggest');
+        const ctor = this.ctor as typeof RunscCommand;
+        const known = Object.keys({ ...ctor.baseFlags, ...ctor.flags }).map((f) => `--${f}`);
+        const hints = unknown.flatMap((f: string) => {
+          const c = closest(f.replace(/=.*$/, ''), known);
+          return c ? [`Did you mean ${c} (for ${f})?`] : [];
+        });
+        if (hints.length) (err as { suggestions?: string[] }).suggestions = hints;
+      }
+      return super.catch(err);
+    }
     if (e.name === 'ConfigError') {
       this.logToStderr(`runsc: ${e.message}`);
       this.exit(typeof e.exitCode === 'number' ? e.exitCode : ExitCode.CONFIG);

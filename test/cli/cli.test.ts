@@ -60,6 +60,7 @@ describe('cli: runsc (node bin/run.js)', function () {
     const r = runCli(['config', 'show', '--plattform', 'kvm']);
     status(r, 2);
     assert.match(r.stderr, /Nonexistent flag: --plattform/);
+    assert.match(r.stderr, /Did you mean --platform/);
   });
 
   it('a bad --log-format value is a usage error naming the flag', () => {
