@@ -8,16 +8,23 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const dirs = [path.join(root, 'core', 'native')];
-for (const p of fs.readdirSync(path.join(root, 'plugins'), { withFileTypes: true })) {
+const pluginsDir = path.join(root, 'plugins');
+for (const p of fs.existsSync(pluginsDir) ? fs.readdirSync(pluginsDir, { withFileTypes: true }) : []) {
   const d = path.join(root, 'plugins', p.name, 'native');
   if (p.isDirectory() && fs.existsSync(path.join(d, 'binding.gyp'))) dirs.push(d);
 }
-const gyp = process.env.npm_config_node_gyp || require.resolve('node-gyp/bin/node-gyp.js', { paths: [root, path.dirname(process.execPath) + '/../lib/node_modules/npm'] });
+const gyp =
+  process.env.npm_config_node_gyp ||
+  require.resolve('node-gyp/bin/node-gyp.js', {
+    paths: [root, path.dirname(process.execPath) + '/../lib/node_modules/npm'],
+  });
 // Build against the headers that ship with this Node (no download): npm passes its
 // `nodedir` setting in the environment; run by hand we look beside the node binary.
 const args = ['rebuild', '--silent'];
 const prefix = path.resolve(path.dirname(process.execPath), '..');
-const nodedir = process.env.npm_config_nodedir || (fs.existsSync(path.join(prefix, 'include', 'node', 'node.h')) ? prefix : '');
+const nodedir =
+  process.env.npm_config_nodedir ||
+  (fs.existsSync(path.join(prefix, 'include', 'node', 'node.h')) ? prefix : '');
 if (nodedir) args.push(`--nodedir=${nodedir}`);
 for (const d of dirs) {
   if (!fs.existsSync(path.join(d, 'binding.gyp'))) continue;

@@ -89,7 +89,8 @@ export const EWOULDBLOCK = EAGAIN;
 const names: Record<number, string> = {};
 {
   const self = module.exports as Record<string, unknown>;
-  for (const [k, v] of Object.entries(self)) if (typeof v === 'number' && /^E[A-Z0-9_]+$/.test(k) && !names[v]) names[v] = k;
+  for (const [k, v] of Object.entries(self))
+    if (typeof v === 'number' && /^E[A-Z0-9_]+$/.test(k) && !names[v]) names[v] = k;
   names[EAGAIN] = 'EAGAIN';
 }
 

@@ -58,7 +58,7 @@ export class FutexTable {
     const b = this.buckets.get(key);
     if (!b) return 0;
     let woken = 0;
-    for (let w = b.head; w && woken < n; ) {
+    for (let w = b.head; w && woken < n;) {
       const next = w.next;
       if (w.bitset & bitset) {
         this.remove(w);

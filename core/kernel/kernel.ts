@@ -140,7 +140,24 @@ const DEFAULT_FPSTATE = (() => {
 function hostLimits(): [bigint, bigint][] {
   const l: [bigint, bigint][] = [];
   for (let i = 0; i < 16; i++) l.push([RLIM_INFINITY, RLIM_INFINITY]);
-  const names = ['Max cpu time', 'Max file size', 'Max data size', 'Max stack size', 'Max core file size', 'Max resident set', 'Max processes', 'Max open files', 'Max locked memory', 'Max address space', 'Max file locks', 'Max pending signals', 'Max msgqueue size', 'Max nice priority', 'Max realtime priority', 'Max realtime timeout'];
+  const names = [
+    'Max cpu time',
+    'Max file size',
+    'Max data size',
+    'Max stack size',
+    'Max core file size',
+    'Max resident set',
+    'Max processes',
+    'Max open files',
+    'Max locked memory',
+    'Max address space',
+    'Max file locks',
+    'Max pending signals',
+    'Max msgqueue size',
+    'Max nice priority',
+    'Max realtime priority',
+    'Max realtime timeout',
+  ];
   try {
     const text = fs.readFileSync('/proc/self/limits', 'utf8');
     for (const line of text.split('\n')) {
@@ -223,13 +240,21 @@ export class Kernel {
    * Create pid 1 running `path` and start it. Errors from exec (ENOENT, EACCES, ENOEXEC...)
    * are thrown as SysError before anything runs.
    */
-  startInit(o: { path: string; argv: string[]; envp: string[]; creds: Credentials; files: TaskFiles; fs: TaskFsContext }): Task {
+  startInit(o: {
+    path: string;
+    argv: string[];
+    envp: string[];
+    creds: Credentials;
+    files: TaskFiles;
+    fs: TaskFsContext;
+  }): Task {
     const pid = this.allocPid();
     const tg = new ThreadGroup(pid, null, this.defaultLimits, Date.now());
     const as = this.platform.newAddressSpace();
     const mm = new MemoryManager(this.mf, as);
     tg.mm = mm;
     const t = new Task(this, tg, pid, mm, o.creds, o.files, o.fs);
+    this.refFiles(o.files);
     t.attachContext(this.platform.newContext(as, t));
     tg.tasks.add(t);
     this.tasks.set(pid, t);
@@ -292,7 +317,16 @@ export class Kernel {
         file,
         info,
         interp,
-        { argv, envp, execfn, uid: t.creds.uid, euid: t.creds.euid, gid: t.creds.gid, egid: t.creds.egid, secure: false },
+        {
+          argv,
+          envp,
+          execfn,
+          uid: t.creds.uid,
+          euid: t.creds.euid,
+          gid: t.creds.gid,
+          egid: t.creds.egid,
+          secure: false,
+        },
         stackTop,
       ));
     } catch (e) {
@@ -328,7 +362,8 @@ export class Kernel {
       tg.sighand = tg.sighand.clone();
       for (let s = 1; s <= 64; s++) {
         const a = tg.sighand.actions[s];
-        if (a.handler !== SIG_IGN) tg.sighand.actions[s] = { handler: SIG_DFL, flags: 0, restorer: 0, mask: 0n };
+        if (a.handler !== SIG_IGN)
+          tg.sighand.actions[s] = { handler: SIG_DFL, flags: 0, restorer: 0, mask: 0n };
         else a.flags = 0;
       }
       t.altStack = { sp: 0, size: 0, flags: 2 };
@@ -366,16 +401,45 @@ export class Kernel {
     o.tg.tasks.delete(o);
     this.tasks.delete(o.tid);
     o.ctx.release();
-    o.files.decRef();
-    o.fs.decRef();
+    this.unrefFiles(o.files);
+  }
+
+  /** Users of each fd table (CLONE_FILES shares one); the last user closes every fd. */
+  private readonly filesUsers = new Map<TaskFiles, number>();
+  refFiles(f: TaskFiles): void {
+    this.filesUsers.set(f, (this.filesUsers.get(f) ?? 0) + 1);
+  }
+  private unrefFiles(f: TaskFiles): void {
+    const n = (this.filesUsers.get(f) ?? 1) - 1;
+    if (n > 0) this.filesUsers.set(f, n);
+    else {
+      this.filesUsers.delete(f);
+      f.releaseAll();
+    }
   }
 
   // ---- clone ----
 
-  clone(t: Task, flags: number, stack: number, ptid: number, ctid: number, tls: number): number | Promise<number> {
+  clone(
+    t: Task,
+    flags: number,
+    stack: number,
+    ptid: number,
+    ctid: number,
+    tls: number,
+  ): number | Promise<number> {
     if (flags & CLONE_THREAD && !(flags & CLONE_SIGHAND)) throw new SysError(EINVAL);
     if (flags & CLONE_SIGHAND && !(flags & CLONE_VM)) throw new SysError(EINVAL);
-    if (flags & (CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP))
+    if (
+      flags &
+      (CLONE_NEWUSER |
+        CLONE_NEWPID |
+        CLONE_NEWNET |
+        CLONE_NEWNS |
+        CLONE_NEWUTS |
+        CLONE_NEWIPC |
+        CLONE_NEWCGROUP)
+    )
       throw new SysError(EPERM, 'namespaces inside the sandbox are not supported');
     if (flags & CLONE_THREAD && flags & CLONE_PARENT) throw new SysError(EINVAL);
     const pid = this.allocPid();
@@ -383,7 +447,7 @@ export class Kernel {
     const ptg = t.tg;
     if (flags & CLONE_THREAD) tg = ptg;
     else {
-      const parent = flags & CLONE_PARENT ? ptg.parent ?? ptg : ptg;
+      const parent = flags & CLONE_PARENT ? (ptg.parent ?? ptg) : ptg;
       tg = new ThreadGroup(pid, parent, ptg.limits, Date.now());
       tg.pgid = ptg.pgid;
       tg.sid = ptg.sid;
@@ -401,15 +465,9 @@ export class Kernel {
       mm = t.mm.fork(as);
     }
     if (!(flags & CLONE_THREAD)) tg.mm = mm;
-    let files: TaskFiles, fsc: TaskFsContext;
-    if (flags & CLONE_FILES) {
-      files = t.files;
-      files.incRef();
-    } else files = t.files.fork();
-    if (flags & CLONE_FS) {
-      fsc = t.fs;
-      fsc.incRef();
-    } else fsc = t.fs.fork();
+    const files: TaskFiles = flags & CLONE_FILES ? t.files : t.files.fork();
+    this.refFiles(files);
+    const fsc: TaskFsContext = flags & CLONE_FS ? t.fs : t.fs.fork();
     const c = new Task(this, tg, pid, mm, { ...t.creds, groups: [...t.creds.groups] }, files, fsc);
     c.attachContext(this.platform.newContext(as, c));
     c.regs.set(t.regs);
@@ -432,13 +490,15 @@ export class Kernel {
     this.log.debug({ tid: t.tid, child: pid, flags: '0x' + flags.toString(16) }, 'clone');
     if (flags & CLONE_VFORK) {
       c.vforkParent = t;
-      return t.waitFor((wake) => {
-        tg.vforkDone = () => wake(pid);
-        c.start();
-        return () => {
-          tg.vforkDone = null;
-        };
-      }).then((v) => (v < 0 ? pid : v));
+      return t
+        .waitFor((wake) => {
+          tg.vforkDone = () => wake(pid);
+          c.start();
+          return () => {
+            tg.vforkDone = null;
+          };
+        })
+        .then((v) => (v < 0 ? pid : v));
     }
     c.start();
     return pid;
@@ -462,14 +522,13 @@ export class Kernel {
   }
 
   /** Called by Task.exitThread. */
-  taskExited(t: Task, was: TaskState): void {
+  taskExited(t: Task, _was: TaskState): void {
     const tg = t.tg;
     tg.tasks.delete(t);
     if (this.tasks.get(t.tid) === t && t.tid !== tg.pid) this.tasks.delete(t.tid);
     if (t.vforkParent) this.releaseVfork(t);
     t.ctx.release();
-    t.files.decRef();
-    t.fs.decRef();
+    this.unrefFiles(t.files);
     if (tg.tasks.size > 0) return;
     // The whole thread group is gone. Its wait status: the group exit's, or the leader's exit code.
     tg.exitStatus = tg.groupExiting >= 0 ? tg.groupExiting : ((tg.leaderExitCode ?? t.exitCode) & 0xff) << 8;
@@ -507,7 +566,8 @@ export class Kernel {
       return;
     }
     const act = parent.sighand.actions[SIGCHLD];
-    const autoreap = tg.exitSignal === SIGCHLD && (act.handler === SIG_IGN || (act.flags & SA_NOCLDWAIT) !== 0);
+    const autoreap =
+      tg.exitSignal === SIGCHLD && (act.handler === SIG_IGN || (act.flags & SA_NOCLDWAIT) !== 0);
     if (autoreap) {
       parent.children.delete(tg);
       this.tgs.delete(tg.pid);
@@ -550,7 +610,13 @@ export class Kernel {
           this.tgs.delete(c.pid);
         }
         const killed = (st & 0x7f) !== 0;
-        return { pid: c.pid, status: st, code: killed ? (st & 0x80 ? 3 : CLD_KILLED) : CLD_EXITED, value: killed ? st & 0x7f : (st >> 8) & 0xff, uid: 0 };
+        return {
+          pid: c.pid,
+          status: st,
+          code: killed ? (st & 0x80 ? 3 : CLD_KILLED) : CLD_EXITED,
+          value: killed ? st & 0x7f : (st >> 8) & 0xff,
+          uid: 0,
+        };
       }
       if (c.stopReport && options & WSTOPPED) {
         const sig = c.stopReport;
@@ -631,7 +697,8 @@ export class Kernel {
     }
     // Ignored signals are discarded at send time unless blocked by every thread (Linux sig_ignored).
     const act = tg.sighand.actions[sig];
-    const ignored = act.handler === SIG_IGN || (act.handler === SIG_DFL && defaultAction(sig) === DefaultAction.Ignore);
+    const ignored =
+      act.handler === SIG_IGN || (act.handler === SIG_DFL && defaultAction(sig) === DefaultAction.Ignore);
     if (ignored) {
       let blockedByAll = true;
       for (const o of tg.tasks) if (!(o.sigmask & sigbit(sig))) blockedByAll = false;
@@ -650,7 +717,8 @@ export class Kernel {
     const p = tg.parent;
     if (p) {
       p.childEvents.notify(1);
-      if (!(p.sighand.actions[SIGCHLD].flags & SA_NOCLDSTOP)) this.signalGroup(p, { signo: SIGCHLD, code: CLD_STOPPED, pid: tg.pid, status: sig });
+      if (!(p.sighand.actions[SIGCHLD].flags & SA_NOCLDSTOP))
+        this.signalGroup(p, { signo: SIGCHLD, code: CLD_STOPPED, pid: tg.pid, status: sig });
     }
   }
 
@@ -675,7 +743,14 @@ export class Kernel {
     return `m${this.objectId(t.mm)}:${addr}`;
   }
 
-  futexWait(t: Task, addr: number, val: number, timeoutNs: number | undefined, bitset: number, priv: boolean): number | Promise<number> {
+  futexWait(
+    t: Task,
+    addr: number,
+    val: number,
+    timeoutNs: number | undefined,
+    bitset: number,
+    priv: boolean,
+  ): number | Promise<number> {
     if (addr % 4) throw new SysError(EINVAL);
     const cur = t.mm.readU32(addr);
     if (cur !== val >>> 0) return -EAGAIN;
@@ -698,7 +773,10 @@ export class Kernel {
   missingSyscall(t: Task, nr: number): number {
     if (!this.warnedMissing.has(nr)) {
       this.warnedMissing.add(nr);
-      this.log.info({ tid: t.tid, syscall: nr, name: this.table[nr]?.name }, 'unsupported syscall: returning ENOSYS');
+      this.log.info(
+        { tid: t.tid, syscall: nr, name: this.table[nr]?.name },
+        'unsupported syscall: returning ENOSYS',
+      );
     }
     return -38;
   }

@@ -153,7 +153,8 @@ export function sigbit(sig: number): bigint {
 
 export const UNBLOCKABLE = sigbit(SIGKILL) | sigbit(SIGSTOP);
 export const STOP_SIGNALS = sigbit(SIGSTOP) | sigbit(SIGTSTP) | sigbit(SIGTTIN) | sigbit(SIGTTOU);
-export const SYNC_SIGNALS = sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL) | sigbit(SIGTRAP) | sigbit(SIGFPE) | sigbit(SIGSYS);
+export const SYNC_SIGNALS =
+  sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL) | sigbit(SIGTRAP) | sigbit(SIGFPE) | sigbit(SIGSYS);
 export const ALL_SIGNALS = (1n << 64n) - 1n;
 
 export interface SigAction {

@@ -15,7 +15,18 @@
 import { Reg, StopReason, type Context, type ContextOwner } from '../plugins/platform';
 import type { Credentials, SyscallArgs, TaskApi } from './api';
 import { BLOCK_READY } from './api';
-import { EFAULT, EINTR, ENOSYS, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK, ETIMEDOUT, SysError, errnoName } from '../abi/errno';
+import {
+  EFAULT,
+  EINTR,
+  ENOSYS,
+  ERESTARTNOHAND,
+  ERESTARTNOINTR,
+  ERESTARTSYS,
+  ERESTART_RESTARTBLOCK,
+  ETIMEDOUT,
+  SysError,
+  errnoName,
+} from '../abi/errno';
 import { WaitQueue } from '../util/waiter';
 import type { MemoryManager } from '../mm/mm';
 import type { Kernel } from './kernel';
@@ -78,16 +89,12 @@ export type TaskState = 'new' | 'user' | 'kernel' | 'blocked' | 'stopped' | 'dea
 export interface TaskFiles {
   /** A copy (fork without CLONE_FILES). */
   fork(): TaskFiles;
-  /** Another user of the same table (CLONE_FILES). */
-  incRef(): void;
-  /** Drop a user; the last closes every fd. */
-  decRef(): void;
   closeOnExec(): void;
+  /** Close every fd (the last task using the table is gone). */
+  releaseAll(): void;
 }
 export interface TaskFsContext {
   fork(): TaskFsContext;
-  incRef(): void;
-  decRef(): void;
 }
 
 export class Task implements ContextOwner, TaskApi {
@@ -238,7 +245,10 @@ export class Task implements ContextOwner, TaskApi {
 
   private errorToRet(e: unknown, nr: number): number {
     if (e instanceof SysError) return -e.errno;
-    this.kernel.log.error({ tid: this.tid, syscall: nr, err: e instanceof Error ? e.stack : String(e) }, 'sentry error in syscall handler; returning EFAULT/ENOSYS to the app');
+    this.kernel.log.error(
+      { tid: this.tid, syscall: nr, err: e instanceof Error ? e.stack : String(e) },
+      'sentry error in syscall handler; returning EFAULT/ENOSYS to the app',
+    );
     return e instanceof RangeError ? -EFAULT : -ENOSYS;
   }
 
@@ -286,7 +296,13 @@ export class Task implements ContextOwner, TaskApi {
     const hi = this.i32[Reg.RAX * 2 + 1];
     if (hi !== -1) return;
     const err = -rax;
-    if (err !== ERESTARTSYS && err !== ERESTARTNOINTR && err !== ERESTARTNOHAND && err !== ERESTART_RESTARTBLOCK) return;
+    if (
+      err !== ERESTARTSYS &&
+      err !== ERESTARTNOINTR &&
+      err !== ERESTARTNOHAND &&
+      err !== ERESTART_RESTARTBLOCK
+    )
+      return;
     let restart: boolean;
     if (!act) restart = true;
     else if (err === ERESTARTNOINTR) restart = true;
@@ -333,7 +349,8 @@ export class Task implements ContextOwner, TaskApi {
       }
       undo = u;
       this.wakeup = () => done(-ERESTARTSYS);
-      if (timeoutNs !== undefined) timer = setTimeout(() => done(-ETIMEDOUT), Math.max(0, Math.ceil(timeoutNs / 1e6)));
+      if (timeoutNs !== undefined)
+        timer = setTimeout(() => done(-ETIMEDOUT), Math.max(0, Math.ceil(timeoutNs / 1e6)));
     });
   }
 
@@ -399,7 +416,10 @@ export class Task implements ContextOwner, TaskApi {
         case DefaultAction.Term:
         case DefaultAction.Core:
           this.fixupRestart(null);
-          this.kernel.groupExit(this.tg, sig | (da === DefaultAction.Core && this.kernel.coreFlag ? 0x80 : 0));
+          this.kernel.groupExit(
+            this.tg,
+            sig | (da === DefaultAction.Core && this.kernel.coreFlag ? 0x80 : 0),
+          );
           return 'handled';
       }
     }
@@ -417,10 +437,15 @@ export class Task implements ContextOwner, TaskApi {
   }
 
   /** Build an x86-64 rt_sigframe on the app stack (arch/x86/kernel/signal_64.c) and point the task at the handler. */
-  private setupFrame(info: SigInfo, act: { handler: number; flags: number; restorer: number; mask: bigint }): void {
+  private setupFrame(
+    info: SigInfo,
+    act: { handler: number; flags: number; restorer: number; mask: bigint },
+  ): void {
     let sp = this.reg(Reg.RSP);
-    const onAlt = this.altStack.flags === 0 && sp > this.altStack.sp && sp <= this.altStack.sp + this.altStack.size;
-    if (act.flags & SA_ONSTACK && this.altStack.flags === 0 && !onAlt) sp = this.altStack.sp + this.altStack.size;
+    const onAlt =
+      this.altStack.flags === 0 && sp > this.altStack.sp && sp <= this.altStack.sp + this.altStack.size;
+    if (act.flags & SA_ONSTACK && this.altStack.flags === 0 && !onAlt)
+      sp = this.altStack.sp + this.altStack.size;
     else sp -= 128; // red zone
     // FPU state (FXSAVE), 64-byte aligned.
     sp = Math.floor((sp - 512) / 64) * 64;
@@ -435,11 +460,37 @@ export class Task implements ContextOwner, TaskApi {
     f.writeBigUInt64LE(0x2n | 0x4n, 8); // UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS
     f.writeBigUInt64LE(0n, 16);
     f.writeBigUInt64LE(BigInt(this.altStack.sp), 24);
-    f.writeInt32LE(this.altStack.flags === SS_DISABLE ? SS_DISABLE : onAlt ? SS_ONSTACK : this.altStack.flags & ~SS_AUTODISARM, 32);
+    f.writeInt32LE(
+      this.altStack.flags === SS_DISABLE
+        ? SS_DISABLE
+        : onAlt
+          ? SS_ONSTACK
+          : this.altStack.flags & ~SS_AUTODISARM,
+      32,
+    );
     f.writeBigUInt64LE(BigInt(this.altStack.size), 40);
     // sigcontext at 48
     const r = this.regs;
-    const g = [Reg.R8, Reg.R9, Reg.R10, Reg.R11, Reg.R12, Reg.R13, Reg.R14, Reg.R15, Reg.RDI, Reg.RSI, Reg.RBP, Reg.RBX, Reg.RDX, Reg.RAX, Reg.RCX, Reg.RSP, Reg.RIP, Reg.EFLAGS];
+    const g = [
+      Reg.R8,
+      Reg.R9,
+      Reg.R10,
+      Reg.R11,
+      Reg.R12,
+      Reg.R13,
+      Reg.R14,
+      Reg.R15,
+      Reg.RDI,
+      Reg.RSI,
+      Reg.RBP,
+      Reg.RBX,
+      Reg.RDX,
+      Reg.RAX,
+      Reg.RCX,
+      Reg.RSP,
+      Reg.RIP,
+      Reg.EFLAGS,
+    ];
     for (let i = 0; i < g.length; i++) f.writeBigUInt64LE(r[g[i]], 48 + i * 8);
     f.writeUInt16LE(Number(r[Reg.CS]), 192);
     f.writeUInt16LE(Number(r[Reg.GS]), 194);
@@ -455,7 +506,8 @@ export class Task implements ContextOwner, TaskApi {
     this.savedMask = null;
     encodeSigInfo(info).copy(f, 312);
     this.mm.copyOut(sp, f);
-    if (act.flags & SA_ONSTACK && this.altStack.flags & SS_AUTODISARM) this.altStack = { sp: 0, size: 0, flags: SS_DISABLE };
+    if (act.flags & SA_ONSTACK && this.altStack.flags & SS_AUTODISARM)
+      this.altStack = { sp: 0, size: 0, flags: SS_DISABLE };
     this.setReg(Reg.RSP, sp);
     this.setReg(Reg.RIP, act.handler);
     this.setReg(Reg.RDI, info.signo);
@@ -473,7 +525,25 @@ export class Task implements ContextOwner, TaskApi {
   sigreturn(): void {
     const frame = this.reg(Reg.RSP) - 8;
     const f = Buffer.from(this.mm.copyIn(frame, 440));
-    const g = [Reg.R8, Reg.R9, Reg.R10, Reg.R11, Reg.R12, Reg.R13, Reg.R14, Reg.R15, Reg.RDI, Reg.RSI, Reg.RBP, Reg.RBX, Reg.RDX, Reg.RAX, Reg.RCX, Reg.RSP, Reg.RIP];
+    const g = [
+      Reg.R8,
+      Reg.R9,
+      Reg.R10,
+      Reg.R11,
+      Reg.R12,
+      Reg.R13,
+      Reg.R14,
+      Reg.R15,
+      Reg.RDI,
+      Reg.RSI,
+      Reg.RBP,
+      Reg.RBX,
+      Reg.RDX,
+      Reg.RAX,
+      Reg.RCX,
+      Reg.RSP,
+      Reg.RIP,
+    ];
     for (let i = 0; i < g.length; i++) this.regs[g[i]] = f.readBigUInt64LE(48 + i * 8);
     // Only the user-changeable flags (AC, OF, DF, TF, SF, ZF, AF, PF, CF, RF) come from the frame.
     const FIX = 0x40000n | 0x800n | 0x400n | 0x100n | 0x80n | 0x40n | 0x10n | 0x4n | 0x1n | 0x10000n;
@@ -492,13 +562,22 @@ export class Task implements ContextOwner, TaskApi {
     const ssSp = Number(f.readBigUInt64LE(24));
     const ssFlags = f.readInt32LE(32);
     const ssSize = Number(f.readBigUInt64LE(40));
-    if (!this.onAltStack()) this.altStack = { sp: ssSp, size: ssSize, flags: ssFlags & SS_DISABLE ? SS_DISABLE : ssFlags & SS_AUTODISARM };
+    if (!this.onAltStack())
+      this.altStack = {
+        sp: ssSp,
+        size: ssSize,
+        flags: ssFlags & SS_DISABLE ? SS_DISABLE : ssFlags & SS_AUTODISARM,
+      };
     this.skipReturn = true;
   }
 
   onAltStack(): boolean {
     const sp = this.reg(Reg.RSP);
-    return this.altStack.flags !== SS_DISABLE && sp > this.altStack.sp && sp <= this.altStack.sp + this.altStack.size;
+    return (
+      this.altStack.flags !== SS_DISABLE &&
+      sp > this.altStack.sp &&
+      sp <= this.altStack.sp + this.altStack.size
+    );
   }
 
   // ---- exit ----

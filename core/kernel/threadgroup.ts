@@ -66,7 +66,8 @@ export class PendingSignals {
     return info;
   }
   discard(set: bigint): void {
-    for (let i = this.queue.length - 1; i >= 0; i--) if (set & (1n << BigInt(this.queue[i].signo - 1))) this.queue.splice(i, 1);
+    for (let i = this.queue.length - 1; i >= 0; i--)
+      if (set & (1n << BigInt(this.queue[i].signo - 1))) this.queue.splice(i, 1);
     this.mask &= ~set;
   }
 }
@@ -96,7 +97,11 @@ export class ThreadGroup {
   /** Signal sent to the parent on exit (clone's low byte; SIGCHLD for fork). */
   exitSignal = 17;
   /** ITIMER_REAL */
-  realTimer: { handle: NodeJS.Timeout | null; intervalNs: number; deadline: number } = { handle: null, intervalNs: 0, deadline: 0 };
+  realTimer: { handle: NodeJS.Timeout | null; intervalNs: number; deadline: number } = {
+    handle: null,
+    intervalNs: 0,
+    deadline: 0,
+  };
   /** Child CPU times for times()/getrusage(RUSAGE_CHILDREN), in clock ticks. */
   childUtime = 0;
   childStime = 0;

@@ -12,7 +12,15 @@
  */
 import { EINVAL, ENOEXEC, ENOMEM, SysError } from '../abi/errno';
 import { MemObject } from '../mm/memobject';
-import { MemoryManager, PROT_EXEC, PROT_READ, PROT_WRITE, TASK_SIZE, pageRoundDown, pageRoundUp } from '../mm/mm';
+import {
+  MemoryManager,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+  TASK_SIZE,
+  pageRoundDown,
+  pageRoundUp,
+} from '../mm/mm';
 import { PAGE_SIZE } from '../mm/memfile';
 import * as fs from 'node:fs';
 import { randomFillSync } from 'node:crypto';
@@ -97,9 +105,11 @@ function u64(d: DataView, o: number): number {
 export function parseElf(f: ExecFile): ElfInfo {
   const hdr = new Uint8Array(64);
   if (f.pread(hdr, 0) < 64) throw new SysError(ENOEXEC, 'short ELF header');
-  if (hdr[0] !== 0x7f || hdr[1] !== 0x45 || hdr[2] !== 0x4c || hdr[3] !== 0x46) throw new SysError(ENOEXEC, 'bad magic');
+  if (hdr[0] !== 0x7f || hdr[1] !== 0x45 || hdr[2] !== 0x4c || hdr[3] !== 0x46)
+    throw new SysError(ENOEXEC, 'bad magic');
   const d = new DataView(hdr.buffer);
-  if (hdr[4] !== 2 /* ELFCLASS64 */ || hdr[5] !== 1 /* little endian */) throw new SysError(ENOEXEC, 'not ELF64 LE');
+  if (hdr[4] !== 2 /* ELFCLASS64 */ || hdr[5] !== 1 /* little endian */)
+    throw new SysError(ENOEXEC, 'not ELF64 LE');
   const type = d.getUint16(16, true);
   if (type !== ET_EXEC && type !== ET_DYN) throw new SysError(ENOEXEC, 'not an executable');
   if (d.getUint16(18, true) !== EM_X86_64) throw new SysError(ENOEXEC, 'not x86-64');
@@ -110,7 +120,8 @@ export function parseElf(f: ExecFile): ElfInfo {
   if (phentsize !== 56) throw new SysError(ENOEXEC, 'bad e_phentsize');
   if (phnum < 1 || phnum * 56 > 65536) throw new SysError(ENOEXEC, 'bad e_phnum');
   const ph = new Uint8Array(phnum * 56);
-  if (phoff > f.size || f.pread(ph, phoff) !== ph.length) throw new SysError(EINVAL, 'program headers beyond EOF');
+  if (phoff > f.size || f.pread(ph, phoff) !== ph.length)
+    throw new SysError(EINVAL, 'program headers beyond EOF');
   const pd = new DataView(ph.buffer);
   const phdrs: Phdr[] = [];
   let interp: string | undefined;
@@ -140,13 +151,19 @@ export function parseElf(f: ExecFile): ElfInfo {
   for (const p of loads) {
     if (p.filesz > p.memsz) throw new SysError(EINVAL, 'p_filesz > p_memsz');
     if (p.vaddr % PAGE_SIZE !== p.offset % PAGE_SIZE) throw new SysError(EINVAL, 'misaligned segment');
-    if (p.vaddr + p.memsz > TASK_SIZE || p.offset + p.filesz > Number.MAX_SAFE_INTEGER) throw new SysError(ENOMEM, 'segment out of range');
+    if (p.vaddr + p.memsz > TASK_SIZE || p.offset + p.filesz > Number.MAX_SAFE_INTEGER)
+      throw new SysError(ENOMEM, 'segment out of range');
   }
   return { type, entry, phoff, phentsize, phnum, phdrs, interp };
 }
 
 /** Map the PT_LOAD segments of `f` at `bias`. Returns [lowest, highest) mapped addresses. */
-function mapSegments(mm: MemoryManager, f: ExecFile, info: ElfInfo, bias: number): { lo: number; hi: number; brk: number } {
+function mapSegments(
+  mm: MemoryManager,
+  f: ExecFile,
+  info: ElfInfo,
+  bias: number,
+): { lo: number; hi: number; brk: number } {
   let lo = Infinity,
     hi = 0,
     brk = 0;
@@ -157,7 +174,8 @@ function mapSegments(mm: MemoryManager, f: ExecFile, info: ElfInfo, bias: number
     const end = pageRoundUp(vaddr + p.memsz);
     const fileStart = pageRoundDown(p.offset);
     const dataLen = vaddr - start + p.filesz; // bytes of the mapping backed by the file
-    const prot = (p.flags & PF_R ? PROT_READ : 0) | (p.flags & PF_W ? PROT_WRITE : 0) | (p.flags & PF_X ? PROT_EXEC : 0);
+    const prot =
+      (p.flags & PF_R ? PROT_READ : 0) | (p.flags & PF_W ? PROT_WRITE : 0) | (p.flags & PF_X ? PROT_EXEC : 0);
     const obj = new MemObject(mm.mf, (objOff, dst) => {
       const n = Math.min(dst.length, dataLen - objOff);
       if (n > 0) f.pread(dst.subarray(0, n), fileStart + objOff);
@@ -198,7 +216,8 @@ function hostAux(key: number): bigint {
     hostAuxv = new Map();
     try {
       const b = fs.readFileSync('/proc/self/auxv');
-      for (let o = 0; o + 16 <= b.length; o += 16) hostAuxv.set(Number(b.readBigUInt64LE(o)), b.readBigUInt64LE(o + 8));
+      for (let o = 0; o + 16 <= b.length; o += 16)
+        hostAuxv.set(Number(b.readBigUInt64LE(o)), b.readBigUInt64LE(o + 8));
     } catch {
       /* no /proc: zeros */
     }
@@ -256,7 +275,9 @@ export function loadElf(
   const pt = info.phdrs.find((p) => p.type === PT_PHDR);
   if (pt) phdrAddr = pt.vaddr + bias;
   else {
-    const l = info.phdrs.find((p) => p.type === PT_LOAD && p.offset <= info.phoff && info.phoff < p.offset + p.filesz);
+    const l = info.phdrs.find(
+      (p) => p.type === PT_LOAD && p.offset <= info.phoff && info.phoff < p.offset + p.filesz,
+    );
     if (l) phdrAddr = l.vaddr + (info.phoff - l.offset) + bias;
   }
   // The stack: 8 MiB growing down, lazily backed; exec stack irrelevant on x86-64 (NX honoured by prot).
@@ -354,7 +375,10 @@ export function parseShebang(head: Uint8Array): { interp: string; arg?: string }
   if (head.length < 2 || head[0] !== 0x23 || head[1] !== 0x21) return null;
   let end = head.indexOf(0x0a);
   if (end < 0) end = head.length;
-  const line = Buffer.from(head.subarray(2, end)).toString('latin1').replace(/^[ \t]+/, '').replace(/[ \t]+$/, '');
+  const line = Buffer.from(head.subarray(2, end))
+    .toString('latin1')
+    .replace(/^[ \t]+/, '')
+    .replace(/[ \t]+$/, '');
   if (!line) throw new SysError(ENOEXEC, 'empty #! line');
   const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(line);
   if (!m) throw new SysError(ENOEXEC);

@@ -280,8 +280,26 @@ export class MemoryManager implements UserMemory {
   }
 
   /** Anonymous private (or shared) memory. */
-  mapAnon(addr: number, len: number, prot: number, fixed: boolean, shared = false, name: VmaName = {}, noReplace = false): number {
-    return this.map({ addr, len, prot, fixed, noReplace, shared, obj: new MemObject(this.mf), objOff: 0, name });
+  mapAnon(
+    addr: number,
+    len: number,
+    prot: number,
+    fixed: boolean,
+    shared = false,
+    name: VmaName = {},
+    noReplace = false,
+  ): number {
+    return this.map({
+      addr,
+      len,
+      prot,
+      fixed,
+      noReplace,
+      shared,
+      obj: new MemObject(this.mf),
+      objOff: 0,
+      name,
+    });
   }
 
   unmap(start: number, len: number): void {
@@ -339,11 +357,18 @@ export class MemoryManager implements UserMemory {
   }
 
   /** mremap(2) core: grow/shrink/move. Returns new address or -errno. */
-  remap(oldAddr: number, oldLen: number, newLen: number, mayMove: boolean, fixed: boolean, newAddr: number): number {
+  remap(
+    oldAddr: number,
+    oldLen: number,
+    newLen: number,
+    mayMove: boolean,
+    fixed: boolean,
+    newAddr: number,
+  ): number {
     oldLen = pageRoundUp(oldLen);
     newLen = pageRoundUp(newLen);
     const v = this.findVma(oldAddr);
-    if (!v || oldAddr + Math.max(oldLen, 1) > v.end) return -14 /* EFAULT */;
+    if (!v || oldAddr + Math.max(oldLen, 1) > v.end) return -14; /* EFAULT */
     if (fixed) {
       if (newAddr < oldAddr + oldLen && oldAddr < newAddr + newLen) return -EINVAL;
       return this.moveVmaRange(v, oldAddr, oldLen, newLen, newAddr);
@@ -415,7 +440,12 @@ export class MemoryManager implements UserMemory {
     if (v.objLimit >= 0) objTo = Math.min(objTo, pageRoundUp(v.objLimit));
     objFrom = pageRoundDown(objFrom);
     const fileOff = v.obj.extent(idx, true);
-    this.as.mapFile(v.start + (objFrom - v.objOff), objTo - objFrom, fileOff + (objFrom - extStart), v.prot & 7);
+    this.as.mapFile(
+      v.start + (objFrom - v.objOff),
+      objTo - objFrom,
+      fileOff + (objFrom - extStart),
+      v.prot & 7,
+    );
     v.mapped.add(idx);
   }
 
@@ -440,7 +470,7 @@ export class MemoryManager implements UserMemory {
       if (v.prot === PROT_NONE) continue;
       const s = Math.max(start, v.start),
         e = Math.min(end, v.end);
-      for (let p = s; p < e; ) {
+      for (let p = s; p < e;) {
         const objPos = v.objOff + (p - v.start);
         if (v.objLimit >= 0 && objPos >= pageRoundUp(v.objLimit)) break;
         const idx = Math.floor(objPos / EXTENT_SIZE);

@@ -367,4 +367,6 @@ export const SYSCALL_NAMES: Record<number, string> = {
   450: 'set_mempolicy_home_node',
 };
 
-export const NR: Record<string, number> = Object.fromEntries(Object.entries(SYSCALL_NAMES).map(([n, s]) => [s, Number(n)]));
+export const NR: Record<string, number> = Object.fromEntries(
+  Object.entries(SYSCALL_NAMES).map(([n, s]) => [s, Number(n)]),
+);

@@ -152,7 +152,14 @@ export function mremap(t: Task, a: A) {
   if (newLen === 0) return -EINVAL;
   if (flags & MREMAP_FIXED && newAddr % PAGE_SIZE) return -EINVAL;
   if (oldLen === 0) return -EINVAL; // duplicating shared mappings is not supported
-  return t.mm.remap(old, oldLen, newLen, (flags & MREMAP_MAYMOVE) !== 0, (flags & MREMAP_FIXED) !== 0, newAddr);
+  return t.mm.remap(
+    old,
+    oldLen,
+    newLen,
+    (flags & MREMAP_MAYMOVE) !== 0,
+    (flags & MREMAP_FIXED) !== 0,
+    newAddr,
+  );
 }
 
 /** madvise implements Linux syscall madvise(2). */
@@ -201,7 +208,7 @@ export function msync(t: Task, a: A) {
     flags = a.int(2);
   if (addr % PAGE_SIZE || flags & ~7 || (flags & 1 && flags & 4)) return -EINVAL;
   const end = addr + pageRoundUp(len);
-  for (let p = addr; p < end; ) {
+  for (let p = addr; p < end;) {
     const v = t.mm.findVma(p);
     if (!v) return -ENOMEM;
     p = v.end;
@@ -231,7 +238,7 @@ export function mincore(t: Task, a: A) {
 function lockRange(t: Task, addr: number, len: number, lock: boolean): number {
   const start = addr - (addr % PAGE_SIZE);
   const end = pageRoundUp(addr + len);
-  for (let p = start; p < end; ) {
+  for (let p = start; p < end;) {
     const v = t.mm.findVma(p);
     if (!v) return -ENOMEM;
     v.locked = lock;
@@ -258,17 +265,46 @@ export const munlockall = () => 0;
 
 export const mmapSyscalls: SyscallDef<Task>[] = [
   { nr: 12, name: 'brk', handler: brk, support: 'full', args: ['ptr'], hexResult: true },
-  { nr: 9, name: 'mmap', handler: mmap, support: 'full', args: ['ptr', 'uint', 'prot', 'mmapflags', 'fd', 'hex'], hexResult: true },
+  {
+    nr: 9,
+    name: 'mmap',
+    handler: mmap,
+    support: 'full',
+    args: ['ptr', 'uint', 'prot', 'mmapflags', 'fd', 'hex'],
+    hexResult: true,
+  },
   { nr: 11, name: 'munmap', handler: munmap, support: 'full', args: ['ptr', 'uint'] },
   { nr: 10, name: 'mprotect', handler: mprotect, support: 'full', args: ['ptr', 'uint', 'prot'] },
-  { nr: 25, name: 'mremap', handler: mremap, support: 'partial', note: 'MREMAP_DONTUNMAP and old_size 0 give EINVAL', args: ['ptr', 'uint', 'uint', 'hex', 'ptr'], hexResult: true },
-  { nr: 28, name: 'madvise', handler: madvise, support: 'partial', note: 'DONTNEED/FREE zero pages; other advice is accepted and ignored', args: ['ptr', 'uint', 'int'] },
+  {
+    nr: 25,
+    name: 'mremap',
+    handler: mremap,
+    support: 'partial',
+    note: 'MREMAP_DONTUNMAP and old_size 0 give EINVAL',
+    args: ['ptr', 'uint', 'uint', 'hex', 'ptr'],
+    hexResult: true,
+  },
+  {
+    nr: 28,
+    name: 'madvise',
+    handler: madvise,
+    support: 'partial',
+    note: 'DONTNEED/FREE zero pages; other advice is accepted and ignored',
+    args: ['ptr', 'uint', 'int'],
+  },
   { nr: 26, name: 'msync', handler: msync, support: 'full', args: ['ptr', 'uint', 'hex'] },
   { nr: 27, name: 'mincore', handler: mincore, support: 'full', args: ['ptr', 'uint', 'ptr'] },
   { nr: 149, name: 'mlock', handler: mlock, support: 'full', args: ['ptr', 'uint'] },
   { nr: 325, name: 'mlock2', handler: mlock2, support: 'full', args: ['ptr', 'uint', 'hex'] },
   { nr: 150, name: 'munlock', handler: munlock, support: 'full', args: ['ptr', 'uint'] },
-  { nr: 151, name: 'mlockall', handler: mlockall, support: 'partial', note: 'accepted; future mappings are not populated', args: ['hex'] },
+  {
+    nr: 151,
+    name: 'mlockall',
+    handler: mlockall,
+    support: 'partial',
+    note: 'accepted; future mappings are not populated',
+    args: ['hex'],
+  },
   { nr: 152, name: 'munlockall', handler: munlockall, support: 'full', args: [] },
 ];
 

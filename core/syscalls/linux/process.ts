@@ -1,5 +1,16 @@
 /** Process and thread lifecycle, ids, credentials, limits and system information syscalls. */
-import { EAGAIN, ECHILD, EFAULT, EINVAL, EPERM, ESRCH, E2BIG, ENAMETOOLONG, SysError, ENOSYS } from '../../abi/errno';
+import {
+  EAGAIN,
+  ECHILD,
+  EFAULT,
+  EINVAL,
+  EPERM,
+  ESRCH,
+  E2BIG,
+  ENAMETOOLONG,
+  SysError,
+  ENOSYS,
+} from '../../abi/errno';
 import type { SyscallArgs } from '../../kernel/api';
 import {
   CLONE_VFORK,
@@ -69,7 +80,14 @@ export function clone3(t: Task, a: A) {
   if (flags > 0xffffffff || exitSignal > 64 || flags & 0x1000 /* CLONE_PIDFD */ || pidfd) return -EINVAL;
   if ((stack === 0) !== (stackSize === 0)) return -EINVAL;
   if (size >= 72 && b.length >= 72 && b.readBigUInt64LE(64) !== 0n) return -EINVAL; // set_tid unsupported
-  return t.kernel.clone(t, (flags & ~0xff) | exitSignal, stack ? stack + stackSize : 0, parentTid, childTid, tls);
+  return t.kernel.clone(
+    t,
+    (flags & ~0xff) | exitSignal,
+    stack ? stack + stackSize : 0,
+    parentTid,
+    childTid,
+    tls,
+  );
 }
 
 /** fork implements Linux syscall fork(2). */
@@ -144,7 +162,8 @@ export async function waitid(t: Task, a: A): Promise<number> {
   const id = a.int(1);
   const infop = a.ptr(2);
   const options = a.int(3);
-  if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WCLONE | __WALL)) return -EINVAL;
+  if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WCLONE | __WALL))
+    return -EINVAL;
   if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return -EINVAL;
   let it: number, iid: number;
   if (idtype === 0) [it, iid] = [0, 0];
@@ -319,14 +338,24 @@ export const setresgid = (t: Task, a: A) => setresImpl(t, a.uint(0), a.uint(1), 
 export function setreuid(t: Task, a: A) {
   const r = a.uint(0),
     e = a.uint(1);
-  const s = r !== 0xffffffff || (e !== 0xffffffff && e !== t.creds.uid) ? (e !== 0xffffffff ? e : t.creds.euid) : 0xffffffff;
+  const s =
+    r !== 0xffffffff || (e !== 0xffffffff && e !== t.creds.uid)
+      ? e !== 0xffffffff
+        ? e
+        : t.creds.euid
+      : 0xffffffff;
   return setresImpl(t, r, e, s, 'u');
 }
 /** setregid implements Linux syscall setregid(2). */
 export function setregid(t: Task, a: A) {
   const r = a.uint(0),
     e = a.uint(1);
-  const s = r !== 0xffffffff || (e !== 0xffffffff && e !== t.creds.gid) ? (e !== 0xffffffff ? e : t.creds.egid) : 0xffffffff;
+  const s =
+    r !== 0xffffffff || (e !== 0xffffffff && e !== t.creds.gid)
+      ? e !== 0xffffffff
+        ? e
+        : t.creds.egid
+      : 0xffffffff;
   return setresImpl(t, r, e, s, 'g');
 }
 /** getresuid implements Linux syscall getresuid(2). */
@@ -463,7 +492,14 @@ export function prlimit64(t: Task, a: A) {
 /** uname implements Linux syscall uname(2). */
 export function uname(t: Task, a: A) {
   const b = Buffer.alloc(65 * 6);
-  const fields = ['Linux', t.kernel.hostname, '4.4.0', '#1 SMP Sun Jan 10 15:06:54 PST 2016', 'x86_64', t.kernel.domainname];
+  const fields = [
+    'Linux',
+    t.kernel.hostname,
+    '4.4.0',
+    '#1 SMP Sun Jan 10 15:06:54 PST 2016',
+    'x86_64',
+    t.kernel.domainname,
+  ];
   fields.forEach((f, i) => b.write(f.slice(0, 64), i * 65));
   t.mm.copyOut(a.ptr(0), b);
   return 0;
@@ -723,22 +759,70 @@ const EACCES_ = 13;
 /** rseq: not supported; glibc falls back cleanly on ENOSYS. */
 
 export const processSyscalls: SyscallDef<Task>[] = [
-  { nr: 56, name: 'clone', handler: clone, support: 'partial', note: 'new namespaces (CLONE_NEW*) give EPERM', args: ['hex', 'ptr', 'ptr', 'ptr', 'ptr'] },
-  { nr: 435, name: 'clone3', handler: clone3, support: 'partial', note: 'CLONE_PIDFD, set_tid and CLONE_INTO_CGROUP give EINVAL', args: ['ptr', 'uint'] },
+  {
+    nr: 56,
+    name: 'clone',
+    handler: clone,
+    support: 'partial',
+    note: 'new namespaces (CLONE_NEW*) give EPERM',
+    args: ['hex', 'ptr', 'ptr', 'ptr', 'ptr'],
+  },
+  {
+    nr: 435,
+    name: 'clone3',
+    handler: clone3,
+    support: 'partial',
+    note: 'CLONE_PIDFD, set_tid and CLONE_INTO_CGROUP give EINVAL',
+    args: ['ptr', 'uint'],
+  },
   { nr: 57, name: 'fork', handler: fork, support: 'full', args: [] },
   { nr: 58, name: 'vfork', handler: vfork, support: 'full', args: [] },
   { nr: 59, name: 'execve', handler: execve, support: 'full', args: ['path', 'strv', 'ptr'] },
-  { nr: 322, name: 'execveat', handler: execveat, support: 'partial', note: 'only AT_FDCWD or absolute paths', args: ['fd', 'path', 'strv', 'ptr', 'hex'] },
+  {
+    nr: 322,
+    name: 'execveat',
+    handler: execveat,
+    support: 'partial',
+    note: 'only AT_FDCWD or absolute paths',
+    args: ['fd', 'path', 'strv', 'ptr', 'hex'],
+  },
   { nr: 60, name: 'exit', handler: exit, support: 'full', args: ['int'] },
   { nr: 231, name: 'exit_group', handler: exit_group, support: 'full', args: ['int'] },
-  { nr: 61, name: 'wait4', handler: wait4, support: 'partial', note: 'rusage is zeroed', args: ['int', 'ptr', 'hex', 'ptr'] },
-  { nr: 247, name: 'waitid', handler: waitid, support: 'partial', note: 'P_PIDFD not yet; rusage zeroed', args: ['int', 'int', 'ptr', 'hex', 'ptr'] },
+  {
+    nr: 61,
+    name: 'wait4',
+    handler: wait4,
+    support: 'partial',
+    note: 'rusage is zeroed',
+    args: ['int', 'ptr', 'hex', 'ptr'],
+  },
+  {
+    nr: 247,
+    name: 'waitid',
+    handler: waitid,
+    support: 'partial',
+    note: 'P_PIDFD not yet; rusage zeroed',
+    args: ['int', 'int', 'ptr', 'hex', 'ptr'],
+  },
   { nr: 39, name: 'getpid', handler: getpid, support: 'full', args: [] },
   { nr: 110, name: 'getppid', handler: getppid, support: 'full', args: [] },
   { nr: 186, name: 'gettid', handler: gettid, support: 'full', args: [] },
   { nr: 218, name: 'set_tid_address', handler: set_tid_address, support: 'full', args: ['ptr'] },
-  { nr: 273, name: 'set_robust_list', handler: set_robust_list, support: 'partial', note: 'list recorded; robust futexes are not released on thread death', args: ['ptr', 'uint'] },
-  { nr: 274, name: 'get_robust_list', handler: get_robust_list, support: 'full', args: ['int', 'ptr', 'ptr'] },
+  {
+    nr: 273,
+    name: 'set_robust_list',
+    handler: set_robust_list,
+    support: 'partial',
+    note: 'list recorded; robust futexes are not released on thread death',
+    args: ['ptr', 'uint'],
+  },
+  {
+    nr: 274,
+    name: 'get_robust_list',
+    handler: get_robust_list,
+    support: 'full',
+    args: ['int', 'ptr', 'ptr'],
+  },
   { nr: 121, name: 'getpgid', handler: getpgid, support: 'full', args: ['int'] },
   { nr: 111, name: 'getpgrp', handler: getpgrp, support: 'full', args: [] },
   { nr: 124, name: 'getsid', handler: getsid, support: 'full', args: ['int'] },
@@ -760,32 +844,147 @@ export const processSyscalls: SyscallDef<Task>[] = [
   { nr: 123, name: 'setfsgid', handler: setfsgid, support: 'full', args: ['int'] },
   { nr: 115, name: 'getgroups', handler: getgroups, support: 'full', args: ['int', 'ptr'] },
   { nr: 116, name: 'setgroups', handler: setgroups, support: 'full', args: ['int', 'ptr'] },
-  { nr: 125, name: 'capget', handler: capget, support: 'partial', note: 'uid 0 has every capability, others none', args: ['ptr', 'ptr'] },
-  { nr: 126, name: 'capset', handler: capset, support: 'partial', note: 'accepted for uid 0 but not enforced', args: ['ptr', 'ptr'] },
+  {
+    nr: 125,
+    name: 'capget',
+    handler: capget,
+    support: 'partial',
+    note: 'uid 0 has every capability, others none',
+    args: ['ptr', 'ptr'],
+  },
+  {
+    nr: 126,
+    name: 'capset',
+    handler: capset,
+    support: 'partial',
+    note: 'accepted for uid 0 but not enforced',
+    args: ['ptr', 'ptr'],
+  },
   { nr: 97, name: 'getrlimit', handler: getrlimit, support: 'full', args: ['int', 'ptr'] },
-  { nr: 160, name: 'setrlimit', handler: setrlimit, support: 'partial', note: 'only RLIMIT_NOFILE and RLIMIT_STACK are enforced', args: ['int', 'ptr'] },
-  { nr: 302, name: 'prlimit64', handler: prlimit64, support: 'partial', note: 'only RLIMIT_NOFILE and RLIMIT_STACK are enforced', args: ['int', 'int', 'ptr', 'ptr'] },
+  {
+    nr: 160,
+    name: 'setrlimit',
+    handler: setrlimit,
+    support: 'partial',
+    note: 'only RLIMIT_NOFILE and RLIMIT_STACK are enforced',
+    args: ['int', 'ptr'],
+  },
+  {
+    nr: 302,
+    name: 'prlimit64',
+    handler: prlimit64,
+    support: 'partial',
+    note: 'only RLIMIT_NOFILE and RLIMIT_STACK are enforced',
+    args: ['int', 'int', 'ptr', 'ptr'],
+  },
   { nr: 63, name: 'uname', handler: uname, support: 'full', args: ['ptr'] },
   { nr: 170, name: 'sethostname', handler: sethostname, support: 'full', args: ['ptr', 'int'] },
   { nr: 171, name: 'setdomainname', handler: setdomainname, support: 'full', args: ['ptr', 'int'] },
   { nr: 99, name: 'sysinfo', handler: sysinfo, support: 'full', args: ['ptr'] },
   { nr: 318, name: 'getrandom', handler: getrandom, support: 'full', args: ['ptr', 'uint', 'hex'] },
-  { nr: 158, name: 'arch_prctl', handler: arch_prctl, support: 'partial', note: 'ARCH_SET_CPUID not supported', args: ['hex', 'ptr'] },
-  { nr: 157, name: 'prctl', handler: prctl, support: 'partial', note: 'common options only (name, pdeathsig, dumpable, subreaper, no_new_privs)', args: ['int', 'ptr', 'ptr', 'ptr', 'ptr'] },
-  { nr: 135, name: 'personality', handler: personality, support: 'partial', note: 'recorded, no effect', args: ['hex'] },
+  {
+    nr: 158,
+    name: 'arch_prctl',
+    handler: arch_prctl,
+    support: 'partial',
+    note: 'ARCH_SET_CPUID not supported',
+    args: ['hex', 'ptr'],
+  },
+  {
+    nr: 157,
+    name: 'prctl',
+    handler: prctl,
+    support: 'partial',
+    note: 'common options only (name, pdeathsig, dumpable, subreaper, no_new_privs)',
+    args: ['int', 'ptr', 'ptr', 'ptr', 'ptr'],
+  },
+  {
+    nr: 135,
+    name: 'personality',
+    handler: personality,
+    support: 'partial',
+    note: 'recorded, no effect',
+    args: ['hex'],
+  },
   { nr: 24, name: 'sched_yield', handler: sched_yield, support: 'full', args: [] },
-  { nr: 309, name: 'getcpu', handler: getcpu, support: 'partial', note: 'always CPU 0, node 0', args: ['ptr', 'ptr', 'ptr'] },
-  { nr: 204, name: 'sched_getaffinity', handler: sched_getaffinity, support: 'full', args: ['int', 'uint', 'ptr'] },
-  { nr: 203, name: 'sched_setaffinity', handler: sched_setaffinity, support: 'partial', note: 'recorded; the sentry places threads', args: ['int', 'uint', 'ptr'] },
+  {
+    nr: 309,
+    name: 'getcpu',
+    handler: getcpu,
+    support: 'partial',
+    note: 'always CPU 0, node 0',
+    args: ['ptr', 'ptr', 'ptr'],
+  },
+  {
+    nr: 204,
+    name: 'sched_getaffinity',
+    handler: sched_getaffinity,
+    support: 'full',
+    args: ['int', 'uint', 'ptr'],
+  },
+  {
+    nr: 203,
+    name: 'sched_setaffinity',
+    handler: sched_setaffinity,
+    support: 'partial',
+    note: 'recorded; the sentry places threads',
+    args: ['int', 'uint', 'ptr'],
+  },
   { nr: 145, name: 'sched_getscheduler', handler: sched_getscheduler, support: 'full', args: ['int'] },
   { nr: 143, name: 'sched_getparam', handler: sched_getparam, support: 'full', args: ['int', 'ptr'] },
-  { nr: 144, name: 'sched_setscheduler', handler: sched_setscheduler, support: 'partial', note: 'real-time policies give EPERM', args: ['int', 'int', 'ptr'] },
-  { nr: 142, name: 'sched_setparam', handler: sched_setparam, support: 'partial', note: 'priority 0 only', args: ['int', 'ptr'] },
-  { nr: 146, name: 'sched_get_priority_max', handler: sched_get_priority_max, support: 'full', args: ['int'] },
-  { nr: 147, name: 'sched_get_priority_min', handler: sched_get_priority_min, support: 'full', args: ['int'] },
-  { nr: 140, name: 'getpriority', handler: getpriority, support: 'partial', note: 'process groups and users report nice 0', args: ['int', 'int'] },
-  { nr: 141, name: 'setpriority', handler: setpriority, support: 'partial', note: 'recorded per process; no scheduling effect', args: ['int', 'int', 'int'] },
-  { nr: 334, name: 'rseq', support: 'none', note: 'ENOSYS; glibc falls back to plain getcpu', args: ['ptr', 'uint', 'hex', 'hex'] },
+  {
+    nr: 144,
+    name: 'sched_setscheduler',
+    handler: sched_setscheduler,
+    support: 'partial',
+    note: 'real-time policies give EPERM',
+    args: ['int', 'int', 'ptr'],
+  },
+  {
+    nr: 142,
+    name: 'sched_setparam',
+    handler: sched_setparam,
+    support: 'partial',
+    note: 'priority 0 only',
+    args: ['int', 'ptr'],
+  },
+  {
+    nr: 146,
+    name: 'sched_get_priority_max',
+    handler: sched_get_priority_max,
+    support: 'full',
+    args: ['int'],
+  },
+  {
+    nr: 147,
+    name: 'sched_get_priority_min',
+    handler: sched_get_priority_min,
+    support: 'full',
+    args: ['int'],
+  },
+  {
+    nr: 140,
+    name: 'getpriority',
+    handler: getpriority,
+    support: 'partial',
+    note: 'process groups and users report nice 0',
+    args: ['int', 'int'],
+  },
+  {
+    nr: 141,
+    name: 'setpriority',
+    handler: setpriority,
+    support: 'partial',
+    note: 'recorded per process; no scheduling effect',
+    args: ['int', 'int', 'int'],
+  },
+  {
+    nr: 334,
+    name: 'rseq',
+    support: 'none',
+    note: 'ENOSYS; glibc falls back to plain getcpu',
+    args: ['ptr', 'uint', 'hex', 'hex'],
+  },
 ];
 
 export { EAGAIN, ECHILD, EFAULT, RLIMIT_STACK };

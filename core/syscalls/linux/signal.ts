@@ -1,5 +1,15 @@
 /** Signal syscalls: actions, masks, sending, waiting, alternate stacks, interval timers. */
-import { EAGAIN, EFAULT, EINTR, EINVAL, ENOMEM, EPERM, ERESTARTNOHAND, ESRCH, ETIMEDOUT } from '../../abi/errno';
+import {
+  EAGAIN,
+  EFAULT,
+  EINTR,
+  EINVAL,
+  ENOMEM,
+  EPERM,
+  ERESTARTNOHAND,
+  ESRCH,
+  ETIMEDOUT,
+} from '../../abi/errno';
 import type { SyscallArgs } from '../../kernel/api';
 import type { Task } from '../../kernel/task';
 import type { ThreadGroup } from '../../kernel/threadgroup';
@@ -113,7 +123,10 @@ export function sigaltstack(t: Task, a: A) {
   if (oss) {
     const b = Buffer.alloc(24);
     b.writeBigUInt64LE(BigInt(t.altStack.sp), 0);
-    const f = t.altStack.flags === SS_DISABLE ? SS_DISABLE : (onStack ? SS_ONSTACK : 0) | (t.altStack.flags & SS_AUTODISARM);
+    const f =
+      t.altStack.flags === SS_DISABLE
+        ? SS_DISABLE
+        : (onStack ? SS_ONSTACK : 0) | (t.altStack.flags & SS_AUTODISARM);
     b.writeInt32LE(f | 0, 8);
     b.writeBigUInt64LE(BigInt(t.altStack.size), 16);
     t.mm.copyOut(oss, b);
@@ -160,7 +173,8 @@ export function kill(t: Task, a: A) {
     if (!tg || tg.exitStatus >= 0) return -ESRCH;
     targets = [tg];
   } else if (pid === 0) targets = k.processGroup(t.tg.pgid);
-  else if (pid === -1) targets = [...k.tgs.values()].filter((g) => g.pid !== 1 && g !== t.tg && g.exitStatus < 0);
+  else if (pid === -1)
+    targets = [...k.tgs.values()].filter((g) => g.pid !== 1 && g !== t.tg && g.exitStatus < 0);
   else targets = k.processGroup(-pid);
   if (pid === -2147483648) return -ESRCH;
   if (!targets.length) return -ESRCH;
@@ -208,7 +222,13 @@ export function rt_sigqueueinfo(t: Task, a: A) {
   const b = Buffer.from(t.mm.copyIn(a.ptr(2), 128));
   const code = b.readInt32LE(8);
   if ((code >= 0 || code === SI_TKILL) && tg !== t.tg) return -EPERM;
-  t.kernel.signalGroup(tg, { signo: sig, code, pid: b.readInt32LE(16), uid: b.readUInt32LE(20), value: b.readBigUInt64LE(24) });
+  t.kernel.signalGroup(tg, {
+    signo: sig,
+    code,
+    pid: b.readInt32LE(16),
+    uid: b.readUInt32LE(20),
+    value: b.readBigUInt64LE(24),
+  });
   return 0;
 }
 
@@ -221,7 +241,13 @@ export function rt_tgsigqueueinfo(t: Task, a: A) {
   const b = Buffer.from(t.mm.copyIn(a.ptr(3), 128));
   const code = b.readInt32LE(8);
   if ((code >= 0 || code === SI_TKILL) && target.tg !== t.tg) return -EPERM;
-  t.kernel.signalTask(target, { signo: sig, code, pid: b.readInt32LE(16), uid: b.readUInt32LE(20), value: b.readBigUInt64LE(24) });
+  t.kernel.signalTask(target, {
+    signo: sig,
+    code,
+    pid: b.readInt32LE(16),
+    uid: b.readUInt32LE(20),
+    value: b.readBigUInt64LE(24),
+  });
   return 0;
 }
 
@@ -377,7 +403,17 @@ export function timer_create(t: Task, a: A) {
   const m = timers(t.tg);
   let id = 0;
   while (m.has(id)) id++;
-  const tm: PosixTimer = { id, signo: SIGALRM, notify: 0, tid: t.tid, value: BigInt(id), handle: null, deadline: 0, intervalNs: 0, overrun: 0 };
+  const tm: PosixTimer = {
+    id,
+    signo: SIGALRM,
+    notify: 0,
+    tid: t.tid,
+    value: BigInt(id),
+    handle: null,
+    deadline: 0,
+    intervalNs: 0,
+    overrun: 0,
+  };
   if (a.ptr(1)) {
     const b = Buffer.from(t.mm.copyIn(a.ptr(1), 64));
     tm.value = b.readBigUInt64LE(0);
@@ -398,7 +434,8 @@ function readItimerspec(t: Task, addr: number): [number, number] {
     ins = Number(b.readBigInt64LE(8));
   const vs = Number(b.readBigInt64LE(16)),
     vns = Number(b.readBigInt64LE(24));
-  if (ins < 0 || ins >= 1e9 || vns < 0 || vns >= 1e9 || is < 0 || vs < 0) throw Object.assign(new Error(), { errno: EINVAL });
+  if (ins < 0 || ins >= 1e9 || vns < 0 || vns >= 1e9 || is < 0 || vs < 0)
+    throw Object.assign(new Error(), { errno: EINVAL });
   return [is * 1e9 + ins, vs * 1e9 + vns];
 }
 function writeItimerspec(t: Task, addr: number, intervalNs: number, valueNs: number) {
@@ -421,7 +458,13 @@ export function timer_settime(t: Task, a: A) {
   } catch {
     return -EINVAL;
   }
-  if (a.ptr(3)) writeItimerspec(t, a.ptr(3), tm.intervalNs, tm.deadline ? Math.max(1, tm.deadline - Date.now() * 1e6) : 0);
+  if (a.ptr(3))
+    writeItimerspec(
+      t,
+      a.ptr(3),
+      tm.intervalNs,
+      tm.deadline ? Math.max(1, tm.deadline - Date.now() * 1e6) : 0,
+    );
   if (flags & 1 /* TIMER_ABSTIME */ && value) value = Math.max(1, value - Date.now() * 1e6);
   if (tm.handle) clearTimeout(tm.handle);
   tm.handle = null;
@@ -433,7 +476,13 @@ export function timer_settime(t: Task, a: A) {
     const fire = () => {
       tm.handle = null;
       if (tm.notify !== 1) {
-        const info: SigInfo = { signo: tm.signo, code: SI_TIMER, timerid: tm.id, overrun: 0, value: tm.value };
+        const info: SigInfo = {
+          signo: tm.signo,
+          code: SI_TIMER,
+          timerid: tm.id,
+          overrun: 0,
+          value: tm.value,
+        };
         const target = tm.notify & 4 ? k.tasks.get(tm.tid) : undefined;
         if (target) k.signalTask(target, info);
         else k.signalGroup(tg, info);
@@ -475,28 +524,99 @@ export function timer_delete(t: Task, a: A) {
 export const restart_syscall = () => -EINTR;
 
 export const signalSyscalls: SyscallDef<Task>[] = [
-  { nr: 13, name: 'rt_sigaction', handler: rt_sigaction, support: 'full', args: ['signal', 'ptr', 'ptr', 'uint'] },
-  { nr: 14, name: 'rt_sigprocmask', handler: rt_sigprocmask, support: 'full', args: ['int', 'ptr', 'ptr', 'uint'] },
+  {
+    nr: 13,
+    name: 'rt_sigaction',
+    handler: rt_sigaction,
+    support: 'full',
+    args: ['signal', 'ptr', 'ptr', 'uint'],
+  },
+  {
+    nr: 14,
+    name: 'rt_sigprocmask',
+    handler: rt_sigprocmask,
+    support: 'full',
+    args: ['int', 'ptr', 'ptr', 'uint'],
+  },
   { nr: 15, name: 'rt_sigreturn', handler: rt_sigreturn, support: 'full', args: [] },
   { nr: 131, name: 'sigaltstack', handler: sigaltstack, support: 'full', args: ['ptr', 'ptr'] },
   { nr: 62, name: 'kill', handler: kill, support: 'full', args: ['int', 'signal'] },
   { nr: 200, name: 'tkill', handler: tkill, support: 'full', args: ['int', 'signal'] },
   { nr: 234, name: 'tgkill', handler: tgkill, support: 'full', args: ['int', 'int', 'signal'] },
-  { nr: 129, name: 'rt_sigqueueinfo', handler: rt_sigqueueinfo, support: 'full', args: ['int', 'signal', 'ptr'] },
-  { nr: 297, name: 'rt_tgsigqueueinfo', handler: rt_tgsigqueueinfo, support: 'full', args: ['int', 'int', 'signal', 'ptr'] },
+  {
+    nr: 129,
+    name: 'rt_sigqueueinfo',
+    handler: rt_sigqueueinfo,
+    support: 'full',
+    args: ['int', 'signal', 'ptr'],
+  },
+  {
+    nr: 297,
+    name: 'rt_tgsigqueueinfo',
+    handler: rt_tgsigqueueinfo,
+    support: 'full',
+    args: ['int', 'int', 'signal', 'ptr'],
+  },
   { nr: 127, name: 'rt_sigpending', handler: rt_sigpending, support: 'full', args: ['ptr', 'uint'] },
   { nr: 130, name: 'rt_sigsuspend', handler: rt_sigsuspend, support: 'full', args: ['ptr', 'uint'] },
   { nr: 34, name: 'pause', handler: pause, support: 'full', args: [] },
-  { nr: 128, name: 'rt_sigtimedwait', handler: rt_sigtimedwait, support: 'full', args: ['ptr', 'ptr', 'ptr', 'uint'] },
+  {
+    nr: 128,
+    name: 'rt_sigtimedwait',
+    handler: rt_sigtimedwait,
+    support: 'full',
+    args: ['ptr', 'ptr', 'ptr', 'uint'],
+  },
   { nr: 37, name: 'alarm', handler: alarm, support: 'full', args: ['uint'] },
-  { nr: 36, name: 'getitimer', handler: getitimer, support: 'partial', note: 'ITIMER_VIRTUAL/ITIMER_PROF are accepted but never fire', args: ['int', 'ptr'] },
-  { nr: 38, name: 'setitimer', handler: setitimer, support: 'partial', note: 'ITIMER_VIRTUAL/ITIMER_PROF are accepted but never fire', args: ['int', 'ptr', 'ptr'] },
-  { nr: 222, name: 'timer_create', handler: timer_create, support: 'partial', note: 'CPU-time clocks fire on wall time; overrun counts are 0', args: ['clockid', 'ptr', 'ptr'] },
-  { nr: 223, name: 'timer_settime', handler: timer_settime, support: 'full', args: ['int', 'hex', 'ptr', 'ptr'] },
+  {
+    nr: 36,
+    name: 'getitimer',
+    handler: getitimer,
+    support: 'partial',
+    note: 'ITIMER_VIRTUAL/ITIMER_PROF are accepted but never fire',
+    args: ['int', 'ptr'],
+  },
+  {
+    nr: 38,
+    name: 'setitimer',
+    handler: setitimer,
+    support: 'partial',
+    note: 'ITIMER_VIRTUAL/ITIMER_PROF are accepted but never fire',
+    args: ['int', 'ptr', 'ptr'],
+  },
+  {
+    nr: 222,
+    name: 'timer_create',
+    handler: timer_create,
+    support: 'partial',
+    note: 'CPU-time clocks fire on wall time; overrun counts are 0',
+    args: ['clockid', 'ptr', 'ptr'],
+  },
+  {
+    nr: 223,
+    name: 'timer_settime',
+    handler: timer_settime,
+    support: 'full',
+    args: ['int', 'hex', 'ptr', 'ptr'],
+  },
   { nr: 224, name: 'timer_gettime', handler: timer_gettime, support: 'full', args: ['int', 'ptr'] },
-  { nr: 225, name: 'timer_getoverrun', handler: timer_getoverrun, support: 'partial', note: 'always 0', args: ['int'] },
+  {
+    nr: 225,
+    name: 'timer_getoverrun',
+    handler: timer_getoverrun,
+    support: 'partial',
+    note: 'always 0',
+    args: ['int'],
+  },
   { nr: 226, name: 'timer_delete', handler: timer_delete, support: 'full', args: ['int'] },
-  { nr: 219, name: 'restart_syscall', handler: restart_syscall, support: 'partial', note: 'interrupted sleeps restart the original call instead', args: [] },
+  {
+    nr: 219,
+    name: 'restart_syscall',
+    handler: restart_syscall,
+    support: 'partial',
+    note: 'interrupted sleeps restart the original call instead',
+    args: [],
+  },
 ];
 
 export { EFAULT, SI_QUEUE };

@@ -1,5 +1,13 @@
 /** Clocks, sleeps and futexes. */
-import { EFAULT, EINVAL, ENOSYS, EPERM, ERESTARTSYS, ERESTART_RESTARTBLOCK, ETIMEDOUT } from '../../abi/errno';
+import {
+  EFAULT,
+  EINVAL,
+  ENOSYS,
+  EPERM,
+  ERESTARTSYS,
+  ERESTART_RESTARTBLOCK,
+  ETIMEDOUT,
+} from '../../abi/errno';
 import type { SyscallArgs } from '../../kernel/api';
 import type { Task } from '../../kernel/task';
 import {
@@ -86,7 +94,12 @@ export function clock_gettime(t: Task, a: A) {
 export function clock_getres(t: Task, a: A) {
   const clock = a.int(0);
   if (clockNow(t, clock) < 0n) return -EINVAL;
-  if (a.ptr(1)) writeTimespec(t, a.ptr(1), clock === CLOCK_REALTIME_COARSE || clock === CLOCK_MONOTONIC_COARSE ? 4000000n : 1n);
+  if (a.ptr(1))
+    writeTimespec(
+      t,
+      a.ptr(1),
+      clock === CLOCK_REALTIME_COARSE || clock === CLOCK_MONOTONIC_COARSE ? 4000000n : 1n,
+    );
   return 0;
 }
 
@@ -181,7 +194,15 @@ export function futex(t: Task, a: A) {
       }
       const r = k.futexWait(t, addr, val, timeout, bitset, priv);
       if (typeof r === 'number') return r;
-      return r.then((v) => (v === -ETIMEDOUT ? -ETIMEDOUT : v === -ERESTARTSYS ? (cmd === FUTEX_WAIT && timeout === undefined ? -ERESTARTSYS : -ERESTART_RESTARTBLOCK) : v));
+      return r.then((v) =>
+        v === -ETIMEDOUT
+          ? -ETIMEDOUT
+          : v === -ERESTARTSYS
+            ? cmd === FUTEX_WAIT && timeout === undefined
+              ? -ERESTARTSYS
+              : -ERESTART_RESTARTBLOCK
+            : v,
+      );
     }
     case FUTEX_WAKE:
       return k.futexWake(t, addr, val, priv);
@@ -214,15 +235,49 @@ export function futex(t: Task, a: A) {
 }
 
 export const timeSyscalls: SyscallDef<Task>[] = [
-  { nr: 228, name: 'clock_gettime', handler: clock_gettime, support: 'partial', note: 'CPU-time clocks report time since the task started', args: ['clockid', 'ptr'] },
+  {
+    nr: 228,
+    name: 'clock_gettime',
+    handler: clock_gettime,
+    support: 'partial',
+    note: 'CPU-time clocks report time since the task started',
+    args: ['clockid', 'ptr'],
+  },
   { nr: 229, name: 'clock_getres', handler: clock_getres, support: 'full', args: ['clockid', 'ptr'] },
-  { nr: 227, name: 'clock_settime', handler: clock_settime, support: 'partial', note: 'EPERM: the sandbox cannot set clocks', args: ['clockid', 'ptr'] },
+  {
+    nr: 227,
+    name: 'clock_settime',
+    handler: clock_settime,
+    support: 'partial',
+    note: 'EPERM: the sandbox cannot set clocks',
+    args: ['clockid', 'ptr'],
+  },
   { nr: 96, name: 'gettimeofday', handler: gettimeofday, support: 'full', args: ['ptr', 'ptr'] },
   { nr: 201, name: 'time', handler: time, support: 'full', args: ['ptr'] },
-  { nr: 164, name: 'settimeofday', handler: settimeofday, support: 'partial', note: 'EPERM: the sandbox cannot set clocks', args: ['ptr', 'ptr'] },
+  {
+    nr: 164,
+    name: 'settimeofday',
+    handler: settimeofday,
+    support: 'partial',
+    note: 'EPERM: the sandbox cannot set clocks',
+    args: ['ptr', 'ptr'],
+  },
   { nr: 35, name: 'nanosleep', handler: nanosleep, support: 'full', args: ['ptr', 'ptr'] },
-  { nr: 230, name: 'clock_nanosleep', handler: clock_nanosleep, support: 'full', args: ['clockid', 'hex', 'ptr', 'ptr'] },
-  { nr: 202, name: 'futex', handler: futex, support: 'partial', note: 'priority-inheritance operations (LOCK_PI...) give ENOSYS', args: ['ptr', 'hex', 'uint', 'ptr', 'ptr', 'hex'] },
+  {
+    nr: 230,
+    name: 'clock_nanosleep',
+    handler: clock_nanosleep,
+    support: 'full',
+    args: ['clockid', 'hex', 'ptr', 'ptr'],
+  },
+  {
+    nr: 202,
+    name: 'futex',
+    handler: futex,
+    support: 'partial',
+    note: 'priority-inheritance operations (LOCK_PI...) give ENOSYS',
+    args: ['ptr', 'hex', 'uint', 'ptr', 'ptr', 'hex'],
+  },
 ];
 
 export { EFAULT };
