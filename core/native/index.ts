@@ -10,6 +10,22 @@ export interface CoreNative {
   mapShared(fd: number, offset: number, length: number, writable: boolean): ArrayBuffer;
   punchHole(fd: number, offset: number, length: number): void;
   closeFd(fd: number): void;
+  /**
+   * openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode). `name` is one
+   * component as bytes ('.' allowed; '..', '' and '/' refused). Throws {errno, syscall}.
+   */
+  hostOpenat(dirfd: number, name: Uint8Array, flags: number, mode: number): number;
+  /** fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW [| AT_EMPTY_PATH for '']) into out[16] (see core.cc). */
+  hostFstatat(dirfd: number, name: Uint8Array, out: Float64Array): void;
+  /** readlinkat(dirfd, name): target bytes ('' = the O_PATH fd itself). */
+  hostReadlinkat(dirfd: number, name: Uint8Array): Buffer;
+  /** Every linux_dirent64 record of directory fd (rewinds first). */
+  hostGetdents(fd: number): Buffer;
+  /** TCGETS/TCSETS/TCSETSW/TCSETSF (36-byte struct termios) and TIOCGWINSZ/TIOCSWINSZ (8 bytes) on a host tty. */
+  hostTtyIoctl(fd: number, request: number, buf: Uint8Array): number;
+  hostSetNonblock(fd: number, on: boolean): void;
+  /** poll(fd, events, 0): revents now. */
+  hostPoll(fd: number, events: number): number;
 }
 
 /** Loads a node-gyp addon from `<dir>/build/{Release,Debug}/<name>.node`, naming every path tried. */
@@ -18,6 +34,7 @@ export function loadAddon<T>(dir: string, name: string): T {
   for (const kind of ['Release', 'Debug']) {
     const p = path.join(dir, 'build', kind, `${name}.node`);
     tried.push(p);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     if (fs.existsSync(p)) return require(p) as T;
   }
   throw new Error(
@@ -28,6 +45,9 @@ export function loadAddon<T>(dir: string, name: string): T {
 let cached: CoreNative | undefined;
 export function coreNative(): CoreNative {
   // dist/core/native/index.js -> <repo>/core/native
-  cached ??= loadAddon<CoreNative>(path.resolve(__dirname, '..', '..', '..', 'core', 'native'), 'tsvisor_core');
+  cached ??= loadAddon<CoreNative>(
+    path.resolve(__dirname, '..', '..', '..', 'core', 'native'),
+    'tsvisor_core',
+  );
   return cached;
 }

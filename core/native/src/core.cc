@@ -12,6 +12,9 @@
 #include <errno.h>
 #include <string.h>
 #include <string>
+#include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <poll.h>
 
 namespace {
 
@@ -78,11 +81,146 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+
+// ---- host file access for directfs and imported host fds ----
+// Names are passed as byte buffers (no NUL), never as paths: a name must be one
+// component ("." is allowed to reopen a directory fd; ".." and '/' are refused), and
+// every open forces O_NOFOLLOW | O_CLOEXEC, so the sentry can only walk downwards one
+// component at a time and never follows a host symlink.
+
+std::string NameArg(const Napi::CallbackInfo& info, size_t i, bool allowEmpty) {
+  Napi::Env env = info.Env();
+  if (!info[i].IsTypedArray()) throw Napi::TypeError::New(env, "name must be a Uint8Array");
+  Napi::Uint8Array a = info[i].As<Napi::Uint8Array>();
+  std::string name(reinterpret_cast<const char*>(a.Data()), a.ByteLength());
+  if (name.find('/') != std::string::npos || name.find('\0') != std::string::npos || name == "..")
+    throw ErrnoError(env, "name", EINVAL);
+  if (name.empty() && !allowEmpty) throw ErrnoError(env, "name", ENOENT);
+  return name;
+}
+
+// hostOpenat(dirfd, name, flags, mode): fd
+Napi::Value HostOpenat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4) throw Napi::TypeError::New(env, "hostOpenat(dirfd, name, flags, mode)");
+  int dirfd = info[0].As<Napi::Number>().Int32Value();
+  std::string name = NameArg(info, 1, false);
+  int flags = info[2].As<Napi::Number>().Int32Value() | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+  int mode = info[3].As<Napi::Number>().Int32Value();
+  int fd;
+  do fd = openat(dirfd, name.c_str(), flags, mode); while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw ErrnoError(env, "openat", errno);
+  return Napi::Number::New(env, fd);
+}
+
+// hostFstatat(dirfd, name, out: Float64Array(16)): never follows; "" = the fd itself.
+// out: dev, ino, mode, nlink, uid, gid, rdev, size, blksize, blocks,
+//      atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns
+Napi::Value HostFstatat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int dirfd = info[0].As<Napi::Number>().Int32Value();
+  std::string name = NameArg(info, 1, true);
+  if (!info[2].IsTypedArray()) throw Napi::TypeError::New(env, "out must be a Float64Array");
+  Napi::Float64Array out = info[2].As<Napi::Float64Array>();
+  if (out.ElementLength() < 16) throw Napi::RangeError::New(env, "out needs 16 elements");
+  struct stat st;
+  int flags = AT_SYMLINK_NOFOLLOW | (name.empty() ? AT_EMPTY_PATH : 0);
+  if (fstatat(dirfd, name.c_str(), &st, flags) < 0) throw ErrnoError(env, "fstatat", errno);
+  double* o = out.Data();
+  o[0] = (double)st.st_dev; o[1] = (double)st.st_ino; o[2] = st.st_mode; o[3] = (double)st.st_nlink;
+  o[4] = st.st_uid; o[5] = st.st_gid; o[6] = (double)st.st_rdev; o[7] = (double)st.st_size;
+  o[8] = (double)st.st_blksize; o[9] = (double)st.st_blocks;
+  o[10] = (double)st.st_atim.tv_sec; o[11] = (double)st.st_atim.tv_nsec;
+  o[12] = (double)st.st_mtim.tv_sec; o[13] = (double)st.st_mtim.tv_nsec;
+  o[14] = (double)st.st_ctim.tv_sec; o[15] = (double)st.st_ctim.tv_nsec;
+  return env.Undefined();
+}
+
+// hostReadlinkat(dirfd, name): Buffer with the target bytes.
+Napi::Value HostReadlinkat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int dirfd = info[0].As<Napi::Number>().Int32Value();
+  std::string name = NameArg(info, 1, true);
+  char buf[4096];
+  ssize_t n = readlinkat(dirfd, name.c_str(), buf, sizeof buf);
+  if (n < 0) throw ErrnoError(env, "readlinkat", errno);
+  return Napi::Buffer<char>::Copy(env, buf, (size_t)n);
+}
+
+// hostGetdents(fd): every linux_dirent64 record of the directory, from the start.
+Napi::Value HostGetdents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (lseek(fd, 0, SEEK_SET) < 0) throw ErrnoError(env, "lseek", errno);
+  std::string all;
+  char buf[32768];
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw ErrnoError(env, "getdents64", errno);
+    }
+    if (n == 0) break;
+    all.append(buf, (size_t)n);
+  }
+  return Napi::Buffer<char>::Copy(env, all.data(), all.size());
+}
+
+// hostTtyIoctl(fd, request, buf): terminal ioctls on a host tty, whitelisted.
+Napi::Value HostTtyIoctl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  unsigned long req = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Uint8Array buf = info[2].As<Napi::Uint8Array>();
+  size_t need;
+  switch (req) {
+    case 0x5401: case 0x5402: case 0x5403: case 0x5404: need = 36; break;  // TCGETS, TCSETS, TCSETSW, TCSETSF
+    case 0x5413: case 0x5414: need = 8; break;                              // TIOCGWINSZ, TIOCSWINSZ
+    default: throw ErrnoError(env, "ioctl", ENOTTY);
+  }
+  if (buf.ByteLength() < need) throw Napi::RangeError::New(env, "buffer too small");
+  int r;
+  do r = ioctl(fd, req, buf.Data()); while (r < 0 && errno == EINTR);
+  if (r < 0) throw ErrnoError(env, "ioctl", errno);
+  return Napi::Number::New(env, r);
+}
+
+// hostSetNonblock(fd, on)
+Napi::Value HostSetNonblock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  bool on = info[1].ToBoolean();
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) throw ErrnoError(env, "fcntl", errno);
+  fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+  if (fcntl(fd, F_SETFL, fl) < 0) throw ErrnoError(env, "fcntl", errno);
+  return env.Undefined();
+}
+
+// hostPoll(fd, events): revents now (poll with zero timeout).
+Napi::Value HostPoll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct pollfd p;
+  p.fd = info[0].As<Napi::Number>().Int32Value();
+  p.events = (short)info[1].As<Napi::Number>().Int32Value();
+  p.revents = 0;
+  int r = poll(&p, 1, 0);
+  if (r < 0) throw ErrnoError(env, "poll", errno);
+  return Napi::Number::New(env, p.revents);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   exports.Set("mapShared", Napi::Function::New(env, MapShared));
   exports.Set("punchHole", Napi::Function::New(env, PunchHole));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("hostOpenat", Napi::Function::New(env, HostOpenat));
+  exports.Set("hostFstatat", Napi::Function::New(env, HostFstatat));
+  exports.Set("hostReadlinkat", Napi::Function::New(env, HostReadlinkat));
+  exports.Set("hostGetdents", Napi::Function::New(env, HostGetdents));
+  exports.Set("hostTtyIoctl", Napi::Function::New(env, HostTtyIoctl));
+  exports.Set("hostSetNonblock", Napi::Function::New(env, HostSetNonblock));
+  exports.Set("hostPoll", Napi::Function::New(env, HostPoll));
   return exports;
 }
 

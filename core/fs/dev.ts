@@ -1,0 +1,91 @@
+/**
+ * devtmpfs: /dev as a tmpfs populated with the standard device nodes, served by the
+ * sentry's own drivers (registered here by major:minor, so a device node created with
+ * mknod anywhere opens the same driver):
+ *   1:3 null, 1:5 zero, 1:7 full, 1:8 random, 1:9 urandom,
+ *   5:0 tty (the controlling terminal: the imported host terminal, else ENXIO),
+ *   5:1 console (same as tty).
+ * Symlinks: fd -> /proc/self/fd, stdin/stdout/stderr -> /proc/self/fd/0..2.
+ * Directories: shm (a separate tmpfs is mounted there by the mount-namespace builder),
+ * pts (empty; devpts and /dev/ptmx come later).
+ */
+import { randomFillSync } from 'node:crypto';
+import { ENOSPC } from '../abi/errno';
+import type { TaskApi } from '../kernel/api';
+import type { MemoryFile } from '../mm/memfile';
+import { makedev, S_IFCHR } from '../vfs/abi';
+import { registerCharDevice } from '../vfs/devices';
+import { FileDescription, IoDst, IoSrc, ioLength } from '../vfs/file';
+import { openControllingTty } from './host';
+import { Tmpfs } from './tmpfs';
+
+const ROOT = { uid: 0, gid: 0, euid: 0, egid: 0, suid: 0, sgid: 0, fsuid: 0, fsgid: 0, groups: [] };
+
+type Kind = 'null' | 'zero' | 'full' | 'random';
+
+/** A simple character device file. */
+export class DevFile extends FileDescription {
+  constructor(
+    flags: number,
+    readonly kind: Kind,
+  ) {
+    super(flags);
+  }
+  override read(_t: TaskApi, dst: IoDst, _off: number): number {
+    if (this.kind === 'null') return 0;
+    let n = 0;
+    for (const seg of dst) {
+      if (this.kind === 'random') randomFillSync(seg);
+      else seg.fill(0);
+      n += seg.length;
+    }
+    return n;
+  }
+  override write(_t: TaskApi, src: IoSrc, _off: number): number {
+    if (this.kind === 'full') return -ENOSPC;
+    return ioLength(src);
+  }
+  override seek(): number {
+    return (this.pos = 0);
+  }
+}
+
+let registered = false;
+/** Register the memory and tty char devices (idempotent). */
+export function registerDevices(): void {
+  if (registered) return;
+  registered = true;
+  const simple = (min: number, kind: Kind): void =>
+    registerCharDevice(1, min, (_t, flags) => new DevFile(flags, kind));
+  simple(3, 'null');
+  simple(5, 'zero');
+  simple(7, 'full');
+  simple(8, 'random');
+  simple(9, 'random');
+  registerCharDevice(5, 0, (_t, flags) => openControllingTty(flags));
+  registerCharDevice(5, 1, (_t, flags) => openControllingTty(flags));
+}
+
+/** A devtmpfs instance with the standard nodes. */
+export function newDevtmpfs(mf: MemoryFile): Tmpfs {
+  registerDevices();
+  const fs = new Tmpfs({ mf, typeName: 'devtmpfs', mode: 0o755, size: 1 << 20 });
+  const root = fs.root();
+  const node = (name: string, maj: number, min: number, mode: number): void => {
+    root.mknod(name, S_IFCHR | mode, makedev(maj, min), ROOT);
+  };
+  node('null', 1, 3, 0o666);
+  node('zero', 1, 5, 0o666);
+  node('full', 1, 7, 0o666);
+  node('random', 1, 8, 0o666);
+  node('urandom', 1, 9, 0o666);
+  node('tty', 5, 0, 0o666);
+  node('console', 5, 1, 0o600);
+  root.symlink('fd', '/proc/self/fd', ROOT);
+  root.symlink('stdin', '/proc/self/fd/0', ROOT);
+  root.symlink('stdout', '/proc/self/fd/1', ROOT);
+  root.symlink('stderr', '/proc/self/fd/2', ROOT);
+  root.mkdir('shm', 0o1777, ROOT);
+  root.mkdir('pts', 0o755, ROOT);
+  return fs;
+}
