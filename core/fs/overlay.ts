@@ -48,7 +48,17 @@ import { Tmpfs, TmpfsFile } from './tmpfs';
 const OPAQUE = 'trusted.overlay.opaque';
 const ORIGIN = 'trusted.overlay.ino';
 const UPPER_INO_BASE = 2 ** 52;
-const ROOT: Credentials = { uid: 0, gid: 0, euid: 0, egid: 0, suid: 0, sgid: 0, fsuid: 0, fsgid: 0, groups: [] };
+const ROOT: Credentials = {
+  uid: 0,
+  gid: 0,
+  euid: 0,
+  egid: 0,
+  suid: 0,
+  sgid: 0,
+  fsuid: 0,
+  fsgid: 0,
+  groups: [],
+};
 
 /** A stand-in task for internal opens of lower files during copy-up (filesystems ignore it for regular files). */
 const copyTask = {} as TaskApi;
@@ -268,7 +278,8 @@ export class OverlayInode implements Inode {
 
   readdir(): DirEntry[] {
     const out = new Map<string, DirEntry>();
-    if (this.lower?.readdir && !isOpaque(this.upper)) for (const e of this.lower.readdir()) out.set(e.name, e);
+    if (this.lower?.readdir && !isOpaque(this.upper))
+      for (const e of this.lower.readdir()) out.set(e.name, e);
     if (this.upper?.readdir) {
       for (const e of this.upper.readdir()) {
         if (e.type === 2 /* DT_CHR */) {
@@ -347,7 +358,8 @@ export class OverlayInode implements Inode {
     this.copyUp();
     if (c.upper) this.upper!.unlink!(name);
     this.kids.delete(name);
-    if (this.lower && !isOpaque(this.upper) && this.lower.lookup && this.lower.lookup(name)) this.whiteout(name);
+    if (this.lower && !isOpaque(this.upper) && this.lower.lookup && this.lower.lookup(name))
+      this.whiteout(name);
   }
 
   rmdir(name: string): void {
@@ -361,7 +373,8 @@ export class OverlayInode implements Inode {
       this.upper!.rmdir!(name);
     }
     this.kids.delete(name);
-    if (this.lower && !isOpaque(this.upper) && this.lower.lookup && this.lower.lookup(name)) this.whiteout(name);
+    if (this.lower && !isOpaque(this.upper) && this.lower.lookup && this.lower.lookup(name))
+      this.whiteout(name);
   }
 
   /** Remove the whiteouts of an (otherwise empty) upper directory. */
@@ -425,4 +438,3 @@ export class OverlayInode implements Inode {
     this.copyUp().removexattr!(name);
   }
 }
-

@@ -244,7 +244,13 @@ export function openFifoInode(t: TaskApi, inode: Inode, flags: number): PipeFile
   return waitPeer(t, pipe, f, () => pipe.writerOpens, pipe.writerOpens);
 }
 
-async function waitPeer(t: TaskApi, pipe: Pipe, f: PipeFile, count: () => number, start: number): Promise<PipeFile> {
+async function waitPeer(
+  t: TaskApi,
+  pipe: Pipe,
+  f: PipeFile,
+  count: () => number,
+  start: number,
+): Promise<PipeFile> {
   while (count() === start) {
     const r = await t.block(pipe.wq, EVENT_OPEN);
     if (r < 0 && count() === start) {

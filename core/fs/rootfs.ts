@@ -63,7 +63,12 @@ export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
   const dev = newDevtmpfs(opts.mf);
   const devMount = ns.mount(dev, at(devD), MS_NOSUID, 'devtmpfs');
   const shmD = devMount.root.child('shm')!;
-  ns.mount(new Tmpfs({ mf: opts.mf, mode: 0o1777 }), new VirtualDentry(devMount, shmD), MS_NOSUID | MS_NODEV, 'shm');
+  ns.mount(
+    new Tmpfs({ mf: opts.mf, mode: 0o1777 }),
+    new VirtualDentry(devMount, shmD),
+    MS_NOSUID | MS_NODEV,
+    'shm',
+  );
 
   const inst = (x: Filesystem | (() => Filesystem) | undefined): Filesystem | undefined =>
     typeof x === 'function' ? x() : x;
@@ -77,7 +82,12 @@ export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
   );
   const sysD = ensureDir(rd, 'sys');
   const sys = inst(opts.sysfs);
-  ns.mount(sys ?? new Tmpfs({ mf: opts.mf, mode: 0o555, size: 0 }), at(sysD), MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, 'sysfs');
+  ns.mount(
+    sys ?? new Tmpfs({ mf: opts.mf, mode: 0o555, size: 0 }),
+    at(sysD),
+    MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+    'sysfs',
+  );
   const tmpD = ensureDir(rd, 'tmp');
   if ((tmpD.inode.mode & 0o7777) !== 0o1777) tmpD.inode.setattr({ mode: 0o1777 }, ROOT);
 
@@ -96,7 +106,10 @@ export function parseTmpfsData(data: string): { size?: number; mode?: number; ui
     if (v === undefined) continue;
     if (k === 'size') {
       const m = /^(\d+)([kmg]?)$/i.exec(v);
-      if (m) out.size = Number(m[1]) * ({ '': 1, k: 1024, m: 1 << 20, g: 1 << 30 } as Record<string, number>)[m[2].toLowerCase()];
+      if (m)
+        out.size =
+          Number(m[1]) *
+          ({ '': 1, k: 1024, m: 1 << 20, g: 1 << 30 } as Record<string, number>)[m[2].toLowerCase()];
     } else if (k === 'mode') out.mode = parseInt(v, 8) & 0o7777;
     else if (k === 'uid') out.uid = Number(v);
     else if (k === 'gid') out.gid = Number(v);

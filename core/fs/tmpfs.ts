@@ -29,16 +29,7 @@ import type { Mappable } from '../mm/api';
 import type { MemoryFile } from '../mm/memfile';
 import { MemObject } from '../mm/memobject';
 import { EXTENT_SIZE } from '../mm/memfile';
-import {
-  O_PATH,
-  RENAME_EXCHANGE,
-  S_IFDIR,
-  S_IFLNK,
-  S_IFMT,
-  S_IFREG,
-  S_ISGID,
-  dtype,
-} from '../vfs/abi';
+import { O_PATH, RENAME_EXCHANGE, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID, dtype } from '../vfs/abi';
 import { DirectoryFile, FileDescription, IoDst, IoSrc, MAX_FILE_SIZE, PathFile } from '../vfs/file';
 import {
   allocAnonDev,

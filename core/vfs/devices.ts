@@ -49,7 +49,11 @@ export function registerFifoOpener(o: FifoOpener): void {
   fifoOpener = o;
 }
 
-export function openFifo(t: TaskApi, inode: Inode, flags: number): FileDescription | Promise<FileDescription> {
+export function openFifo(
+  t: TaskApi,
+  inode: Inode,
+  flags: number,
+): FileDescription | Promise<FileDescription> {
   if (!fifoOpener) throw new SysError(ENXIO);
   return fifoOpener(t, inode, flags);
 }

@@ -71,7 +71,11 @@ function carve(l: InodeLocks, owner: Owner, start: number, end: number): void {
 }
 
 /** Decode struct flock at addr into an absolute [start, end] range. */
-function readFlock(t: FileTask, f: FileDescription, addr: number): { type: number; start: number; end: number } {
+function readFlock(
+  t: FileTask,
+  f: FileDescription,
+  addr: number,
+): { type: number; start: number; end: number } {
   const b = t.mem.copyIn(addr, 32);
   const dv = new DataView(b.buffer, b.byteOffset, 32);
   const type = dv.getInt16(0, true);
@@ -158,7 +162,12 @@ export function fcntlSetLock(
 }
 
 /** flock(2). */
-export function flockFile(t: FileTask, f: FileDescription, op: number, nonblock: boolean): number | Promise<number> {
+export function flockFile(
+  t: FileTask,
+  f: FileDescription,
+  op: number,
+  nonblock: boolean,
+): number | Promise<number> {
   if (!f.inode) return -EBADF;
   if (op !== LOCK_SH && op !== LOCK_EX && op !== LOCK_UN) return -EINVAL;
   const l = locksOf(f.inode);

@@ -96,7 +96,13 @@ export function startAt(t: FileTask, dirfd: number, path: string): VirtualDentry
  * Resolve (dirfd, path) to a location; `follow` follows a final symlink. With
  * AT_EMPTY_PATH in `atFlags` an empty path names dirfd itself (any file type).
  */
-export function lookupAt(t: FileTask, dirfd: number, path: string, follow: boolean, atFlags = 0): VirtualDentry {
+export function lookupAt(
+  t: FileTask,
+  dirfd: number,
+  path: string,
+  follow: boolean,
+  atFlags = 0,
+): VirtualDentry {
   if (path.length === 0) {
     if (!(atFlags & AT_EMPTY_PATH)) throw new SysError(ENOENT);
     if (dirfd === AT_FDCWD) return t.fs.cwd;
@@ -108,7 +114,12 @@ export function lookupAt(t: FileTask, dirfd: number, path: string, follow: boole
 }
 
 /** The file for an *at(fd, "", AT_EMPTY_PATH) call, or null when the path is used. */
-export function emptyPathFile(t: FileTask, dirfd: number, path: string, atFlags: number): FileDescription | null {
+export function emptyPathFile(
+  t: FileTask,
+  dirfd: number,
+  path: string,
+  atFlags: number,
+): FileDescription | null {
   if (path.length !== 0 || !(atFlags & AT_EMPTY_PATH) || dirfd === AT_FDCWD) return null;
   return getFile(t, dirfd);
 }
@@ -255,7 +266,9 @@ export function openVd(
       r = inode.open(t, fflags, vd);
       break;
     case S_IFCHR:
-      r = inode.openSpecial ? inode.openSpecial(t, fflags, vd) : openCharDevice(t, inode.stat().rdev, fflags, vd);
+      r = inode.openSpecial
+        ? inode.openSpecial(t, fflags, vd)
+        : openCharDevice(t, inode.stat().rdev, fflags, vd);
       break;
     case S_IFIFO:
       r = inode.openSpecial ? inode.openSpecial(t, fflags, vd) : openFifo(t, inode, fflags);
@@ -447,7 +460,8 @@ export function renameAt(
   if (dst === src || (dst && dst.inode === src.inode)) return; // same file: success, no-op
   // No directory may become its own descendant.
   if (srcDir && isAncestor(src, np.dir.dentry)) throw new SysError(EINVAL);
-  if (dst && (dst.inode.mode & S_IFMT) === S_IFDIR && isAncestor(dst, op.dir.dentry)) throw new SysError(ENOTEMPTY);
+  if (dst && (dst.inode.mode & S_IFMT) === S_IFDIR && isAncestor(dst, op.dir.dentry))
+    throw new SysError(ENOTEMPTY);
   checkDirWrite(t.creds, op.dir.inode);
   checkSticky(t.creds, op.dir.inode, src.inode);
   if (dst) {
@@ -503,7 +517,8 @@ export function chmodInode(t: FileTask, inode: Inode, m: Mount | null, mode: num
   if (m) checkWritableMount(m);
   checkOwner(t.creds, inode);
   let bits = chmodBits(t.creds, inode, mode);
-  if ((inode.mode & S_IFMT) !== S_IFDIR && t.creds.fsuid !== 0 && !inGroup(t.creds, inode.gid)) bits &= ~S_ISGID;
+  if ((inode.mode & S_IFMT) !== S_IFDIR && t.creds.fsuid !== 0 && !inGroup(t.creds, inode.gid))
+    bits &= ~S_ISGID;
   inode.setattr({ mode: bits }, t.creds);
 }
 
@@ -563,7 +578,14 @@ export function truncateVd(t: FileTask, vd: VirtualDentry, size: number): void {
 }
 
 /** access(2)/faccessat2(2): `mode` R_OK|W_OK|X_OK; real ids unless AT_EACCESS. */
-export function accessAt(t: FileTask, dirfd: number, path: string, mode: number, atFlags: number, useEffective: boolean): void {
+export function accessAt(
+  t: FileTask,
+  dirfd: number,
+  path: string,
+  mode: number,
+  atFlags: number,
+  useEffective: boolean,
+): void {
   const c = t.creds;
   const creds: Credentials = useEffective ? c : { ...c, fsuid: c.uid, fsgid: c.gid };
   const ctx: WalkContext = { root: t.fs.root, creds };
@@ -575,9 +597,11 @@ export function accessAt(t: FileTask, dirfd: number, path: string, mode: number,
   }
   if (mode & 2 /* W_OK */) {
     const type = vd.inode.mode & S_IFMT;
-    if (vd.mount.readOnly && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK)) throw new SysError(EROFS);
+    if (vd.mount.readOnly && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK))
+      throw new SysError(EROFS);
   }
-  if (mode & 7 && !permits(creds, vd.inode.mode, vd.inode.uid, vd.inode.gid, mode & 7)) throw new SysError(EACCES);
+  if (mode & 7 && !permits(creds, vd.inode.mode, vd.inode.uid, vd.inode.gid, mode & 7))
+    throw new SysError(EACCES);
 }
 
 // ---------------------------------------------------------------- cwd / root

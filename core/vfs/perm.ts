@@ -53,7 +53,7 @@ export function checkSticky(c: Credentials, dir: Inode, victim: Inode): void {
 /** Mode bits chmod actually stores: S_ISGID is dropped for a non-member non-root caller. */
 export function chmodBits(c: Credentials, inode: Inode, mode: number): number {
   let m = mode & 0o7777;
-  if (c.fsuid !== 0 && (m & S_ISGID) && !inGroup(c, inode.gid)) m &= ~S_ISGID;
+  if (c.fsuid !== 0 && m & S_ISGID && !inGroup(c, inode.gid)) m &= ~S_ISGID;
   return m;
 }
 

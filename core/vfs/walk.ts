@@ -172,7 +172,12 @@ export class Walker {
 }
 
 /** Resolve `path` from `start` (absolute paths from ctx.root). ENOENT for ''. */
-export function resolve(ctx: WalkContext, start: VirtualDentry, path: string, follow: boolean): VirtualDentry {
+export function resolve(
+  ctx: WalkContext,
+  start: VirtualDentry,
+  path: string,
+  follow: boolean,
+): VirtualDentry {
   if (path.length === 0) throw new SysError(ENOENT);
   const { comps, trailingSlash } = splitPath(path);
   const w = new Walker(ctx, start);

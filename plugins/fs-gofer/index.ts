@@ -47,7 +47,8 @@ export const manifest: PluginManifest = {
   kind: 'filesystem',
   name: 'gofer',
   version: '0.1.0',
-  description: 'Host directories as the sandbox root: directfs mode (the sentry opens host files itself, read-only, beneath the root).',
+  description:
+    'Host directories as the sandbox root: directfs mode (the sentry opens host files itself, read-only, beneath the root).',
   configSchema,
   register(container) {
     container.register(FilesystemType, { useValue: directfsType });

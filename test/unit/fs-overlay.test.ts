@@ -8,7 +8,16 @@ import { AT_FDCWD, O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } f
 import type { FileDescription } from '../../core/vfs/file';
 import { FdTable } from '../../core/vfs/fdtable';
 import { FsContext } from '../../core/vfs/fscontext';
-import { chmodInode, lookupAt, mkdirAt, openAt, openForExec, renameAt, rmdirAt, unlinkAt } from '../../core/vfs/ops';
+import {
+  chmodInode,
+  lookupAt,
+  mkdirAt,
+  openAt,
+  openForExec,
+  renameAt,
+  rmdirAt,
+  unlinkAt,
+} from '../../core/vfs/ops';
 import { Directfs } from '../../plugins/fs-gofer/src/directfs';
 import { FakeTask, testMemoryFile } from '../helpers/fake-task';
 
@@ -21,7 +30,8 @@ function errno(fn: () => unknown): number {
   }
   return 0;
 }
-const open = (t: FakeTask, p: string, flags: number): FileDescription => openAt(t, AT_FDCWD, p, { flags, mode: 0o644 }) as FileDescription;
+const open = (t: FakeTask, p: string, flags: number): FileDescription =>
+  openAt(t, AT_FDCWD, p, { flags, mode: 0o644 }) as FileDescription;
 function readAll(t: FakeTask, p: string): string {
   const f = open(t, p, O_RDONLY);
   const buf = Buffer.alloc(4096);
@@ -70,7 +80,10 @@ describe('fs/overlay over directfs, and the do mount namespace', () => {
     open(t, '/sub/new', O_CREAT | O_WRONLY).decRef();
     assert.deepEqual(list(t, '/sub'), ['b.txt', 'c.txt', 'new']);
     unlinkAt(t, AT_FDCWD, '/sub/b.txt');
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/sub/b.txt', true)), ENOENT);
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/sub/b.txt', true)),
+      ENOENT,
+    );
     assert.deepEqual(list(t, '/sub'), ['c.txt', 'new']);
     assert.ok(fs.existsSync(path.join(dir, 'sub', 'b.txt')));
     open(t, '/sub/b.txt', O_CREAT | O_WRONLY).decRef();
@@ -79,7 +92,10 @@ describe('fs/overlay over directfs, and the do mount namespace', () => {
     unlinkAt(t, AT_FDCWD, '/sub/c.txt');
     unlinkAt(t, AT_FDCWD, '/sub/new');
     rmdirAt(t, AT_FDCWD, '/sub');
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/sub', true)), ENOENT);
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/sub', true)),
+      ENOENT,
+    );
     mkdirAt(t, AT_FDCWD, '/sub', 0o755);
     assert.deepEqual(list(t, '/sub'), [], 'recreated directory is opaque');
     assert.ok(list(t, '/').includes('dev'));
@@ -88,8 +104,14 @@ describe('fs/overlay over directfs, and the do mount namespace', () => {
   it('renames files (leaving whiteouts) and refuses lower directories with EXDEV', () => {
     renameAt(t, AT_FDCWD, '/a.txt', AT_FDCWD, '/sub/moved', 0);
     assert.equal(readAll(t, '/sub/moved'), 'lower a');
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/a.txt', true)), ENOENT);
-    assert.equal(errno(() => renameAt(t, AT_FDCWD, '/sub', AT_FDCWD, '/sub2', 0)), EXDEV);
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/a.txt', true)),
+      ENOENT,
+    );
+    assert.equal(
+      errno(() => renameAt(t, AT_FDCWD, '/sub', AT_FDCWD, '/sub2', 0)),
+      EXDEV,
+    );
     mkdirAt(t, AT_FDCWD, '/fresh', 0o755);
     renameAt(t, AT_FDCWD, '/fresh', AT_FDCWD, '/fresh2', 0);
     // The moved file can still be written (copy-up happened under its new name).
@@ -104,7 +126,7 @@ describe('fs/overlay over directfs, and the do mount namespace', () => {
     openForExec(t, '/prog').file.decRef();
     chmodInode(t, vd.inode, vd.mount, 0o644);
     assert.equal(lookupAt(t, AT_FDCWD, '/prog', true).inode.stat().mode & 0o777, 0o644);
-    assert.equal((fs.statSync(path.join(dir, 'prog')).mode & 0o777), 0o755);
+    assert.equal(fs.statSync(path.join(dir, 'prog')).mode & 0o777, 0o755);
     const z = open(t, '/dev/zero', O_RDONLY);
     const b = Buffer.from('xxxx');
     assert.equal(z.read(t, [b], -1), 4);

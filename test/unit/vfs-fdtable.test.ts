@@ -48,7 +48,10 @@ describe('vfs/FdTable', () => {
     t.install(new TestFile());
     t.install(new TestFile());
     const f = new TestFile();
-    assert.throws(() => t.install(f), (e: SysError) => e.errno === EMFILE);
+    assert.throws(
+      () => t.install(f),
+      (e: SysError) => e.errno === EMFILE,
+    );
     assert.ok(f.released, 'failed install drops the reference');
   });
 

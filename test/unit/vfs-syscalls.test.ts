@@ -1,17 +1,53 @@
 import * as assert from 'node:assert/strict';
-import { EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, ENOENT, ENOTDIR, EPIPE, ERESTARTSYS, ESPIPE, SysError } from '../../core/abi/errno';
+import {
+  EAGAIN,
+  EBADF,
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  ENOENT,
+  ENOTDIR,
+  EPIPE,
+  ERESTARTSYS,
+  ESPIPE,
+  SysError,
+} from '../../core/abi/errno';
 import { Close, Dup2, Fcntl, F_GETFL, F_SETFL, F_SETLK, F_GETLK } from '../../core/syscalls/linux/fd';
 import { F_GETPIPE_SZ, F_SETPIPE_SZ } from '../../core/fs/pipe';
-import { Lseek, Open, Openat, Pread64, Read, Readv, Write, Writev, Ftruncate, Pwrite64 } from '../../core/syscalls/linux/file';
+import {
+  Lseek,
+  Open,
+  Openat,
+  Pread64,
+  Read,
+  Readv,
+  Write,
+  Writev,
+  Ftruncate,
+  Pwrite64,
+} from '../../core/syscalls/linux/file';
 import { Fstat, Newfstatat, StatSyscall, Statx } from '../../core/syscalls/linux/stat';
 import { Getcwd, Getdents64, Mkdir, Chdir, Readlink, Symlink, Unlink } from '../../core/syscalls/linux/dir';
 import { Pipe2 } from '../../core/syscalls/linux/pipe';
 import { Poll } from '../../core/syscalls/linux/poll';
-import { O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, O_DIRECTORY, AT_FDCWD } from '../../core/vfs/abi';
+import {
+  O_CREAT,
+  O_EXCL,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
+  O_WRONLY,
+  O_DIRECTORY,
+  AT_FDCWD,
+} from '../../core/vfs/abi';
 import { fakeArgs, FakeTask, newWorld } from '../helpers/fake-task';
 
 /** Run a handler, turning a thrown SysError into -errno as the dispatcher does. */
-async function call(h: (t: any, a: any) => number | Promise<number>, t: FakeTask, ...args: (number | bigint)[]): Promise<number> {
+async function call(
+  h: (t: any, a: any) => number | Promise<number>,
+  t: FakeTask,
+  ...args: (number | bigint)[]
+): Promise<number> {
   try {
     return await h(t, fakeArgs(...args));
   } catch (e) {
@@ -96,13 +132,14 @@ describe('file syscalls (fake task over tmpfs)', () => {
 
   it('getdents64, getcwd, chdir, symlink/readlink', async () => {
     await call(Mkdir, t, t.mem.str('/d'), 0o755);
-    for (const n of ['a', 'bb', 'ccc']) await call(Close, t, await call(Open, t, t.mem.str('/d/' + n), O_CREAT | O_WRONLY, 0o644));
+    for (const n of ['a', 'bb', 'ccc'])
+      await call(Close, t, await call(Open, t, t.mem.str('/d/' + n), O_CREAT | O_WRONLY, 0o644));
     const fd = await call(Open, t, t.mem.str('/d'), O_RDONLY | O_DIRECTORY, 0);
     const buf = t.mem.alloc(4096);
     const n = await call(Getdents64, t, fd, buf, 4096);
     assert.ok(n > 0);
     const names: string[] = [];
-    for (let off = 0; off < n; ) {
+    for (let off = 0; off < n;) {
       const reclen = t.mem.buf.readUInt16LE(buf - t.mem.base + off + 16);
       const nameStart = buf - t.mem.base + off + 19;
       names.push(t.mem.buf.toString('latin1', nameStart, t.mem.buf.indexOf(0, nameStart)));

@@ -16,7 +16,19 @@ import {
   SysError,
 } from '../../core/abi/errno';
 import { Tmpfs } from '../../core/fs/tmpfs';
-import { AT_FDCWD, MS_RDONLY, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../core/vfs/abi';
+import {
+  AT_FDCWD,
+  MS_RDONLY,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_RDONLY,
+  O_RDWR,
+  O_WRONLY,
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+} from '../../core/vfs/abi';
 import type { FileDescription } from '../../core/vfs/file';
 import {
   accessAt,
@@ -61,17 +73,50 @@ describe('vfs/walk and ops (over tmpfs)', () => {
     f.decRef();
     assert.equal(lookupAt(t, AT_FDCWD, '/a/./b/../b/file', true).inode.stat().size, 5);
     assert.equal(lookupAt(t, AT_FDCWD, '/../../a', true).dentry.name, 'a', '.. stops at root');
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/a/b/file/', true)), ENOTDIR);
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/a/b/file/x', true)), ENOTDIR);
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/a/nope', true)), ENOENT);
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '', true)), ENOENT);
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/' + 'x'.repeat(256), true)), ENAMETOOLONG);
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/' + 'x/'.repeat(2100), true)), ENAMETOOLONG);
-    assert.equal(errno(() => mkdirAt(t, AT_FDCWD, '/a', 0o755)), EEXIST);
-    assert.equal(errno(() => open(t, '/a/b/file', O_CREAT | O_EXCL | O_WRONLY)), EEXIST);
-    assert.equal(errno(() => open(t, '/a', O_WRONLY)), EISDIR);
-    assert.equal(errno(() => open(t, '/a/b/file', O_RDONLY | O_DIRECTORY)), ENOTDIR);
-    assert.equal(errno(() => open(t, '/a/new/', O_CREAT | O_WRONLY)), EISDIR);
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/a/b/file/', true)),
+      ENOTDIR,
+    );
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/a/b/file/x', true)),
+      ENOTDIR,
+    );
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/a/nope', true)),
+      ENOENT,
+    );
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '', true)),
+      ENOENT,
+    );
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/' + 'x'.repeat(256), true)),
+      ENAMETOOLONG,
+    );
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/' + 'x/'.repeat(2100), true)),
+      ENAMETOOLONG,
+    );
+    assert.equal(
+      errno(() => mkdirAt(t, AT_FDCWD, '/a', 0o755)),
+      EEXIST,
+    );
+    assert.equal(
+      errno(() => open(t, '/a/b/file', O_CREAT | O_EXCL | O_WRONLY)),
+      EEXIST,
+    );
+    assert.equal(
+      errno(() => open(t, '/a', O_WRONLY)),
+      EISDIR,
+    );
+    assert.equal(
+      errno(() => open(t, '/a/b/file', O_RDONLY | O_DIRECTORY)),
+      ENOTDIR,
+    );
+    assert.equal(
+      errno(() => open(t, '/a/new/', O_CREAT | O_WRONLY)),
+      EISDIR,
+    );
   });
 
   it('follows symlinks, detects loops and honours O_NOFOLLOW', () => {
@@ -83,17 +128,29 @@ describe('vfs/walk and ops (over tmpfs)', () => {
     symlinkAt(t, 'loop2', AT_FDCWD, '/loop1');
     symlinkAt(t, 'loop1', AT_FDCWD, '/loop2');
     assert.equal(readlinkAt(t, AT_FDCWD, '/d/rel'), 'f');
-    assert.equal(errno(() => readlinkAt(t, AT_FDCWD, '/d/f')), EINVAL);
+    assert.equal(
+      errno(() => readlinkAt(t, AT_FDCWD, '/d/f')),
+      EINVAL,
+    );
     assert.equal(lookupAt(t, AT_FDCWD, '/abs/rel', true).dentry.name, 'f');
     assert.equal(lookupAt(t, AT_FDCWD, '/abs/rel', false).dentry.name, 'rel');
     assert.equal(lookupAt(t, AT_FDCWD, '/abs/', false).dentry.name, 'd', 'trailing slash follows');
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/loop1', true)), ELOOP);
-    assert.equal(errno(() => open(t, '/d/rel', O_RDONLY | O_NOFOLLOW)), ELOOP);
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/loop1', true)),
+      ELOOP,
+    );
+    assert.equal(
+      errno(() => open(t, '/d/rel', O_RDONLY | O_NOFOLLOW)),
+      ELOOP,
+    );
     // 40 links are fine, 41 are not.
     symlinkAt(t, '/d/f', AT_FDCWD, '/l0');
     for (let i = 1; i <= 41; i++) symlinkAt(t, `/l${i - 1}`, AT_FDCWD, `/l${i}`);
     assert.equal(lookupAt(t, AT_FDCWD, '/l39', true).dentry.name, 'f');
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/l40', true)), ELOOP);
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/l40', true)),
+      ELOOP,
+    );
     // O_CREAT through a dangling symlink creates the target.
     symlinkAt(t, '/d/created', AT_FDCWD, '/dangling');
     open(t, '/dangling', O_CREAT | O_WRONLY).decRef();
@@ -107,25 +164,64 @@ describe('vfs/walk and ops (over tmpfs)', () => {
     mkdirAt(t, AT_FDCWD, '/e', 0o755);
     open(t, '/d/f', O_CREAT | O_WRONLY).decRef();
     open(t, '/g', O_CREAT | O_WRONLY).decRef();
-    assert.equal(errno(() => unlinkAt(t, AT_FDCWD, '/d')), EISDIR);
-    assert.equal(errno(() => rmdirAt(t, AT_FDCWD, '/d')), ENOTEMPTY);
-    assert.equal(errno(() => rmdirAt(t, AT_FDCWD, '/d/f')), ENOTDIR);
-    assert.equal(errno(() => rmdirAt(t, AT_FDCWD, '/d/.')), EINVAL);
-    assert.equal(errno(() => rmdirAt(t, AT_FDCWD, '/')), EBUSY);
-    assert.equal(errno(() => unlinkAt(t, AT_FDCWD, '/d/f/')), ENOTDIR);
-    assert.equal(errno(() => renameAt(t, AT_FDCWD, '/d', AT_FDCWD, '/d/sub/x', 0)), EINVAL);
-    assert.equal(errno(() => renameAt(t, AT_FDCWD, '/g', AT_FDCWD, '/e', 0)), EISDIR);
-    assert.equal(errno(() => renameAt(t, AT_FDCWD, '/e', AT_FDCWD, '/g', 0)), ENOTDIR);
-    assert.equal(errno(() => renameAt(t, AT_FDCWD, '/e', AT_FDCWD, '/d', 0)), ENOTEMPTY);
-    assert.equal(errno(() => renameAt(t, AT_FDCWD, '/g', AT_FDCWD, '/d/f', RENAME_NOREPLACE)), EEXIST);
+    assert.equal(
+      errno(() => unlinkAt(t, AT_FDCWD, '/d')),
+      EISDIR,
+    );
+    assert.equal(
+      errno(() => rmdirAt(t, AT_FDCWD, '/d')),
+      ENOTEMPTY,
+    );
+    assert.equal(
+      errno(() => rmdirAt(t, AT_FDCWD, '/d/f')),
+      ENOTDIR,
+    );
+    assert.equal(
+      errno(() => rmdirAt(t, AT_FDCWD, '/d/.')),
+      EINVAL,
+    );
+    assert.equal(
+      errno(() => rmdirAt(t, AT_FDCWD, '/')),
+      EBUSY,
+    );
+    assert.equal(
+      errno(() => unlinkAt(t, AT_FDCWD, '/d/f/')),
+      ENOTDIR,
+    );
+    assert.equal(
+      errno(() => renameAt(t, AT_FDCWD, '/d', AT_FDCWD, '/d/sub/x', 0)),
+      EINVAL,
+    );
+    assert.equal(
+      errno(() => renameAt(t, AT_FDCWD, '/g', AT_FDCWD, '/e', 0)),
+      EISDIR,
+    );
+    assert.equal(
+      errno(() => renameAt(t, AT_FDCWD, '/e', AT_FDCWD, '/g', 0)),
+      ENOTDIR,
+    );
+    assert.equal(
+      errno(() => renameAt(t, AT_FDCWD, '/e', AT_FDCWD, '/d', 0)),
+      ENOTEMPTY,
+    );
+    assert.equal(
+      errno(() => renameAt(t, AT_FDCWD, '/g', AT_FDCWD, '/d/f', RENAME_NOREPLACE)),
+      EEXIST,
+    );
     renameAt(t, AT_FDCWD, '/g', AT_FDCWD, '/d/f', RENAME_EXCHANGE);
     renameAt(t, AT_FDCWD, '/d/sub', AT_FDCWD, '/e/moved', 0);
     assert.equal(lookupAt(t, AT_FDCWD, '/e/moved/..', true).dentry.name, 'e');
     renameAt(t, AT_FDCWD, '/g', AT_FDCWD, '/d/f', 0);
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/g', true)), ENOENT);
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/g', true)),
+      ENOENT,
+    );
     unlinkAt(t, AT_FDCWD, '/d/f');
     rmdirAt(t, AT_FDCWD, '/d');
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/d', true)), ENOENT);
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/d', true)),
+      ENOENT,
+    );
   });
 
   it('hard links share the inode and unlinked open files keep their data', () => {
@@ -141,7 +237,10 @@ describe('vfs/walk and ops (over tmpfs)', () => {
     assert.equal(buf.toString(), 'data');
     f.decRef();
     mkdirAt(t, AT_FDCWD, '/dir', 0o755);
-    assert.equal(errno(() => linkAt(t, AT_FDCWD, '/dir', AT_FDCWD, '/dir2', false)), EPERM);
+    assert.equal(
+      errno(() => linkAt(t, AT_FDCWD, '/dir', AT_FDCWD, '/dir2', false)),
+      EPERM,
+    );
   });
 
   it('checks DAC permissions for non-root users', () => {
@@ -150,17 +249,43 @@ describe('vfs/walk and ops (over tmpfs)', () => {
     open(t, '/ro', O_CREAT | O_WRONLY, 0o444).decRef();
     open(t, '/x', O_CREAT | O_WRONLY, 0o755).decRef();
     open(t, '/nox', O_CREAT | O_WRONLY, 0o644).decRef();
-    assert.equal(errno(() => openForExec(t, '/nox')), EACCES, 'root needs some x bit');
-    assert.equal(errno(() => openForExec(t, '/priv')), EACCES, 'directory');
-    assert.equal(errno(() => openForExec(t, '/missing')), ENOENT);
+    assert.equal(
+      errno(() => openForExec(t, '/nox')),
+      EACCES,
+      'root needs some x bit',
+    );
+    assert.equal(
+      errno(() => openForExec(t, '/priv')),
+      EACCES,
+      'directory',
+    );
+    assert.equal(
+      errno(() => openForExec(t, '/missing')),
+      ENOENT,
+    );
     openForExec(t, '/x').file.decRef();
     t.creds = userCreds(1000);
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/priv/x', true)), EACCES);
-    assert.equal(errno(() => mkdirAt(t, AT_FDCWD, '/priv2', 0o755)), EACCES);
-    assert.equal(errno(() => open(t, '/ro', O_WRONLY)), EACCES);
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/priv/x', true)),
+      EACCES,
+    );
+    assert.equal(
+      errno(() => mkdirAt(t, AT_FDCWD, '/priv2', 0o755)),
+      EACCES,
+    );
+    assert.equal(
+      errno(() => open(t, '/ro', O_WRONLY)),
+      EACCES,
+    );
     open(t, '/ro', O_RDONLY).decRef();
-    assert.equal(errno(() => accessAt(t, AT_FDCWD, '/ro', 2, 0, false)), EACCES);
-    assert.equal(errno(() => chmodInode(t, lookupAt(t, AT_FDCWD, '/ro', true).inode, null, 0o777)), EPERM);
+    assert.equal(
+      errno(() => accessAt(t, AT_FDCWD, '/ro', 2, 0, false)),
+      EACCES,
+    );
+    assert.equal(
+      errno(() => chmodInode(t, lookupAt(t, AT_FDCWD, '/ro', true).inode, null, 0o777)),
+      EPERM,
+    );
   });
 
   it('crosses mounts both ways, refuses cross-mount links, honours read-only mounts, and prints paths', () => {
@@ -171,9 +296,15 @@ describe('vfs/walk and ops (over tmpfs)', () => {
     const m = lookupAt(t, AT_FDCWD, '/mnt', true);
     assert.equal(m.inode.fs, inner);
     assert.equal(lookupAt(t, AT_FDCWD, '/mnt/..', true).dentry, t.fs.root.dentry);
-    assert.equal(errno(() => mkdirAt(t, AT_FDCWD, '/mnt/x', 0o755)), EROFS);
+    assert.equal(
+      errno(() => mkdirAt(t, AT_FDCWD, '/mnt/x', 0o755)),
+      EROFS,
+    );
     open(t, '/f', O_CREAT | O_WRONLY).decRef();
-    assert.equal(errno(() => renameAt(t, AT_FDCWD, '/f', AT_FDCWD, '/mnt/f', 0)), EXDEV);
+    assert.equal(
+      errno(() => renameAt(t, AT_FDCWD, '/f', AT_FDCWD, '/mnt/f', 0)),
+      EXDEV,
+    );
     assert.equal(pathOf(m, t.fs.root).path, '/mnt');
     mkdirAt(t, AT_FDCWD, '/a', 0o755);
     mkdirAt(t, AT_FDCWD, '/a/b', 0o755);

@@ -127,7 +127,15 @@ export function Linkat(t: T, a: A): number {
   const flags = a.int(4);
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   const oldpath = pathArg(t, a.ptr(1));
-  linkAt(t, a.int(0), oldpath, a.int(2), pathArg(t, a.ptr(3)), (flags & AT_SYMLINK_FOLLOW) !== 0, flags & AT_EMPTY_PATH);
+  linkAt(
+    t,
+    a.int(0),
+    oldpath,
+    a.int(2),
+    pathArg(t, a.ptr(3)),
+    (flags & AT_SYMLINK_FOLLOW) !== 0,
+    flags & AT_EMPTY_PATH,
+  );
   return 0;
 }
 /** Symlink implements Linux syscall symlink(2). */

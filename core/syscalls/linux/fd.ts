@@ -56,7 +56,13 @@ export function advanceSegs(segs: readonly Uint8Array[], n: number): Uint8Array[
  * Finish a read that returned -EAGAIN (or a Promise): wait on the file's queue and retry
  * until data, EOF, an error, or a signal (-ERESTARTSYS).
  */
-export async function readBlocking(t: T, f: FileDescription, dst: IoDst, off: number, first: number | Promise<number>): Promise<number> {
+export async function readBlocking(
+  t: T,
+  f: FileDescription,
+  dst: IoDst,
+  off: number,
+  first: number | Promise<number>,
+): Promise<number> {
   let n = await first;
   const q = f.waitQueue();
   while (n === -EAGAIN && !(f.flags & O_NONBLOCK)) {
@@ -75,7 +81,13 @@ export function doRead(t: T, f: FileDescription, dst: IoDst, off: number): numbe
 }
 
 /** Hot-path write: a blocking file is written completely unless a signal interrupts (then the partial count). */
-export function doWrite(t: T, f: FileDescription, src: IoSrc, off: number, total: number): number | Promise<number> {
+export function doWrite(
+  t: T,
+  f: FileDescription,
+  src: IoSrc,
+  off: number,
+  total: number,
+): number | Promise<number> {
   const n = f.write(t, src, off);
   if (typeof n === 'number' && (n === total || (n < 0 && n !== -EAGAIN))) return n;
   if (typeof n === 'number' && f.flags & O_NONBLOCK) return n;
@@ -220,7 +232,13 @@ export function Fcntl(t: T, a: A): number | Promise<number> {
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
       if (f.isPath) return -EBADF;
-      return fcntlSetLock(t, f, a.ptr(2), cmd === F_OFD_SETLK || cmd === F_OFD_SETLKW, cmd === F_SETLKW || cmd === F_OFD_SETLKW);
+      return fcntlSetLock(
+        t,
+        f,
+        a.ptr(2),
+        cmd === F_OFD_SETLK || cmd === F_OFD_SETLKW,
+        cmd === F_SETLKW || cmd === F_OFD_SETLKW,
+      );
     case F_GETPIPE_SZ:
       if (!(f instanceof PipeFile)) return -EBADF;
       return f.pipe.capacity;
@@ -257,7 +275,6 @@ export function Flock(t: T, a: A): number | Promise<number> {
   const op = a.int(1);
   return flockFile(t, f, op & ~LOCK_NB, (op & LOCK_NB) !== 0);
 }
-
 
 export const fdSyscalls: SyscallDef<FileTask>[] = [
   { nr: 3, name: 'close', handler: Close, support: 'full', args: ['fd'] },

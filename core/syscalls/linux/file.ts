@@ -82,7 +82,12 @@ export function Pwrite64(t: T, a: A): number | Promise<number> {
 }
 
 /** Views of app memory for an iovec array; total is capped at MAX_RW_COUNT. */
-export function iovecViews(t: T, addr: number, cnt: number, forWrite: boolean): { segs: Uint8Array[]; total: number } {
+export function iovecViews(
+  t: T,
+  addr: number,
+  cnt: number,
+  forWrite: boolean,
+): { segs: Uint8Array[]; total: number } {
   if (cnt < 0 || cnt > UIO_MAXIOV) throw new SysError(EINVAL);
   const segs: Uint8Array[] = [];
   if (cnt === 0) return { segs, total: 0 };
@@ -103,7 +108,14 @@ export function iovecViews(t: T, addr: number, cnt: number, forWrite: boolean): 
   return { segs, total };
 }
 
-function vread(t: T, fd: number, iov: number, cnt: number, off: number, flags: number): number | Promise<number> {
+function vread(
+  t: T,
+  fd: number,
+  iov: number,
+  cnt: number,
+  off: number,
+  flags: number,
+): number | Promise<number> {
   const f = t.files.get(fd);
   if (f === undefined || !f.readable) return -EBADF;
   if (flags & ~RWF_VALID) return -EOPNOTSUPP;
@@ -116,7 +128,14 @@ function vread(t: T, fd: number, iov: number, cnt: number, off: number, flags: n
   return doRead(t, f, segs, off);
 }
 
-function vwrite(t: T, fd: number, iov: number, cnt: number, off: number, flags: number): number | Promise<number> {
+function vwrite(
+  t: T,
+  fd: number,
+  iov: number,
+  cnt: number,
+  off: number,
+  flags: number,
+): number | Promise<number> {
   const f = t.files.get(fd);
   if (f === undefined || !f.writable) return -EBADF;
   if (flags & ~RWF_VALID) return -EOPNOTSUPP;
@@ -176,13 +195,24 @@ export function Lseek(t: T, a: A): number {
 
 // ---------------------------------------------------------------- open
 
-function install(t: T, f: FileDescription | Promise<FileDescription>, flags: number): number | Promise<number> {
+function install(
+  t: T,
+  f: FileDescription | Promise<FileDescription>,
+  flags: number,
+): number | Promise<number> {
   const cloexec = (flags & O_CLOEXEC) !== 0;
   if (f instanceof Promise) return f.then((file) => t.files.install(file, cloexec));
   return t.files.install(f, cloexec);
 }
 
-function doOpen(t: T, dirfd: number, pathAddr: number, flags: number, mode: number, resolve = 0): number | Promise<number> {
+function doOpen(
+  t: T,
+  dirfd: number,
+  pathAddr: number,
+  flags: number,
+  mode: number,
+  resolve = 0,
+): number | Promise<number> {
   const path = pathArg(t, pathAddr);
   // open/openat silently drop unknown flags (openat2 rejects them).
   flags &= O_VALID;
@@ -374,7 +404,6 @@ export function MemfdCreate(t: T, a: A): number {
   return t.files.install(f, (flags & MFD_CLOEXEC) !== 0);
 }
 
-
 export const fileSyscalls: SyscallDef<FileTask>[] = [
   { nr: 0, name: 'read', handler: Read, support: 'full', args: ['fd', 'outbuf', 'uint'] },
   { nr: 1, name: 'write', handler: Write, support: 'full', args: ['fd', 'buf', 'uint'] },
@@ -391,7 +420,14 @@ export const fileSyscalls: SyscallDef<FileTask>[] = [
   { nr: 77, name: 'ftruncate', handler: Ftruncate, support: 'full', args: ['fd', 'int'] },
   { nr: 85, name: 'creat', handler: Creat, support: 'full', args: ['path', 'mode'] },
   { nr: 162, name: 'sync', handler: Sync, support: 'full', args: [] },
-  { nr: 257, name: 'openat', handler: Openat, support: 'partial', note: 'O_TMPFILE is not supported (EOPNOTSUPP)', args: ['fd', 'path', 'oflags', 'mode'] },
+  {
+    nr: 257,
+    name: 'openat',
+    handler: Openat,
+    support: 'partial',
+    note: 'O_TMPFILE is not supported (EOPNOTSUPP)',
+    args: ['fd', 'path', 'oflags', 'mode'],
+  },
   {
     nr: 285,
     name: 'fallocate',
@@ -411,7 +447,26 @@ export const fileSyscalls: SyscallDef<FileTask>[] = [
     note: 'no sealing (F_ADD_SEALS is EINVAL), no MFD_HUGETLB',
     args: ['path', 'hex'],
   },
-  { nr: 327, name: 'preadv2', handler: Preadv2, support: 'full', args: ['fd', 'ptr', 'int', 'int', 'int', 'hex'] },
-  { nr: 328, name: 'pwritev2', handler: Pwritev2, support: 'full', args: ['fd', 'ptr', 'int', 'int', 'int', 'hex'] },
-  { nr: 437, name: 'openat2', handler: Openat2, support: 'partial', note: 'RESOLVE_NO_MAGICLINKS and RESOLVE_CACHED are accepted and ignored', args: ['fd', 'path', 'ptr', 'uint'] },
+  {
+    nr: 327,
+    name: 'preadv2',
+    handler: Preadv2,
+    support: 'full',
+    args: ['fd', 'ptr', 'int', 'int', 'int', 'hex'],
+  },
+  {
+    nr: 328,
+    name: 'pwritev2',
+    handler: Pwritev2,
+    support: 'full',
+    args: ['fd', 'ptr', 'int', 'int', 'int', 'hex'],
+  },
+  {
+    nr: 437,
+    name: 'openat2',
+    handler: Openat2,
+    support: 'partial',
+    note: 'RESOLVE_NO_MAGICLINKS and RESOLVE_CACHED are accepted and ignored',
+    args: ['fd', 'path', 'ptr', 'uint'],
+  },
 ];

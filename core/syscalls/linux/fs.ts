@@ -126,7 +126,12 @@ function readTimeval(t: T, addr: number): TimeSpec {
   return [sec, usec * 1000];
 }
 
-function setTimes(t: T, target: { inode: Inode; mount: Mount | null }, at: TimeSpec | undefined, mt: TimeSpec | undefined): number {
+function setTimes(
+  t: T,
+  target: { inode: Inode; mount: Mount | null },
+  at: TimeSpec | undefined,
+  mt: TimeSpec | undefined,
+): number {
   utimesInode(t, target.inode, target.mount, at, mt);
   return 0;
 }
@@ -258,7 +263,8 @@ function xattrName(t: T, addr: number): string {
 
 function xattrAccess(t: T, x: XTarget, name: string, write: boolean): void {
   if (name.startsWith('trusted.') || name.startsWith('security.')) {
-    if (t.creds.euid !== 0 && name.startsWith('trusted.')) throw new SysError(write ? EPERM : 61 /* ENODATA */);
+    if (t.creds.euid !== 0 && name.startsWith('trusted.'))
+      throw new SysError(write ? EPERM : 61 /* ENODATA */);
   } else if (name.startsWith('user.')) {
     const type = x.inode.mode & S_IFMT;
     if (type !== 0o100000 && type !== S_IFDIR) throw new SysError(write ? EPERM : 61);
@@ -414,9 +420,27 @@ export const fsSyscalls: SyscallDef<FileTask>[] = [
     args: ['path', 'path', 'path', 'hex', 'ptr'],
   },
   { nr: 166, name: 'umount2', handler: Umount2, support: 'full', args: ['path', 'hex'] },
-  { nr: 188, name: 'setxattr', handler: Setxattr, support: 'full', args: ['path', 'path', 'ptr', 'uint', 'hex'] },
-  { nr: 189, name: 'lsetxattr', handler: Lsetxattr, support: 'full', args: ['path', 'path', 'ptr', 'uint', 'hex'] },
-  { nr: 190, name: 'fsetxattr', handler: Fsetxattr, support: 'full', args: ['fd', 'path', 'ptr', 'uint', 'hex'] },
+  {
+    nr: 188,
+    name: 'setxattr',
+    handler: Setxattr,
+    support: 'full',
+    args: ['path', 'path', 'ptr', 'uint', 'hex'],
+  },
+  {
+    nr: 189,
+    name: 'lsetxattr',
+    handler: Lsetxattr,
+    support: 'full',
+    args: ['path', 'path', 'ptr', 'uint', 'hex'],
+  },
+  {
+    nr: 190,
+    name: 'fsetxattr',
+    handler: Fsetxattr,
+    support: 'full',
+    args: ['fd', 'path', 'ptr', 'uint', 'hex'],
+  },
   { nr: 191, name: 'getxattr', handler: Getxattr, support: 'full', args: ['path', 'path', 'ptr', 'uint'] },
   { nr: 192, name: 'lgetxattr', handler: Lgetxattr, support: 'full', args: ['path', 'path', 'ptr', 'uint'] },
   { nr: 193, name: 'fgetxattr', handler: Fgetxattr, support: 'full', args: ['fd', 'path', 'ptr', 'uint'] },
@@ -427,7 +451,13 @@ export const fsSyscalls: SyscallDef<FileTask>[] = [
   { nr: 198, name: 'lremovexattr', handler: Lremovexattr, support: 'full', args: ['path', 'path'] },
   { nr: 199, name: 'fremovexattr', handler: Fremovexattr, support: 'full', args: ['fd', 'path'] },
   { nr: 235, name: 'utimes', handler: Utimes, support: 'full', args: ['path', 'ptr'] },
-  { nr: 260, name: 'fchownat', handler: Fchownat, support: 'full', args: ['fd', 'path', 'int', 'int', 'hex'] },
+  {
+    nr: 260,
+    name: 'fchownat',
+    handler: Fchownat,
+    support: 'full',
+    args: ['fd', 'path', 'int', 'int', 'hex'],
+  },
   { nr: 261, name: 'futimesat', handler: Futimesat, support: 'full', args: ['fd', 'path', 'ptr'] },
   { nr: 268, name: 'fchmodat', handler: Fchmodat, support: 'full', args: ['fd', 'path', 'mode'] },
   { nr: 269, name: 'faccessat', handler: Faccessat, support: 'full', args: ['fd', 'path', 'int'] },

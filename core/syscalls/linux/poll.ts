@@ -60,7 +60,12 @@ function nowNs(): number {
  * Wait until some item is ready, the deadline passes (-1: forever), or a signal.
  * Returns the ready count, 0 on timeout, or -ERESTARTNOHAND.
  */
-async function waitReady(t: T, check: () => number, files: FileDescription[], deadline: number): Promise<number> {
+async function waitReady(
+  t: T,
+  check: () => number,
+  files: FileDescription[],
+  deadline: number,
+): Promise<number> {
   const agg = new WaitQueue();
   const entries: [WaitQueue, WaitEntry][] = [];
   for (const f of files) {
@@ -153,7 +158,14 @@ const SELECT_IN = POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR,
   SELECT_OUT = POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR,
   SELECT_EX = POLLPRI;
 
-function doSelect(t: T, nfds: number, rAddr: number, wAddr: number, eAddr: number, timeoutNs: number): number | Promise<number> {
+function doSelect(
+  t: T,
+  nfds: number,
+  rAddr: number,
+  wAddr: number,
+  eAddr: number,
+  timeoutNs: number,
+): number | Promise<number> {
   if (nfds < 0) return -EINVAL;
   if (nfds > t.files.limit) nfds = t.files.limit;
   const bytes = Math.ceil(nfds / 64) * 8;
@@ -161,7 +173,8 @@ function doSelect(t: T, nfds: number, rAddr: number, wAddr: number, eAddr: numbe
   const rs = load(rAddr),
     ws = load(wAddr),
     es = load(eAddr);
-  const has = (s: Uint8Array | null, fd: number): boolean => s !== null && (s[fd >> 3] & (1 << (fd & 7))) !== 0;
+  const has = (s: Uint8Array | null, fd: number): boolean =>
+    s !== null && (s[fd >> 3] & (1 << (fd & 7))) !== 0;
   const fds: number[] = [];
   const files: FileDescription[] = [];
   for (let fd = 0; fd < nfds; fd++) {
@@ -240,7 +253,20 @@ export function Pselect6(t: T, a: A): number | Promise<number> {
 
 export const pollSyscalls: SyscallDef<FileTask>[] = [
   { nr: 7, name: 'poll', handler: Poll, support: 'full', args: ['ptr', 'uint', 'int'] },
-  { nr: 23, name: 'select', handler: Select, support: 'partial', note: 'the timeout is not updated with the time left', args: ['int', 'ptr', 'ptr', 'ptr', 'ptr'] },
-  { nr: 270, name: 'pselect6', handler: Pselect6, support: 'full', args: ['int', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'] },
+  {
+    nr: 23,
+    name: 'select',
+    handler: Select,
+    support: 'partial',
+    note: 'the timeout is not updated with the time left',
+    args: ['int', 'ptr', 'ptr', 'ptr', 'ptr'],
+  },
+  {
+    nr: 270,
+    name: 'pselect6',
+    handler: Pselect6,
+    support: 'full',
+    args: ['int', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'],
+  },
   { nr: 271, name: 'ppoll', handler: Ppoll, support: 'full', args: ['ptr', 'uint', 'ptr', 'ptr', 'uint'] },
 ];

@@ -184,7 +184,19 @@ export function Fstatfs(t: T, a: A): number {
     t.mem.copyOut(
       a.ptr(1),
       encodeStatfs(
-        { type: 0x50495045, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, fsid: [0, 0], namelen: 255, frsize: 4096, flags: 0 },
+        {
+          type: 0x50495045,
+          bsize: 4096,
+          blocks: 0,
+          bfree: 0,
+          bavail: 0,
+          files: 0,
+          ffree: 0,
+          fsid: [0, 0],
+          namelen: 255,
+          frsize: 4096,
+          flags: 0,
+        },
         0,
       ),
     );

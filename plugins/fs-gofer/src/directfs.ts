@@ -18,14 +18,7 @@
  * the file), private mappings read straight from the file.
  */
 import * as nodefs from 'node:fs';
-import {
-  EBADF,
-  EINVAL,
-  ENODATA,
-  ENOENT,
-  EROFS,
-  SysError,
-} from '../../../core/abi/errno';
+import { EBADF, EINVAL, ENODATA, ENOENT, EROFS, SysError } from '../../../core/abi/errno';
 import type { Credentials, TaskApi } from '../../../core/kernel/api';
 import type { Mappable } from '../../../core/mm/api';
 import type { MemoryFile } from '../../../core/mm/memfile';
@@ -233,7 +226,7 @@ export class DirectInode implements Inode {
       fd = coreNative().hostOpenat(this.fs.dirFd(this), nameBytes('.'), O_RDONLY | O_DIRECTORY, 0);
       const raw = coreNative().hostGetdents(fd);
       const out: DirEntry[] = [];
-      for (let off = 0; off < raw.length; ) {
+      for (let off = 0; off < raw.length;) {
         const ino = Number(raw.readBigUInt64LE(off));
         const reclen = raw.readUInt16LE(off + 16);
         const type = raw[off + 18];
@@ -285,7 +278,8 @@ export class DirectInode implements Inode {
       const own = coreNative().hostOpenat(this.parentFd(), nameBytes(this.name), O_RDONLY | O_NONBLOCK, 0);
       void fd;
       this.cache = new MemObject(this.fs.opts.mf, (off, dst) => {
-        const n = off < this.size ? nodefs.readSync(own, dst, 0, Math.min(dst.length, this.size - off), off) : 0;
+        const n =
+          off < this.size ? nodefs.readSync(own, dst, 0, Math.min(dst.length, this.size - off), off) : 0;
         if (n < dst.length) dst.fill(0, n);
       });
     }

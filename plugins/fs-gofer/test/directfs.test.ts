@@ -73,10 +73,22 @@ describe('fs-gofer directfs', () => {
 
   it('is read-only', () => {
     const { t } = newWorld(new Directfs(dir));
-    assert.equal(errno(() => openAt(t, AT_FDCWD, '/a.txt', { flags: O_WRONLY, mode: 0 })), EROFS);
-    assert.equal(errno(() => openAt(t, AT_FDCWD, '/new', { flags: O_WRONLY | O_CREAT, mode: 0o644 })), EROFS);
-    assert.equal(errno(() => mkdirAt(t, AT_FDCWD, '/d', 0o755)), EROFS);
-    assert.equal(errno(() => lookupAt(t, AT_FDCWD, '/missing', true)), ENOENT);
+    assert.equal(
+      errno(() => openAt(t, AT_FDCWD, '/a.txt', { flags: O_WRONLY, mode: 0 })),
+      EROFS,
+    );
+    assert.equal(
+      errno(() => openAt(t, AT_FDCWD, '/new', { flags: O_WRONLY | O_CREAT, mode: 0o644 })),
+      EROFS,
+    );
+    assert.equal(
+      errno(() => mkdirAt(t, AT_FDCWD, '/d', 0o755)),
+      EROFS,
+    );
+    assert.equal(
+      errno(() => lookupAt(t, AT_FDCWD, '/missing', true)),
+      ENOENT,
+    );
   });
 
   it('serves private and shared mappings', () => {
