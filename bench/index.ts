@@ -35,6 +35,8 @@ export interface Sample {
   times: number[];
   best: number;
   median: number;
+  /** Unit of times/best/median: milliseconds unless a benchmark recorded another (record()). */
+  unit?: string;
 }
 
 export interface CommandOptions {
@@ -66,6 +68,11 @@ export interface BenchContext {
     argv: readonly string[],
     opts?: CommandOptions,
   ): Promise<Sample>;
+  /**
+   * Record values measured by the benchmark itself (e.g. ns per syscall reported by a
+   * program that times its own loop), in `unit`; best = lowest.
+   */
+  record(caseName: string, variant: Variant, values: number[], unit: string): Sample;
   skip(caseName: string, variant: Variant, why: string): void;
   note(text: string): void;
 }
@@ -143,6 +150,12 @@ class Context implements BenchContext {
     });
   }
 
+  record(caseName: string, variant: Variant, values: number[], unit: string): Sample {
+    const s = { ...stats(this.benchmark, caseName, variant, values), unit };
+    this.samples.push(s);
+    return s;
+  }
+
   skip(caseName: string, variant: Variant, why: string): void {
     this.skips.push({ benchmark: this.benchmark, case: caseName, variant, why });
   }
@@ -165,7 +178,8 @@ export function discover(dir: string = __dirname): Benchmark[] {
   return out;
 }
 
-const ms = (v: number): string => `${v.toFixed(1)} ms`;
+const fmt = (v: number, unit = 'ms'): string =>
+  `${v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2)} ${unit}`;
 
 /** The results table: one row per (benchmark, case, variant). */
 export function table(samples: readonly Sample[]): string {
@@ -177,7 +191,15 @@ export function table(samples: readonly Sample[]): string {
       const p = peer(v);
       return p ? `${(s.median / p.median).toFixed(2)}` : '-';
     };
-    rows.push([s.benchmark, s.case, s.variant, ms(s.best), ms(s.median), ratio('native'), ratio('gvisor')]);
+    rows.push([
+      s.benchmark,
+      s.case,
+      s.variant,
+      fmt(s.best, s.unit),
+      fmt(s.median, s.unit),
+      ratio('native'),
+      ratio('gvisor'),
+    ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows

@@ -118,15 +118,16 @@ export class HostFile extends FileDescription {
 
   override read(_t: TaskApi, dst: IoDst, off: number): number {
     if (this.isRegular) {
-      let pos = off < 0 ? this.pos : off;
+      // Without an offset, use (and advance) the host file's own offset: an imported fd
+      // shares its open file description with the host (`runsc do cmd >> log`).
+      let pos: number | null = off < 0 ? null : off;
       let done = 0;
       for (const seg of dst) {
         const n = nodefs.readSync(this.hostFd, seg, 0, seg.length, pos);
-        pos += n;
+        if (pos !== null) pos += n;
         done += n;
         if (n < seg.length) break;
       }
-      if (off < 0) this.pos = pos;
       return done;
     }
     if (this.buffered) {
@@ -183,11 +184,10 @@ export class HostFile extends FileDescription {
       let segDone = 0;
       while (segDone < seg.length) {
         try {
-          const pos = this.isRegular ? (off < 0 ? (this.append ? null : this.pos) : off + done) : null;
+          const pos = this.isRegular && off >= 0 ? off + done : null;
           const n = nodefs.writeSync(this.hostFd, seg, segDone, seg.length - segDone, pos);
           segDone += n;
           done += n;
-          if (this.isRegular && off < 0) this.pos += n;
         } catch (e) {
           const code = Math.abs((e as NodeJS.ErrnoException).errno ?? 5);
           if (code === EAGAIN) {
@@ -225,7 +225,11 @@ export class HostFile extends FileDescription {
 
   override seek(off: number, whence: number): number {
     if (!this.isRegular) throw new SysError(29 /* ESPIPE */);
-    return this.seekWithSize(off, whence, this.stat().size);
+    try {
+      return coreNative().hostLseek(this.hostFd, off, whence);
+    } catch (e) {
+      throw new SysError((e as { errno?: number }).errno ?? 22);
+    }
   }
 
   override readiness(mask: number): number {

@@ -466,6 +466,8 @@ export class Kernel {
     }
     if (!(flags & CLONE_THREAD)) tg.mm = mm;
     const files: TaskFiles = flags & CLONE_FILES ? t.files : t.files.fork();
+    // POSIX record locks belong to the process that owns the table.
+    if (!(flags & CLONE_FILES) && 'owner' in files) (files as { owner: number }).owner = tg.pid;
     this.refFiles(files);
     const fsc: TaskFsContext = flags & CLONE_FS ? t.fs : t.fs.fork();
     const c = new Task(this, tg, pid, mm, { ...t.creds, groups: [...t.creds.groups] }, files, fsc);

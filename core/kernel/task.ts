@@ -153,6 +153,12 @@ export class Task implements ContextOwner, TaskApi {
   get tgid(): number {
     return this.tg.pid;
   }
+  get pgid(): number {
+    return this.tg.pgid;
+  }
+  get sid(): number {
+    return this.tg.sid;
+  }
   get mem(): MemoryManager {
     return this.mm;
   }
@@ -193,12 +199,28 @@ export class Task implements ContextOwner, TaskApi {
       case StopReason.Fault: {
         const si = this.ctx.stopInfo;
         const r = this.mm.handleFault(si.addr);
-        if (r.signo) this.forceSignal({ signo: r.signo, code: r.code, addr: si.addr });
+        if (r.signo) {
+          this.kernel.log.debug(
+            {
+              tid: this.tid,
+              addr: '0x' + si.addr.toString(16),
+              rip: '0x' + this.reg(Reg.RIP).toString(16),
+              signo: r.signo,
+              code: r.code,
+            },
+            'fault: signal to the app',
+          );
+          this.forceSignal({ signo: r.signo, code: r.code, addr: si.addr });
+        }
         this.returnToUser();
         return;
       }
       case StopReason.Signal: {
         const si = this.ctx.stopInfo;
+        this.kernel.log.debug(
+          { tid: this.tid, signo: si.signo, code: si.code, rip: '0x' + this.reg(Reg.RIP).toString(16) },
+          'synchronous signal from the app',
+        );
         this.forceSignal({ signo: si.signo, code: si.code, addr: si.addr });
         this.returnToUser();
         return;

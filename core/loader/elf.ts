@@ -316,11 +316,11 @@ export function loadElf(
   mm.argEnd = p;
   for (let i = args.argv.length - 1; i >= 0; i--) argAddrs[i] = push(enc(args.argv[i]));
   mm.argStart = p;
-  p = p & ~15;
+  p -= p % 16;
   const platformAddr = push(enc('x86_64'));
   const rnd = new Uint8Array(16);
   randomFillSync(rnd);
-  p &= ~15;
+  p -= p % 16;
   const randomAddr = push(rnd);
 
   const aux: [number, number | bigint][] = [
@@ -347,7 +347,7 @@ export function loadElf(
   ];
   const words = 1 + argAddrs.length + 1 + envAddrs.length + 1 + aux.length * 2;
   p -= words * 8;
-  p &= ~15;
+  p -= p % 16;
   const sp = p;
   const buf = Buffer.alloc(words * 8);
   let o = 0;

@@ -85,6 +85,12 @@ export class Vma {
     public fileOff = 0,
   ) {}
 
+  /** Extend the end; the extent holding the old end was installed clipped, so it is installed again on the next fault. */
+  growEnd(end: number): void {
+    this.mapped.delete(Math.floor((this.objOff + (this.end - this.start) - 1) / EXTENT_SIZE));
+    this.end = end;
+  }
+
   get anonymous(): boolean {
     return !this.name.path;
   }
@@ -379,7 +385,7 @@ export class MemoryManager implements UserMemory {
     }
     // Grow in place if the VMA ends at the old range end and the space after it is free.
     if (oldAddr + oldLen === v.end && this.isFree(v.end, oldAddr + newLen) && oldAddr + newLen <= TASK_SIZE) {
-      v.end = oldAddr + newLen;
+      v.growEnd(oldAddr + newLen);
       return oldAddr;
     }
     if (!mayMove) return -ENOMEM;
@@ -456,6 +462,8 @@ export class MemoryManager implements UserMemory {
     if (!v || !v.growsDown || v.start - addr > 1 << 20) return undefined;
     const newStart = pageRoundDown(addr);
     if (!this.isFree(newStart, v.start) || v.objOff < v.start - newStart) return undefined;
+    // The extent holding the old start was installed clipped to the VMA: install it again.
+    v.mapped.delete(Math.floor(v.objOff / EXTENT_SIZE));
     v.objOff -= v.start - newStart;
     v.fileOff = v.objOff;
     v.start = newStart;
@@ -525,7 +533,7 @@ export class MemoryManager implements UserMemory {
     if (newEnd > oldEnd) {
       if (!this.isFree(oldEnd, newEnd)) return this.brk;
       const v = this.findVma(oldEnd - 1);
-      if (v && v.name.special === '[heap]' && v.end === oldEnd) v.end = newEnd;
+      if (v && v.name.special === '[heap]' && v.end === oldEnd) v.growEnd(newEnd);
       else
         this.map({
           addr: oldEnd,

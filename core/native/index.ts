@@ -10,6 +10,8 @@ export interface CoreNative {
   mapShared(fd: number, offset: number, length: number, writable: boolean): ArrayBuffer;
   punchHole(fd: number, offset: number, length: number): void;
   closeFd(fd: number): void;
+  /** lseek(2) on a host fd; throws {errno, syscall}. */
+  hostLseek(fd: number, offset: number, whence: number): number;
   /**
    * openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode). `name` is one
    * component as bytes ('.' allowed; '..', '' and '/' refused). Throws {errno, syscall}.

@@ -1,5 +1,5 @@
 /**
- * Every x86-64 Linux system call number and name (from the kernel's uapi asm/unistd_64.h).
+ * Every x86-64 Linux system call number and name (the kernel's uapi asm/unistd_64.h, through Linux 6.10).
  * The table (table.ts) marks which are implemented; the rest return ENOSYS.
  */
 export const SYSCALL_NAMES: Record<number, string> = {
@@ -365,6 +365,18 @@ export const SYSCALL_NAMES: Record<number, string> = {
   448: 'process_mrelease',
   449: 'futex_waitv',
   450: 'set_mempolicy_home_node',
+  451: 'cachestat',
+  452: 'fchmodat2',
+  453: 'map_shadow_stack',
+  454: 'futex_wake',
+  455: 'futex_wait',
+  456: 'futex_requeue',
+  457: 'statmount',
+  458: 'listmount',
+  459: 'lsm_get_self_attr',
+  460: 'lsm_set_self_attr',
+  461: 'lsm_list_modules',
+  462: 'mseal',
 };
 
 export const NR: Record<string, number> = Object.fromEntries(

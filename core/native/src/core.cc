@@ -209,11 +209,25 @@ Napi::Value HostPoll(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, p.revents);
 }
 
+// hostLseek(fd, offset, whence): lseek(2) on a host fd (imported stdio files share the host offset).
+Napi::Value HostLseek(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "hostLseek(fd, offset, whence)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int64_t off = info[1].As<Napi::Number>().Int64Value();
+  int whence = info[2].As<Napi::Number>().Int32Value();
+  off_t r = lseek(fd, (off_t)off, whence);
+  if (r < 0) throw ErrnoError(env, "lseek", errno);
+  return Napi::Number::New(env, (double)r);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   exports.Set("mapShared", Napi::Function::New(env, MapShared));
   exports.Set("punchHole", Napi::Function::New(env, PunchHole));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("hostLseek", Napi::Function::New(env, HostLseek));
   exports.Set("hostOpenat", Napi::Function::New(env, HostOpenat));
   exports.Set("hostFstatat", Napi::Function::New(env, HostFstatat));
   exports.Set("hostReadlinkat", Napi::Function::New(env, HostReadlinkat));

@@ -1,0 +1,202 @@
+/**
+ * `runsc do`: run one command in a new sandbox with the host's / (or --root-dir) as a
+ * read-only lower layer under a writable tmpfs, as gVisor's `runsc do` does. The sentry
+ * runs in this process (no separate `runsc boot` for `do`: it saves a Node start-up);
+ * stub processes die with it (PDEATHSIG + PTRACE_O_EXITKILL).
+ *
+ * Resolves to the exit status to leave with: the program's code, 128+N when it was killed
+ * by signal N, 127 when the command is not found, 126 when it cannot be executed.
+ */
+import * as tty from 'node:tty';
+import type { EffectiveConfig } from '../config/types';
+import type { Logger } from '../log/index';
+import { EACCES, ENOENT, ENOEXEC, SysError, errnoName } from '../abi/errno';
+import { Kernel, type KernelVfs } from '../kernel/kernel';
+import type { Task } from '../kernel/task';
+import { RLIMIT_NOFILE } from '../kernel/threadgroup';
+import { MemoryFile } from '../mm/memfile';
+import { Platform } from '../plugins/platform';
+import { FilesystemType } from '../plugins/filesystem';
+import { linuxTable } from '../syscalls/all';
+import { StraceFormatter } from '../syscalls/strace';
+import { createDoMountNamespace } from '../fs/rootfs';
+import { importHostFd } from '../fs/host';
+import { FdTable } from '../vfs/fdtable';
+import { FsContext } from '../vfs/fscontext';
+import { lookupAt, openForExec } from '../vfs/ops';
+import { pathOf } from '../vfs/mount';
+import { AT_FDCWD, O_PATH, S_IFMT, S_IFREG } from '../vfs/abi';
+import type { FileTask } from '../vfs/task';
+import { createSandboxContainer } from './sandbox-container';
+
+export interface DoOptions {
+  config: EffectiveConfig;
+  argv: string[];
+  cwd?: string;
+  env: string[];
+  uid?: number;
+  gid?: number;
+  rootDir?: string;
+  log: Logger;
+}
+
+/** The VFS as the kernel sees it. */
+function kernelVfs(): KernelVfs {
+  return {
+    openForExec(t: Task, path: string) {
+      const ft = t as unknown as FileTask;
+      const { file, stat, vd } = openForExec(ft, path);
+      return {
+        size: stat.size,
+        path: pathOf(vd, ft.fs.root).path,
+        dev: stat.dev,
+        ino: stat.ino,
+        pread(dst: Uint8Array, off: number): number {
+          const r = file.read(ft, [dst], off);
+          if (typeof r !== 'number') throw new SysError(5, 'asynchronous read of an executable');
+          if (r < 0) throw new SysError(-r);
+          return r;
+        },
+        release: () => file.decRef(),
+      };
+    },
+    mmapSource(t: Task, fd: number) {
+      const ft = t as unknown as FileTask;
+      const f = ft.files.get(fd);
+      if (!f || f.flags & O_PATH) throw new SysError(9 /* EBADF */);
+      const m = f.mappable();
+      if (!m) throw new SysError(19 /* ENODEV */);
+      let name = {};
+      if (f.vd) {
+        const st = f.stat();
+        name = { path: pathOf(f.vd, ft.fs.root).path, dev: st.dev, ino: st.ino };
+      }
+      return { mappable: m, readable: f.readable, writable: f.writable, append: f.append, name };
+    },
+  };
+}
+
+/** Find `cmd` as execvp would: a name with a slash is used as is; otherwise search PATH. */
+function resolveCommand(t: FileTask, cmd: string, env: string[]): string | null {
+  if (cmd.includes('/')) return cmd;
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
+  for (const dir of pathVar.split(':')) {
+    const candidate = `${dir || '.'}/${cmd}`;
+    try {
+      const vd = lookupAt(t, AT_FDCWD, candidate, true);
+      if ((vd.inode.mode & S_IFMT) === S_IFREG && vd.inode.mode & 0o111) return candidate;
+    } catch {
+      /* keep looking */
+    }
+  }
+  return null;
+}
+
+export async function runDo(opts: DoOptions): Promise<number> {
+  const sc = await createSandboxContainer(opts.config, { log: opts.log });
+  const log = sc.log;
+  const mf = new MemoryFile();
+  let kernel: Kernel | undefined;
+  const forwarded: [NodeJS.Signals, () => void][] = [];
+  try {
+    const platform = sc.container.resolve<Platform>(Platform);
+    platform.init({ memoryFd: mf.fd, log });
+    const types = sc.container.isRegistered(FilesystemType)
+      ? sc.container.resolveAll<FilesystemType>(FilesystemType)
+      : [];
+    const lowerType = types.find((t) => t.name === 'directfs');
+    if (!lowerType)
+      throw new Error(
+        `rootfs plugin "${opts.config.values.rootfs}" provides no "directfs" filesystem, which runsc do needs`,
+      );
+    const lower = await lowerType.mount(opts.rootDir ?? '/', { mf });
+    const { root } = createDoMountNamespace({ mf, lower });
+    kernel = new Kernel({
+      platform,
+      mf,
+      log,
+      table: linuxTable(),
+      vfs: kernelVfs(),
+      tracer: opts.config.values.strace ? new StraceFormatter(log) : undefined,
+    });
+    const files = new FdTable();
+    files.limit = Number(kernel.defaultLimits[RLIMIT_NOFILE][0]);
+    for (const fd of [0, 1, 2]) files.installAt(fd, importHostFd(fd, { isTty: tty.isatty(fd) }), false);
+    const fsc = new FsContext(root, root);
+    const uid = opts.uid ?? 0,
+      gid = opts.gid ?? 0;
+    const creds = {
+      uid,
+      gid,
+      euid: uid,
+      egid: gid,
+      suid: uid,
+      sgid: gid,
+      fsuid: uid,
+      fsgid: gid,
+      groups: [],
+    };
+    // A task-shaped view for path lookups before pid 1 exists.
+    const pre = { files, fs: fsc, creds } as unknown as FileTask;
+    if (opts.cwd) {
+      try {
+        const vd = lookupAt(pre, AT_FDCWD, opts.cwd, true);
+        fsc.cwd = vd;
+      } catch (e) {
+        process.stderr.write(
+          `runsc: do: cannot use working directory ${opts.cwd} in the sandbox: ${describe(e)}\n`,
+        );
+        return 1;
+      }
+    }
+    const cmd = opts.argv[0];
+    const path = resolveCommand(pre, cmd, opts.env);
+    if (!path) {
+      process.stderr.write(`runsc: do: ${cmd}: executable file not found in $PATH\n`);
+      return 127;
+    }
+    try {
+      kernel.startInit({ path, argv: opts.argv, envp: opts.env, creds, files, fs: fsc });
+    } catch (e) {
+      const errno = e instanceof SysError ? e.errno : 0;
+      process.stderr.write(`runsc: do: cannot execute ${path}: ${describe(e)}\n`);
+      log.debug({ err: e instanceof Error ? e.stack : String(e) }, 'exec of the first process failed');
+      return errno === ENOENT ? 127 : errno === EACCES || errno === ENOEXEC || errno ? 126 : 125;
+    }
+    const k = kernel;
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]) {
+      const h = () => {
+        const signo = require('node:os').constants.signals[sig] as number;
+        log.debug({ signal: sig }, 'forwarding signal to the sandbox init');
+        if (k.init) k.signalGroup(k.init, { signo, code: 0, pid: 0, uid: 0 });
+      };
+      process.on(sig, h);
+      forwarded.push([sig, h]);
+    }
+    const status = await kernel.finished;
+    const sig = status & 0x7f;
+    return sig ? 128 + sig : (status >> 8) & 0xff;
+  } finally {
+    for (const [sig, h] of forwarded) process.off(sig, h);
+    try {
+      kernel?.shutdown();
+    } finally {
+      await sc.dispose();
+      mf.close();
+    }
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof SysError) {
+    const m: Record<number, string> = {
+      2: 'no such file or directory',
+      13: 'permission denied',
+      8: 'exec format error',
+      20: 'not a directory',
+      40: 'too many levels of symbolic links',
+    };
+    return `${m[e.errno] ?? e.message} (${errnoName(e.errno)})`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
