@@ -13,7 +13,7 @@ import { ECHILD, EAGAIN, EINVAL, ELOOP, ENOEXEC, EPERM, ESRCH, SysError } from '
 import { MemoryManager, type VmaName } from '../mm/mm';
 import type { Mappable } from '../mm/api';
 import type { MemoryFile } from '../mm/memfile';
-import { MemObject } from '../mm/memobject';
+import { MemObject, type Holdable } from '../mm/memobject';
 import { type ExecFile, loadElf, parseElf, parseShebang } from '../loader/elf';
 import { Task, type TaskFiles, type TaskFsContext, type TaskState } from './task';
 import { RLIMIT_NOFILE, RLIMIT_STACK, RLIM_INFINITY, ThreadGroup } from './threadgroup';
@@ -62,6 +62,8 @@ export interface MmapSource {
   /** O_APPEND files cannot be mapped writable-shared. */
   append: boolean;
   name: VmaName;
+  /** Kept referenced while private mappings may still fill pages from the file. */
+  file: Holdable;
 }
 
 /** strace hook (the formatter lives with the syscall table). */
@@ -294,7 +296,7 @@ export class Kernel {
       if (!sb) break;
       if (depth >= 4) throw new SysError(ELOOP, 'too many levels of #! interpreters');
       argv = [sb.interp, ...(sb.arg !== undefined ? [sb.arg] : []), filename, ...argv.slice(1)];
-      file.release?.();
+      file.decRef();
       file = this.vfs.openForExec(t, sb.interp);
       filename = sb.interp;
     }
@@ -331,8 +333,13 @@ export class Kernel {
       ));
     } catch (e) {
       mm.decUsers();
+      file.decRef();
+      interp?.file.decRef();
       throw e;
     }
+    // The mappings hold their own references now.
+    file.decRef();
+    interp?.file.decRef();
     mm.exePath = file.path;
     // Point of no return.
     const tg = t.tg;

@@ -192,6 +192,33 @@ export class Task implements ContextOwner, TaskApi {
   onStop(reason: StopReason): void {
     if (this.state === 'dead') return;
     this.state = 'kernel';
+    try {
+      this.handleStop(reason);
+    } catch (e) {
+      // A sentry bug or a host I/O error must never take the sentry down: the app gets
+      // SIGBUS for a fault we could not serve (as Linux for an unreadable mapped page),
+      // and is killed otherwise; the error is logged with its stack.
+      this.kernel.log.error(
+        { tid: this.tid, reason, err: e instanceof Error ? e.stack : String(e) },
+        'sentry error while serving the app',
+      );
+      try {
+        if (reason === StopReason.Fault && e instanceof SysError) {
+          this.forceSignal({ signo: 7, code: 2, addr: this.ctx.stopInfo.addr });
+        } else this.kernel.groupExit(this.tg, SIGKILL);
+        if (this.state === 'kernel') this.returnToUser();
+      } catch (e2) {
+        this.kernel.log.error(
+          { tid: this.tid, err: e2 instanceof Error ? e2.stack : String(e2) },
+          'could not recover the task; killing it',
+        );
+        this.kernel.groupExit(this.tg, SIGKILL);
+        this.exitThread();
+      }
+    }
+  }
+
+  private handleStop(reason: StopReason): void {
     switch (reason) {
       case StopReason.Syscall:
         this.syscall();

@@ -34,8 +34,9 @@ export interface ExecFile {
   readonly path: string;
   readonly dev: number;
   readonly ino: number;
-  /** Called when the last mapping using the file goes away (optional). */
-  release?(): void;
+  /** References held by mappings filled from this file (each segment holds one). */
+  incRef(): unknown;
+  decRef(): void;
 }
 
 const ET_EXEC = 2,
@@ -176,10 +177,15 @@ function mapSegments(
     const dataLen = vaddr - start + p.filesz; // bytes of the mapping backed by the file
     const prot =
       (p.flags & PF_R ? PROT_READ : 0) | (p.flags & PF_W ? PROT_WRITE : 0) | (p.flags & PF_X ? PROT_EXEC : 0);
-    const obj = new MemObject(mm.mf, (objOff, dst) => {
-      const n = Math.min(dst.length, dataLen - objOff);
-      if (n > 0) f.pread(dst.subarray(0, n), fileStart + objOff);
-    });
+    f.incRef();
+    const obj = new MemObject(
+      mm.mf,
+      (objOff, dst) => {
+        const n = Math.min(dst.length, dataLen - objOff);
+        if (n > 0) f.pread(dst.subarray(0, n), fileStart + objOff);
+      },
+      f,
+    );
     mm.map({
       addr: start,
       len: end - start,

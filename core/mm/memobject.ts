@@ -12,14 +12,22 @@ import { EXTENT_SHIFT, EXTENT_SIZE, MemoryFile } from './memfile';
 /** Supplies initial content for a freshly allocated extent at object offset `objOff`. */
 export type ExtentFiller = (objOff: number, dst: Uint8Array) => void;
 
+/** Something a MemObject keeps alive while it exists (the file a private mapping fills from). */
+export interface Holdable {
+  incRef(): unknown;
+  decRef(): void;
+}
+
 export class MemObject {
   /** extent index -> memory-file offset */
   readonly extents = new Map<number, number>();
   private refs = 1;
 
+  /** `hold` is referenced for the object's life (and by its clones): the filler's source. */
   constructor(
     readonly mf: MemoryFile,
     public filler?: ExtentFiller,
+    readonly hold?: Holdable,
   ) {}
 
   incRef(): this {
@@ -32,6 +40,7 @@ export class MemObject {
     if (--this.refs > 0) return;
     for (const off of this.extents.values()) this.mf.freeExtent(off);
     this.extents.clear();
+    this.hold?.decRef();
   }
 
   /** Memory-file offset of extent `idx`, allocating (and filling) it if `alloc`; -1 if absent. */
@@ -119,7 +128,8 @@ export class MemObject {
 
   /** A private copy (fork's copy-on-write, done eagerly): same content, new extents, same filler. */
   clone(): MemObject {
-    const c = new MemObject(this.mf, this.filler);
+    this.hold?.incRef();
+    const c = new MemObject(this.mf, this.filler, this.hold);
     for (const [idx, off] of this.extents) {
       const n = this.mf.allocExtent();
       this.mf.view(n, EXTENT_SIZE).set(this.mf.view(off, EXTENT_SIZE));

@@ -57,7 +57,8 @@ function kernelVfs(): KernelVfs {
           if (r < 0) throw new SysError(-r);
           return r;
         },
-        release: () => file.decRef(),
+        incRef: () => file.incRef(),
+        decRef: () => file.decRef(),
       };
     },
     mmapSource(t: Task, fd: number) {
@@ -71,7 +72,7 @@ function kernelVfs(): KernelVfs {
         const st = f.stat();
         name = { path: pathOf(f.vd, ft.fs.root).path, dev: st.dev, ino: st.ino };
       }
-      return { mappable: m, readable: f.readable, writable: f.writable, append: f.append, name };
+      return { mappable: m, readable: f.readable, writable: f.writable, append: f.append, name, file: f };
     },
   };
 }

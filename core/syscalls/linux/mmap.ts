@@ -82,9 +82,14 @@ export function mmap(t: Task, a: A) {
       objOff = off;
       objLimit = m.size();
     } else {
-      obj = new MemObject(mm.mf, (o, dst) => {
-        m.readForMap(off + o, dst);
-      });
+      src.file.incRef();
+      obj = new MemObject(
+        mm.mf,
+        (o, dst) => {
+          m.readForMap(off + o, dst);
+        },
+        src.file,
+      );
       objOff = 0;
       objLimit = Math.max(0, m.size() - off);
     }
