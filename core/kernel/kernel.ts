@@ -779,6 +779,16 @@ export class Kernel {
 
   // ---- misc ----
 
+  /** One line per task: tid, pid, state, last syscall (for --debug diagnostics). */
+  describeTasks(): string[] {
+    const out: string[] = [];
+    for (const t of this.tasks.values())
+      out.push(
+        `tid=${t.tid} pid=${t.tg.pid} comm=${t.comm} state=${t.state} lastSyscall=${t.lastSyscall} syscalls=${t.syscalls}`,
+      );
+    return out;
+  }
+
   missingSyscall(t: Task, nr: number): number {
     if (!this.warnedMissing.has(nr)) {
       this.warnedMissing.add(nr);

@@ -133,6 +133,7 @@ export class Task implements ContextOwner, TaskApi {
   /** For nanosleep restart: remaining time written on interrupt. */
   niceValue = 0;
   pdeathSig = 0;
+  lastSyscall = -1;
   personality = 0;
   nameForLog: string;
 
@@ -266,6 +267,7 @@ export class Task implements ContextOwner, TaskApi {
   private syscall(): void {
     const nr = this.i32[Reg.ORIG_RAX * 2];
     this.curNr = nr;
+    this.lastSyscall = nr;
     this.syscalls++;
     const k = this.kernel;
     const def = nr >= 0 && nr < k.table.length ? k.table[nr] : undefined;

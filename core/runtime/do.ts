@@ -169,12 +169,16 @@ export async function runDo(opts: DoOptions): Promise<number> {
       const h = () => {
         const signo = require('node:os').constants.signals[sig] as number;
         log.debug({ signal: sig }, 'forwarding signal to the sandbox init');
+        if (process.env.TSVISOR_DUMP_TASKS)
+          require('node:fs').writeSync(2, k.describeTasks().join('\n') + '\n');
         if (k.init) k.signalGroup(k.init, { signo, code: 0, pid: 0, uid: 0 });
       };
       process.on(sig, h);
       forwarded.push([sig, h]);
     }
-    const status = await kernel.finished;
+    // The sandbox is alive until init exits, even while every task waits on the sentry.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    const status = await kernel.finished.finally(() => clearInterval(keepAlive));
     const sig = status & 0x7f;
     return sig ? 128 + sig : (status >> 8) & 0xff;
   } finally {

@@ -56,21 +56,25 @@ export function advanceSegs(segs: readonly Uint8Array[], n: number): Uint8Array[
  * Finish a read that returned -EAGAIN (or a Promise): wait on the file's queue and retry
  * until data, EOF, an error, or a signal (-ERESTARTSYS).
  */
-export async function readBlocking(
+export function readBlocking(
   t: T,
   f: FileDescription,
   dst: IoDst,
   off: number,
   first: number | Promise<number>,
 ): Promise<number> {
-  let n = await first;
   const q = f.waitQueue();
-  while (n === -EAGAIN && !(f.flags & O_NONBLOCK)) {
-    const r = await t.block(q, POLLIN | POLLHUP | POLLERR);
-    if (r < 0) return r;
-    n = await f.read(t, dst, off);
-  }
-  return n;
+  // The wait must be registered in the same synchronous run as the failed attempt: the
+  // platform serves other tasks' stops (the writer's included) before any microtask runs.
+  const loop = async (n: number): Promise<number> => {
+    while (n === -EAGAIN && !(f.flags & O_NONBLOCK)) {
+      const r = await t.block(q, POLLIN | POLLHUP | POLLERR);
+      if (r < 0) return r;
+      n = await f.read(t, dst, off);
+    }
+    return n;
+  };
+  return typeof first === 'number' ? loop(first) : first.then(loop);
 }
 
 /** Hot-path read: returns synchronously unless the file would block or answers asynchronously. */
@@ -94,7 +98,7 @@ export function doWrite(
   return writeBlocking(t, f, src, off, total, n);
 }
 
-async function writeBlocking(
+function writeBlocking(
   t: T,
   f: FileDescription,
   src: IoSrc,
@@ -102,22 +106,25 @@ async function writeBlocking(
   total: number,
   first: number | Promise<number>,
 ): Promise<number> {
-  let n = await first;
-  let done = 0;
   const q = f.waitQueue();
-  for (;;) {
-    if (n > 0) {
-      done += n;
-      if (done >= total || f.flags & O_NONBLOCK || !f.stream) return done;
-      src = advanceSegs(src, n);
-      if (off >= 0) off += n;
-    } else if (n !== -EAGAIN || f.flags & O_NONBLOCK) {
-      return done > 0 ? done : n;
+  let done = 0;
+  // As readBlocking: each wait is registered synchronously after the attempt that failed.
+  const loop = async (n: number): Promise<number> => {
+    for (;;) {
+      if (n > 0) {
+        done += n;
+        if (done >= total || f.flags & O_NONBLOCK || !f.stream) return done;
+        src = advanceSegs(src, n);
+        if (off >= 0) off += n;
+      } else if (n !== -EAGAIN || f.flags & O_NONBLOCK) {
+        return done > 0 ? done : n;
+      }
+      const r = await t.block(q, POLLOUT | POLLERR | POLLHUP);
+      if (r < 0) return done > 0 ? done : r;
+      n = await f.write(t, src, off);
     }
-    const r = await t.block(q, POLLOUT | POLLERR | POLLHUP);
-    if (r < 0) return done > 0 ? done : r;
-    n = await f.write(t, src, off);
-  }
+  };
+  return typeof first === 'number' ? loop(first) : first.then(loop);
 }
 
 // ---------------------------------------------------------------- close / dup
