@@ -22,8 +22,12 @@ import {
 import { FileDescription, IoDst } from '../../core/vfs/file';
 import { blankStat, PROC_SUPER_MAGIC, Stat } from '../../core/vfs/inode';
 import { chmodInode, lookupAt, mkdirAt, openAt, openVd, readlinkAt, unlinkAt } from '../../core/vfs/ops';
+import { Walker } from '../../core/vfs/walk';
 import { newWorld, userCreds, type FakeTask } from '../helpers/fake-task';
 import { creds, FakeMm, FakeProcSource, FakeProcTask, vma } from './proc-fake.test';
+
+/** True once core/vfs/walk.ts follows Inode.followLink (magic links). */
+const walkerFollowsMagicLinks = 'followMagic' in Walker.prototype;
 
 function errno(fn: () => unknown): number {
   try {
@@ -170,7 +174,7 @@ describe('proc: the filesystem', () => {
     assert.equal(readlinkAt(t, AT_FDCWD, '/proc/mounts'), 'self/mounts');
     src.callerTid = 999; // unknown caller: ENOENT, as for a kernel thread
     assert.equal(
-      errno(() => readlinkAt(t, AT_FDCWD, '/proc/self')),
+      errno(() => self.readlink()),
       ENOENT,
     );
   });
@@ -451,5 +455,19 @@ describe('proc: the filesystem', () => {
     assert.equal(st.size, 0);
     assert.equal(st.mode, 0o100444);
     assert.equal(lookupAt(t, AT_FDCWD, '/proc', true).inode.stat().mode, 0o40555);
+  });
+
+  // Needs the walker to honour Inode.followLink (see docs/proc.md, "Magic links").
+  (walkerFollowsMagicLinks ? it : it.skip)('opening /proc/<pid>/fd/N reaches the same object', () => {
+    const { t, pipe, file } = world();
+    assert.equal(open(t, '/proc/self/fd/0').vd!.inode, file.vd!.inode);
+    const re = open(t, '/proc/self/fd/1', O_WRONLY | O_CREAT);
+    assert.ok(re instanceof FakePipeEnd);
+    assert.equal(pipe.reopened.length, 1);
+    assert.equal(
+      errno(() => open(t, '/proc/self/fd/4')),
+      ENXIO,
+    );
+    assert.equal(lookupAt(t, AT_FDCWD, '/proc/5/cwd/', true).inode, lookupAt(t, AT_FDCWD, '/a', true).inode);
   });
 });
