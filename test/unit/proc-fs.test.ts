@@ -256,6 +256,14 @@ describe('proc: the filesystem', () => {
       errno(() => lookupAt(t, AT_FDCWD, '/proc/05', true)),
       ENOENT,
     );
+    // Nodes tell a dentry cache that they went stale (Linux's pid_revalidate).
+    const rv = (n: object): boolean => (n as { revalidate(): boolean }).revalidate();
+    assert.equal(rv(dir.inode), false);
+    assert.equal(rv(lookupAt(t, AT_FDCWD, '/proc/1', true).inode), true);
+    const fd0 = lookupAt(t, AT_FDCWD, '/proc/1/fd/0', false).inode;
+    assert.equal(rv(fd0), true);
+    src.tasks.get(1)!.files = [];
+    assert.equal(rv(fd0), false);
   });
 
   it('content is a snapshot taken at open; pread and lseek work, SEEK_END does not', () => {

@@ -361,6 +361,10 @@ class PidDir extends SynthDir {
     if (!this.owner.proc.source.task(this.owner.id)) return null;
     return super.lookup(name);
   }
+  /** False once the process is gone (a dentry cache may then drop this node; see docs/proc.md). */
+  revalidate(): boolean {
+    return this.owner.proc.source.task(this.owner.id) !== null;
+  }
   override readdir(): DirEntry[] {
     if (!this.owner.proc.source.task(this.owner.id)) return [];
     return super.readdir();
@@ -639,9 +643,14 @@ function liveFd(o: Owner, fd: number) {
   return f;
 }
 
+/** Whether fd `fd` of the owner is still open (revalidation of fd/ and fdinfo/ entries). */
+function fdStillOpen(o: Owner, fd: number): boolean {
+  return !!o.proc.source.task(o.id)?.fd(fd);
+}
+
 function fdLinkNode(o: Owner, fd: number): PidLink {
   const proc = o.proc;
-  return new PidLink(
+  const node = new PidLink(
     o,
     pidIno(KIND_FD, o.id, fd),
     (t) => {
@@ -657,10 +666,11 @@ function fdLinkNode(o: Owner, fd: number): PidLink {
       return f ? fdLinkMode(f.file) : 0o500;
     },
   );
+  return Object.assign(node, { revalidate: () => fdStillOpen(o, fd) });
 }
 
 function fdInfoNode(o: Owner, fd: number): PidFile {
-  return new PidFile(
+  const node = new PidFile(
     o,
     pidIno(KIND_FDINFO, o.id, fd),
     () => {
@@ -669,6 +679,7 @@ function fdInfoNode(o: Owner, fd: number): PidFile {
     },
     { mode: 0o444 },
   );
+  return Object.assign(node, { revalidate: () => fdStillOpen(o, fd) });
 }
 
 /** /proc/<pid>/ns: namespace links (text only; the walker follows none of them). */
