@@ -70,14 +70,14 @@ export function clone3(t: Task, a: A) {
   if (size < 64 || size > 4096) return -EINVAL;
   const b = Buffer.from(t.mm.copyIn(a.ptr(0), Math.min(size, 88)));
   const flags = Number(b.readBigUInt64LE(0));
-  const pidfd = Number(b.readBigUInt64LE(8));
   const childTid = Number(b.readBigUInt64LE(16));
   const parentTid = Number(b.readBigUInt64LE(24));
   const exitSignal = Number(b.readBigUInt64LE(32));
   const stack = Number(b.readBigUInt64LE(40));
   const stackSize = Number(b.readBigUInt64LE(48));
   const tls = Number(b.readBigUInt64LE(56));
-  if (flags > 0xffffffff || exitSignal > 64 || flags & 0x1000 /* CLONE_PIDFD */ || pidfd) return -EINVAL;
+  // pidfd (offset 8) is only read with CLONE_PIDFD, which is not supported.
+  if (flags > 0xffffffff || exitSignal > 64 || flags & 0x1000 /* CLONE_PIDFD */) return -EINVAL;
   if ((stack === 0) !== (stackSize === 0)) return -EINVAL;
   if (size >= 72 && b.length >= 72 && b.readBigUInt64LE(64) !== 0n) return -EINVAL; // set_tid unsupported
   return t.kernel.clone(

@@ -37,13 +37,16 @@ int main(int argc, char **argv) {
   waitpid(p, &st, 0);
   printf("vfork+exec: code=%d\n", WEXITSTATUS(st));
 
+  int gate[2];
+  pipe(gate);
   p = fork();
-  if (p == 0) { raise(SIGSTOP); _exit(5); }
+  if (p == 0) { char c; raise(SIGSTOP); read(gate[0], &c, 1); _exit(5); }
   waitpid(p, &st, WUNTRACED);
   printf("stopped: %d sig=%d\n", WIFSTOPPED(st), WSTOPSIG(st));
   kill(p, SIGCONT);
   waitpid(p, &st, WCONTINUED);
   printf("continued: %d\n", WIFCONTINUED(st));
+  write(gate[1], "x", 1);
   waitpid(p, &st, 0);
   printf("after continue: code=%d\n", WEXITSTATUS(st));
 
@@ -54,8 +57,14 @@ int main(int argc, char **argv) {
   waitid(P_PID, p, &si, WEXITED);
   printf("waitid: code=%d status=%d pid_ok=%d\n", si.si_code, si.si_status, si.si_pid == p);
 
-  printf("echild: %d errno=%d\n", waitpid(-1, &st, 0), errno);
+  int r = waitpid(-1, &st, 0);
+  printf("echild: %d errno=%d\n", r, errno);
   errno = 0;
-  printf("execve missing: %d errno=%d\n", execl("/nonexistent/x", "x", (char *)NULL), errno);
+  r = execl("/nonexistent/x", "x", (char *)NULL);
+  printf("execve missing: %d errno=%d\n", r, errno);
+  r = execl("/etc/hostname", "x", (char *)NULL);
+  printf("execve non-elf: %d errno=%d\n", r, errno);
+  r = execl("/tmp", "x", (char *)NULL);
+  printf("execve dir: %d errno=%d\n", r, errno);
   return 0;
 }

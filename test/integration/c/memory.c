@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <errno.h>
+#define SHOW(label, expr) do { errno = 0; long _r = (long)(expr); printf("%s: %ld errno=%d\n", label, _r, errno); } while (0)
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -36,7 +37,7 @@ int main(void) {
   for (int i = 0; i < (1 << 24); i += 4096) sum += big[i];
   printf("big: sum=%ld\n", sum);
   printf("mprotect: %d\n", mprotect(big, 4096, PROT_READ));
-  printf("mprotect unaligned: %d errno=%d\n", mprotect(big + 1, 4096, PROT_READ), errno);
+  SHOW("mprotect unaligned", mprotect(big + 1, 4096, PROT_READ));
   char *grown = mremap(big, 1 << 24, 1 << 25, MREMAP_MAYMOVE);
   printf("mremap: ok=%d kept=%d\n", grown != MAP_FAILED, grown[4096] == (char)4096);
   grown[(1 << 25) - 1] = 9;
@@ -46,9 +47,9 @@ int main(void) {
   void *fx = mmap((void *)0x200000000, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   printf("fixed_noreplace: %d\n", fx == (void *)0x200000000);
   void *fx2 = mmap((void *)0x200000000, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-  printf("fixed_noreplace again: %d errno=%d\n", fx2 == MAP_FAILED, errno);
-  printf("bad len: %d errno=%d\n", mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED, errno);
-  printf("bad fd: %d errno=%d\n", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 999, 0) == MAP_FAILED, errno);
+  SHOW("fixed_noreplace again", fx2 == MAP_FAILED);
+  SHOW("bad len", mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED);
+  SHOW("bad fd", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 999, 0) == MAP_FAILED);
   void *b0 = sbrk(0);
   sbrk(1 << 16);
   printf("brk grew: %d\n", (char *)sbrk(0) - (char *)b0 == 1 << 16);

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#define SHOW(label, expr) do { errno = 0; long _r = (long)(expr); printf("%s: %ld errno=%d\n", label, _r, errno); } while (0)
 
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -38,11 +39,11 @@ int main(void) {
   pipe(p);
   close(p[0]);
   signal(SIGPIPE, SIG_IGN);
-  printf("epipe: %zd errno=%d\n", write(p[1], "x", 1), errno);
+  SHOW("epipe", write(p[1], "x", 1));
   close(p[1]);
 
   pipe2(p, O_NONBLOCK);
-  printf("eagain: %zd errno=%d\n", read(p[0], buf, 1), errno);
+  SHOW("eagain", read(p[0], buf, 1));
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = p[0]};
   epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
@@ -61,6 +62,6 @@ int main(void) {
   epoll_ctl(ep, EPOLL_CTL_MOD, p[0], &ev);
   r = epoll_wait(ep, out, 4, 0);
   printf("hup: %d hup=%d\n", r, !!(out[0].events & EPOLLHUP));
-  printf("ctl bad: %d errno=%d\n", epoll_ctl(ep, EPOLL_CTL_ADD, 12345, &ev), errno);
+  SHOW("ctl bad", epoll_ctl(ep, EPOLL_CTL_ADD, 12345, &ev));
   return 0;
 }

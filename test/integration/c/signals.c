@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <stdint.h>
+#define SHOW(label, expr) do { errno = 0; long _r = (long)(expr); printf("%s: %ld errno=%d\n", label, _r, errno); } while (0)
 
 static volatile sig_atomic_t got;
 static volatile int info_code, info_pid_ok, on_alt;
@@ -104,7 +105,7 @@ int main(void) {
   struct timespec ts = {1, 0};
   printf("sigtimedwait: %d code=%d\n", sigtimedwait(&set, &si, &ts), si.si_code);
   ts.tv_sec = 0; ts.tv_nsec = 1000000;
-  printf("sigtimedwait timeout: %d errno=%d\n", sigtimedwait(&set, &si, &ts), errno);
+  SHOW("sigtimedwait timeout", sigtimedwait(&set, &si, &ts));
   // SIG_IGN'd signal is discarded; default SIGCHLD ignored.
   signal(SIGUSR2, SIG_IGN);
   sigprocmask(SIG_UNBLOCK, &set, NULL);
