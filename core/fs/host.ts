@@ -289,6 +289,16 @@ export class HostFile extends FileDescription {
   protected override release(): void {
     if (this.own) nodefs.close(this.hostFd, () => undefined);
   }
+
+  /** Reopen through /proc/<pid>/fd/N (/dev/stdin...): another description of the same host fd. */
+  reopen(_t: TaskApi, flags: number): HostFile {
+    return new HostFile(this.hostFd, (flags & O_ACCMODE) | 0o100000, this.isTty, false);
+  }
+
+  /** What /proc/<pid>/fd/N shows for an imported host fd (gVisor shows "host:[N]"). */
+  procLinkName(): string {
+    return `host:[${this.hostFd}]`;
+  }
 }
 
 /**

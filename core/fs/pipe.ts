@@ -211,6 +211,10 @@ export class PipeFile extends FileDescription {
     }
     return -25; // ENOTTY
   }
+  /** Reopen through /proc/<pid>/fd/N: a new end of the same pipe with the access asked for. */
+  reopen(_t: TaskApi, flags: number): PipeFile {
+    return new PipeFile(this.pipe, flags);
+  }
   protected override release(): void {
     this.pipe.close(this.isReader, this.isWriter);
   }

@@ -7,6 +7,7 @@
  * Resolves to the exit status to leave with: the program's code, 128+N when it was killed
  * by signal N, 127 when the command is not found, 126 when it cannot be executed.
  */
+import * as os from 'node:os';
 import * as tty from 'node:tty';
 import type { EffectiveConfig } from '../config/types';
 import type { Logger } from '../log/index';
@@ -28,6 +29,9 @@ import { pathOf } from '../vfs/mount';
 import { AT_FDCWD, O_PATH, S_IFMT, S_IFREG } from '../vfs/abi';
 import type { FileTask } from '../vfs/task';
 import { createSandboxContainer } from './sandbox-container';
+import { ProcFilesystem } from '../fs/proc';
+import { SysFilesystem } from '../fs/sys';
+import { makeProcSource } from '../kernel/proc-source';
 
 export interface DoOptions {
   config: EffectiveConfig;
@@ -111,7 +115,6 @@ export async function runDo(opts: DoOptions): Promise<number> {
         `rootfs plugin "${opts.config.values.rootfs}" provides no "directfs" filesystem, which runsc do needs`,
       );
     const lower = await lowerType.mount(opts.rootDir ?? '/', { mf });
-    const { root } = createDoMountNamespace({ mf, lower });
     kernel = new Kernel({
       platform,
       mf,
@@ -119,6 +122,14 @@ export async function runDo(opts: DoOptions): Promise<number> {
       table: linuxTable(),
       vfs: kernelVfs(),
       tracer: opts.config.values.strace ? new StraceFormatter(log) : undefined,
+    });
+    const k0 = kernel;
+    const cpus = os.cpus().length;
+    const { root } = createDoMountNamespace({
+      mf,
+      lower,
+      procfs: () => new ProcFilesystem(makeProcSource(k0, { cpus })),
+      sysfs: () => new SysFilesystem({ cpus }),
     });
     const files = new FdTable();
     files.limit = Number(kernel.defaultLimits[RLIMIT_NOFILE][0]);
@@ -167,7 +178,7 @@ export async function runDo(opts: DoOptions): Promise<number> {
     const k = kernel;
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]) {
       const h = () => {
-        const signo = require('node:os').constants.signals[sig] as number;
+        const signo = os.constants.signals[sig] as number;
         log.debug({ signal: sig }, 'forwarding signal to the sandbox init');
         if (process.env.TSVISOR_DUMP_TASKS)
           require('node:fs').writeSync(2, k.describeTasks().join('\n') + '\n');

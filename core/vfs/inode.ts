@@ -148,7 +148,13 @@ export interface Inode {
   rename?(oldName: string, newDir: Inode, newName: string, flags: number): void;
 
   // --- symlinks ---
-  readlink?(): string;
+  /** Link text; `t` is the reader (procfs's /proc/self names it). */
+  readlink?(t?: TaskApi): string;
+  /**
+   * A "magic" link (procfs fd/N, cwd, root): the object itself, jumped to without
+   * resolving the text; null means follow the text as an ordinary symlink.
+   */
+  followLink?(t: TaskApi): VirtualDentry | null;
 
   // --- special files ---
   /** Open a device node / fifo / socket the filesystem serves itself (overrides the VFS default). */

@@ -71,7 +71,7 @@ import type { FileTask } from './task';
 import { resolve, resolveParent, splitPath, WalkContext, Walker } from './walk';
 
 export function walkCtx(t: FileTask, resolveFlags = 0): WalkContext {
-  return { root: t.fs.root, creds: t.creds, resolve: resolveFlags };
+  return { root: t.fs.root, creds: t.creds, resolve: resolveFlags, task: t };
 }
 
 /** The file at `fd` or EBADF. */
@@ -204,6 +204,11 @@ function createOrFind(
       if (child.mountCount) [cm, cd] = dir.mount.ns.crossDown(dir.mount, child);
       if ((cd.inode.mode & S_IFMT) === S_IFLNK) {
         if (flags & O_NOFOLLOW) throw new SysError(ELOOP);
+        const magic = walker.followMagic(cm, cd);
+        if (magic) {
+          if ((magic.inode.mode & S_IFMT) === S_IFDIR) throw new SysError(EISDIR);
+          return { vd: magic, created: false };
+        }
         // Follow the link; a dangling one is created at its target.
         const target = walker.readLink(cm, cd);
         const sp = splitPath(target);
@@ -502,7 +507,7 @@ export function readlinkAt(t: FileTask, dirfd: number, path: string): string {
   const vd = lookupAt(t, dirfd, path, false, AT_EMPTY_PATH);
   const ino = vd.inode;
   if ((ino.mode & S_IFMT) !== S_IFLNK || !ino.readlink) throw new SysError(path.length ? EINVAL : ENOENT);
-  return ino.readlink();
+  return ino.readlink(t);
 }
 
 // ---------------------------------------------------------------- attributes
@@ -588,7 +593,7 @@ export function accessAt(
 ): void {
   const c = t.creds;
   const creds: Credentials = useEffective ? c : { ...c, fsuid: c.uid, fsgid: c.gid };
-  const ctx: WalkContext = { root: t.fs.root, creds };
+  const ctx: WalkContext = { root: t.fs.root, creds, task: t };
   let vd: VirtualDentry;
   if (path.length === 0 && atFlags & AT_EMPTY_PATH) vd = lookupAt(t, dirfd, path, true, atFlags);
   else {

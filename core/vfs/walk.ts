@@ -12,7 +12,7 @@
  * Everything here is synchronous: a walk never awaits, so the tree cannot change under it.
  */
 import { ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EXDEV, SysError } from '../abi/errno';
-import type { Credentials } from '../kernel/api';
+import type { Credentials, TaskApi } from '../kernel/api';
 import { MAXSYMLINKS, MAY_EXEC, MS_NOSYMFOLLOW, NAME_MAX, PATH_MAX, S_IFDIR, S_IFLNK, S_IFMT } from './abi';
 import { Dentry, Mount, VirtualDentry } from './mount';
 import { permits } from './perm';
@@ -31,6 +31,8 @@ export interface WalkContext {
   creds: Credentials;
   /** RESOLVE_* flags (openat2); 0 normally. */
   resolve?: number;
+  /** The walking task, for magic links (procfs) and /proc/self. */
+  task?: TaskApi;
 }
 
 /**
@@ -143,6 +145,13 @@ export class Walker {
         if (cm !== this.m && this.resolve & RESOLVE_NO_XDEV) throw new SysError(EXDEV);
       }
       if ((cd.inode.mode & S_IFMT) === S_IFLNK && (!last || followLast || mustBeDir)) {
+        const magic = this.followMagic(cm, cd);
+        if (magic) {
+          this.m = magic.mount;
+          this.d = magic.dentry;
+          i++;
+          continue;
+        }
         const target = this.readLink(cm, cd);
         const sp = splitPath(target);
         if (last && sp.trailingSlash) mustBeDir = true;
@@ -158,6 +167,18 @@ export class Walker {
     if (mustBeDir && (this.d.inode.mode & S_IFMT) !== S_IFDIR) throw new SysError(ENOTDIR);
   }
 
+  /** A magic link's object (Inode.followLink), counted as a link traversal; null: follow its text. */
+  followMagic(m: Mount, d: Dentry): VirtualDentry | null {
+    if (!d.inode.followLink || !this.ctx.task) return null;
+    if (m.flags & MS_NOSYMFOLLOW) throw new SysError(ELOOP);
+    const vd = d.inode.followLink(this.ctx.task);
+    if (!vd) return null;
+    if (this.resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS)) throw new SysError(ELOOP);
+    if (this.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT)) throw new SysError(EXDEV);
+    if (++this.links > MAXSYMLINKS) throw new SysError(ELOOP);
+    return vd;
+  }
+
   /** Count a symlink traversal and return its target. */
   readLink(m: Mount, d: Dentry): string {
     if (this.resolve & RESOLVE_NO_SYMLINKS) throw new SysError(ELOOP);
@@ -165,7 +186,7 @@ export class Walker {
     if (++this.links > MAXSYMLINKS) throw new SysError(ELOOP);
     const ino = d.inode;
     if (ino.readlink === undefined) throw new SysError(ENOENT);
-    const target = ino.readlink();
+    const target = ino.readlink(this.ctx.task);
     if (target.length === 0) throw new SysError(ENOENT);
     return target;
   }
