@@ -57,7 +57,27 @@ const CASES: [string, string][] = [
     'mkdir -p $D && cd $D && touch -d "2020-01-02 03:04:05" f && chmod 640 f && stat -c "%n %s %a %F" f && chmod u+x f && stat -c %A f && touch g && [ g -nt f ] && echo newer',
   ],
   ['missing command', 'nosuchcommand 2>&1; echo "rc=$?"'],
+  [
+    'df and mount',
+    'df -P / >/dev/null; echo "df rc=$?"; df -P / | head -1; mount | grep -q "^proc on /proc type proc" && echo proc mounted; mount | grep -q " on / " && echo root mounted',
+  ],
   ['exit by signal', 'kill -9 $$'],
+];
+
+/**
+ * Scripts that look at processes: natively they run as pid 1 of a fresh PID namespace with
+ * its own /proc (unshare --pid --fork --mount-proc), as the sandbox's init does.
+ */
+const PID_CASES: [string, string][] = [
+  ['ps', 'sleep 2 & sleep 0.3; ps -o pid,ppid,user,comm; kill $!'],
+  [
+    'top -b -n1',
+    'sleep 2 & sleep 0.3; top -b -n1 | sed -n "4,\\$p" | awk "{print \\$1, \\$2, \\$3}" | sort -n; kill $!',
+  ],
+  [
+    '/proc/self',
+    'echo $$; cat /proc/self/stat | cut -d" " -f1-4; cat /proc/$$/cmdline | tr "\\0" " "; echo; readlink /proc/self/exe; ls /proc/self/fd | sort -n | head -3',
+  ],
 ];
 
 describe('busybox applets: native vs runsc do', function () {
@@ -80,6 +100,15 @@ describe('busybox applets: native vs runsc do', function () {
       } finally {
         fs.rmSync(D, { recursive: true, force: true });
       }
+    });
+  }
+  for (const [name, script] of PID_CASES) {
+    it(`${name} (natively in a new PID namespace)`, () => {
+      const native = runNative(['unshare', '--pid', '--fork', '--mount-proc', BB, 'sh', '-c', script]);
+      const sandbox = runSandbox([BB, 'sh', '-c', script]);
+      assert.equal(sandbox.stdout, native.stdout, 'stdout');
+      assert.equal(sandbox.stderr, native.stderr, 'stderr');
+      assert.equal(sandbox.status, native.status, 'exit status');
     });
   }
 });
