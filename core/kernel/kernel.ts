@@ -19,6 +19,7 @@ import { Task, type TaskFiles, type TaskFsContext, type TaskState } from './task
 import { RLIMIT_NOFILE, RLIMIT_STACK, RLIM_INFINITY, ThreadGroup } from './threadgroup';
 import type { Credentials } from './api';
 import { FutexTable, type FutexWaiter } from './futex';
+import { POLLIN } from '../util/waiter';
 import {
   CLD_CONTINUED,
   CLD_EXITED,
@@ -29,6 +30,7 @@ import {
   SIGCHLD,
   SIGCONT,
   SIGKILL,
+  SIGSEGV,
   SIG_DFL,
   SIG_IGN,
   STOP_SIGNALS,
@@ -309,9 +311,13 @@ export class Kernel {
       interp = { file: f, info: ii };
     }
     // Build the new address space; nothing of the old one is touched until it is complete.
+    // From here on (Linux's point of no return), a bad segment kills the new image with
+    // SIGSEGV rather than failing execve.
     const as = this.platform.newAddressSpace();
     const mm = new MemoryManager(this.mf, as);
-    let entry: number, sp: number;
+    let entry = 0,
+      sp = 0;
+    let loadError: unknown;
     try {
       const stackTop = Math.min(this.platform.capabilities.maxUserAddress, 0x7ffffffff000) - 0x10000;
       ({ entry, sp } = loadElf(
@@ -332,10 +338,13 @@ export class Kernel {
         stackTop,
       ));
     } catch (e) {
-      mm.decUsers();
-      file.decRef();
-      interp?.file.decRef();
-      throw e;
+      if (!(e instanceof SysError)) {
+        mm.decUsers();
+        file.decRef();
+        interp?.file.decRef();
+        throw e;
+      }
+      loadError = e;
     }
     // The mappings hold their own references now.
     file.decRef();
@@ -400,6 +409,13 @@ export class Kernel {
     t.setReg(Reg.RSP, sp);
     t.ctx.setFpState(DEFAULT_FPSTATE);
     this.log.debug({ tid: t.tid, path, argv }, 'execve');
+    if (loadError) {
+      this.log.debug(
+        { tid: t.tid, path, err: String(loadError) },
+        'execve: bad segments after the point of no return; SIGSEGV',
+      );
+      this.groupExit(tg, SIGSEGV);
+    }
   }
 
   /** Remove a thread at once (de_thread in exec): its host thread is killed, no exit notification. */
@@ -658,7 +674,9 @@ export class Kernel {
     if (t.state === 'dead') return;
     if (!this.prepareSignal(t.tg, info)) return;
     if (info.signo === SIGKILL) return;
-    if (t.pending.add(info) && !(t.sigmask & sigbit(info.signo))) t.kick();
+    if (!t.pending.add(info)) return;
+    t.tg.signalQueue.notify(POLLIN);
+    if (!(t.sigmask & sigbit(info.signo))) t.kick();
   }
 
   /** Send a signal to a thread group (kill), waking a thread that does not block it. */
@@ -667,6 +685,7 @@ export class Kernel {
     if (!this.prepareSignal(tg, info)) return;
     if (info.signo === SIGKILL) return;
     if (!tg.sharedPending.add(info)) return;
+    tg.signalQueue.notify(POLLIN);
     const bit = sigbit(info.signo);
     let target: Task | undefined;
     for (const o of tg.tasks)

@@ -93,6 +93,8 @@ export class ThreadGroup {
   continueReport = false;
   /** Notified when a child changes state (exit, stop, continue). */
   readonly childEvents = new WaitQueue();
+  /** Notified (POLLIN) whenever a signal is queued to the group or one of its threads (signalfd). */
+  readonly signalQueue = new WaitQueue();
   readonly limits: [bigint, bigint][];
   /** Signal sent to the parent on exit (clone's low byte; SIGCHLD for fork). */
   exitSignal = 17;

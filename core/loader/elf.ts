@@ -10,7 +10,7 @@
  * Everything that can fail with an errno is checked before the caller commits the exec
  * (Linux's point of no return): a malformed file gives ENOEXEC/EINVAL/ENOMEM, not a crash.
  */
-import { EINVAL, ENOEXEC, ENOMEM, SysError } from '../abi/errno';
+import { EFAULT, EINVAL, ENOEXEC, ENOMEM, SysError } from '../abi/errno';
 import { MemObject } from '../mm/memobject';
 import {
   MemoryManager,
@@ -23,6 +23,7 @@ import {
 } from '../mm/mm';
 import { PAGE_SIZE } from '../mm/memfile';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { randomFillSync } from 'node:crypto';
 
 /** A file the loader reads from. */
@@ -109,8 +110,7 @@ export function parseElf(f: ExecFile): ElfInfo {
   if (hdr[0] !== 0x7f || hdr[1] !== 0x45 || hdr[2] !== 0x4c || hdr[3] !== 0x46)
     throw new SysError(ENOEXEC, 'bad magic');
   const d = new DataView(hdr.buffer);
-  if (hdr[4] !== 2 /* ELFCLASS64 */ || hdr[5] !== 1 /* little endian */)
-    throw new SysError(ENOEXEC, 'not ELF64 LE');
+  // Like Linux's binfmt_elf, EI_CLASS and EI_DATA are not checked: e_machine decides.
   const type = d.getUint16(16, true);
   if (type !== ET_EXEC && type !== ET_DYN) throw new SysError(ENOEXEC, 'not an executable');
   if (d.getUint16(18, true) !== EM_X86_64) throw new SysError(ENOEXEC, 'not x86-64');
@@ -122,7 +122,7 @@ export function parseElf(f: ExecFile): ElfInfo {
   if (phnum < 1 || phnum * 56 > 65536) throw new SysError(ENOEXEC, 'bad e_phnum');
   const ph = new Uint8Array(phnum * 56);
   if (phoff > f.size || f.pread(ph, phoff) !== ph.length)
-    throw new SysError(EINVAL, 'program headers beyond EOF');
+    throw new SysError(ENOEXEC, 'program headers beyond EOF');
   const pd = new DataView(ph.buffer);
   const phdrs: Phdr[] = [];
   let interp: string | undefined;
@@ -142,20 +142,28 @@ export function parseElf(f: ExecFile): ElfInfo {
       if (interp !== undefined) throw new SysError(EINVAL, 'two PT_INTERP');
       if (p.filesz > 4096 || p.filesz < 2) throw new SysError(ENOEXEC, 'bad PT_INTERP size');
       const b = new Uint8Array(p.filesz);
-      if (f.pread(b, p.offset) !== p.filesz) throw new SysError(EINVAL, 'PT_INTERP beyond EOF');
+      if (f.pread(b, p.offset) !== p.filesz) throw new SysError(ENOEXEC, 'PT_INTERP beyond EOF');
       if (b[p.filesz - 1] !== 0) throw new SysError(ENOEXEC, 'PT_INTERP not NUL-terminated');
       interp = Buffer.from(b.subarray(0, p.filesz - 1)).toString('utf8');
     }
   }
-  const loads = phdrs.filter((p) => p.type === PT_LOAD);
+  return { type, entry, phoff, phentsize, phnum, phdrs, interp };
+}
+
+/**
+ * Segment checks Linux makes only after the point of no return (so a bad segment kills
+ * the new image with SIGSEGV instead of failing execve): sizes, alignment, range, and the heuristic overcommit limit on a single mapping.
+ */
+export function validateSegments(info: ElfInfo, bias: number, memLimit: number): void {
+  const loads = info.phdrs.filter((p) => p.type === PT_LOAD);
   if (loads.length === 0) throw new SysError(ENOEXEC, 'no PT_LOAD');
   for (const p of loads) {
     if (p.filesz > p.memsz) throw new SysError(EINVAL, 'p_filesz > p_memsz');
     if (p.vaddr % PAGE_SIZE !== p.offset % PAGE_SIZE) throw new SysError(EINVAL, 'misaligned segment');
-    if (p.vaddr + p.memsz > TASK_SIZE || p.offset + p.filesz > Number.MAX_SAFE_INTEGER)
+    if (p.vaddr + bias + p.memsz > TASK_SIZE || p.vaddr + bias < 0x10000 - PAGE_SIZE)
       throw new SysError(ENOMEM, 'segment out of range');
+    if (p.memsz > memLimit) throw new SysError(ENOMEM, 'segment larger than memory');
   }
-  return { type, entry, phoff, phentsize, phnum, phdrs, interp };
 }
 
 /** Map the PT_LOAD segments of `f` at `bias`. Returns [lowest, highest) mapped addresses. */
@@ -174,29 +182,44 @@ function mapSegments(
     const start = pageRoundDown(vaddr);
     const end = pageRoundUp(vaddr + p.memsz);
     const fileStart = pageRoundDown(p.offset);
-    const dataLen = vaddr - start + p.filesz; // bytes of the mapping backed by the file
     const prot =
       (p.flags & PF_R ? PROT_READ : 0) | (p.flags & PF_W ? PROT_WRITE : 0) | (p.flags & PF_X ? PROT_EXEC : 0);
-    f.incRef();
-    const obj = new MemObject(
-      mm.mf,
-      (objOff, dst) => {
-        const n = Math.min(dst.length, dataLen - objOff);
-        if (n > 0) f.pread(dst.subarray(0, n), fileStart + objOff);
-      },
-      f,
-    );
-    mm.map({
-      addr: start,
-      len: end - start,
-      prot,
-      fixed: true,
-      shared: false,
-      obj,
-      objOff: 0,
-      name: { path: f.path, dev: f.dev, ino: f.ino },
-      fileOff: fileStart,
-    });
+    // As Linux's elf_load: the pages holding p_filesz bytes map the file (pages past the
+    // file's end raise SIGBUS when touched); the rest of p_memsz is anonymous zero memory.
+    // In a writable segment the tail of the last file page is zeroed (padzero); a
+    // read-only one keeps the file's bytes there.
+    const fileEnd = p.filesz ? Math.min(end, pageRoundUp(vaddr + p.filesz)) : start;
+    // Linux zeroes the tail of the last file page of a writable segment with bss in the
+    // kernel; when that page lies past the end of the file the write faults and the new
+    // image is killed (SIGSEGV).
+    const tail = (vaddr + p.filesz) % PAGE_SIZE;
+    if (p.flags & PF_W && p.memsz > p.filesz && tail && pageRoundDown(p.offset + p.filesz) >= f.size)
+      throw new SysError(EFAULT, 'bss tail page beyond end of file');
+    if (fileEnd > start) {
+      const dataLen = p.flags & PF_W ? vaddr - start + p.filesz : fileEnd - start;
+      f.incRef();
+      const obj = new MemObject(
+        mm.mf,
+        (objOff, dst) => {
+          const n = Math.min(dst.length, dataLen - objOff);
+          if (n > 0) f.pread(dst.subarray(0, n), fileStart + objOff);
+        },
+        f,
+      );
+      mm.map({
+        addr: start,
+        len: fileEnd - start,
+        prot,
+        fixed: true,
+        shared: false,
+        obj,
+        objOff: 0,
+        name: { path: f.path, dev: f.dev, ino: f.ino },
+        fileOff: fileStart,
+        objLimit: Math.max(0, f.size - fileStart),
+      });
+    }
+    if (end > fileEnd) mm.mapAnon(fileEnd, end - fileEnd, prot, true);
     lo = Math.min(lo, start);
     hi = Math.max(hi, end);
     brk = Math.max(brk, vaddr + p.memsz);
@@ -207,6 +230,7 @@ function mapSegments(
 function loadSpan(info: ElfInfo): { lo: number; hi: number } {
   let lo = Infinity,
     hi = 0;
+  if (!info.phdrs.some((p) => p.type === PT_LOAD)) return { lo: 0, hi: 0 };
   for (const p of info.phdrs)
     if (p.type === PT_LOAD) {
       lo = Math.min(lo, pageRoundDown(p.vaddr));
@@ -258,18 +282,22 @@ export function loadElf(
   interp: { file: ExecFile; info: ElfInfo } | undefined,
   args: StackArgs,
   stackTop: number,
+  /** The largest single mapping allowed (Linux's heuristic overcommit: RAM + swap). */
+  memLimit: number = os.totalmem(),
 ): LoadResult {
   let bias = 0;
   if (info.type === ET_DYN) {
     const span = loadSpan(info);
     bias = ET_DYN_BASE - span.lo;
   }
+  validateSegments(info, bias, memLimit);
   const segs = mapSegments(mm, f, info, bias);
   mm.brkStart = mm.brk = pageRoundUp(segs.brk);
   mm.mmapBase = pageRoundDown(stackTop - 64 * 1024 * 1024 - 8 * 1024 * 1024) - 0x1000000;
   let entry = info.entry + bias;
   let interpBase = 0;
   if (interp) {
+    validateSegments(interp.info, 0, memLimit);
     const span = loadSpan(interp.info);
     const base = interp.info.type === ET_DYN ? mm.findFree(span.hi - span.lo) - span.lo : 0;
     mapSegments(mm, interp.file, interp.info, base);

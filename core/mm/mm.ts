@@ -19,6 +19,7 @@ import { EFAULT, EINVAL, ENAMETOOLONG, ENOMEM, EEXIST, SysError } from '../abi/e
 import type { UserMemory } from './api';
 import { EXTENT_SIZE, MemoryFile, PAGE_SIZE } from './memfile';
 import { MemObject } from './memobject';
+import * as os from 'node:os';
 
 export const PROT_NONE = 0,
   PROT_READ = 1,
@@ -125,6 +126,9 @@ export class MemoryManager implements UserMemory {
   exePath = '';
   private users = 1;
   /** Lazily computed number of mapped bytes, for /proc. */
+
+  /** The largest single private mapping or brk growth allowed (heuristic overcommit: RAM). */
+  overcommitLimit = os.totalmem();
 
   constructor(
     readonly mf: MemoryFile,
@@ -312,33 +316,38 @@ export class MemoryManager implements UserMemory {
     this.removeRange(start, start + pageRoundUp(len));
   }
 
-  /** mprotect(2). Returns 0 or -ENOMEM when part of the range is unmapped. */
+  /**
+   * mprotect(2). As Linux, the VMAs from `start` up to the first hole are changed, then
+   * -ENOMEM is returned if the range is not wholly mapped.
+   */
   protect(start: number, len: number, prot: number): number {
     const end = start + pageRoundUp(len);
-    // Linux: the whole range must be mapped.
     let a = start;
     let i = this.lowerBound(start);
     while (a < end) {
       const v = this.vmas[i];
-      if (!v || v.start > a) return -ENOMEM;
+      if (!v || v.start > a) break;
       a = v.end;
       i++;
     }
-    this.splitAt(start);
-    this.splitAt(end);
-    i = this.lowerBound(start);
-    while (i < this.vmas.length && this.vmas[i].start < end) {
-      const v = this.vmas[i];
-      if (v.prot !== prot) {
-        if (v.mapped.size) {
-          this.as.unmap(v.start, v.end - v.start);
-          v.mapped.clear();
+    const mappedEnd = Math.min(a, end);
+    if (mappedEnd > start) {
+      this.splitAt(start);
+      this.splitAt(mappedEnd);
+      i = this.lowerBound(start);
+      while (i < this.vmas.length && this.vmas[i].start < mappedEnd) {
+        const v = this.vmas[i];
+        if (v.prot !== prot) {
+          if (v.mapped.size) {
+            this.as.unmap(v.start, v.end - v.start);
+            v.mapped.clear();
+          }
+          v.prot = prot;
         }
-        v.prot = prot;
+        i++;
       }
-      i++;
     }
-    return 0;
+    return mappedEnd < end ? -ENOMEM : 0;
   }
 
   /** madvise(MADV_DONTNEED): private anonymous pages read back as zero (file pages from the file). */
@@ -531,7 +540,9 @@ export class MemoryManager implements UserMemory {
     const oldEnd = pageRoundUp(this.brk),
       newEnd = pageRoundUp(addr);
     if (newEnd > oldEnd) {
-      if (!this.isFree(oldEnd, newEnd)) return this.brk;
+      // Heuristic overcommit: growth beyond all of memory fails, as Linux's brk.
+      if (newEnd - oldEnd > this.overcommitLimit || newEnd > TASK_SIZE || !this.isFree(oldEnd, newEnd))
+        return this.brk;
       const v = this.findVma(oldEnd - 1);
       if (v && v.name.special === '[heap]' && v.end === oldEnd) v.growEnd(newEnd);
       else

@@ -7,6 +7,7 @@ import {
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
+  MAP_NORESERVE,
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -23,6 +24,7 @@ import {
 import { MemObject } from '../../mm/memobject';
 import { PAGE_SIZE } from '../../mm/memfile';
 import type { SyscallDef } from '../types';
+import * as os from 'node:os';
 
 type A = SyscallArgs;
 
@@ -53,6 +55,9 @@ export function mmap(t: Task, a: A) {
   if (fixed && (addr % PAGE_SIZE || addr + rlen > TASK_SIZE)) return addr % PAGE_SIZE ? -EINVAL : -ENOMEM;
   if (fixed && addr < 0x10000) return -EPERM; // vm.mmap_min_addr
   const shared = type !== MAP_PRIVATE;
+  // Heuristic overcommit (vm.overcommit_memory=0): one private writable mapping larger
+  // than all of memory fails, as Linux's __vm_enough_memory.
+  if (!shared && prot & PROT_WRITE && !(flags & MAP_NORESERVE) && rlen > TOTAL_MEM) return -ENOMEM;
   const mm = t.mm;
   let ret: number;
   if (flags & MAP_ANONYMOUS) {
@@ -112,6 +117,7 @@ export function mmap(t: Task, a: A) {
   return ret;
 }
 const EOPNOTSUPP_ = 95;
+const TOTAL_MEM = os.totalmem();
 const EOVERFLOW_ = 75;
 
 /** munmap implements Linux syscall munmap(2). */
@@ -131,7 +137,6 @@ export function mprotect(t: Task, a: A) {
   if (addr % PAGE_SIZE) return -EINVAL;
   if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
   if (len === 0) return 0;
-  if (addr + pageRoundUp(len) > TASK_SIZE) return -ENOMEM;
   // Shared file mappings opened read-only cannot become writable.
   if (prot & PROT_WRITE) {
     for (let v = t.mm.findVma(addr); v && v.start < addr + len; v = t.mm.findVma(v.end))
