@@ -123,7 +123,13 @@ export class HostFile extends FileDescription {
       let pos: number | null = off < 0 ? null : off;
       let done = 0;
       for (const seg of dst) {
-        const n = nodefs.readSync(this.hostFd, seg, 0, seg.length, pos);
+        let n: number;
+        try {
+          n = nodefs.readSync(this.hostFd, seg, 0, seg.length, pos);
+        } catch (e) {
+          if (done) break;
+          return -Math.abs((e as NodeJS.ErrnoException).errno ?? 5);
+        }
         if (pos !== null) pos += n;
         done += n;
         if (n < seg.length) break;

@@ -559,7 +559,7 @@ export class Kernel {
     tg.exitStatus = tg.groupExiting >= 0 ? tg.groupExiting : ((tg.leaderExitCode ?? t.exitCode) & 0xff) << 8;
     tg.mm?.decUsers();
     tg.mm = null;
-    if (tg.realTimer.handle) clearTimeout(tg.realTimer.handle);
+    tg.realTimer.handle?.clear();
     this.tasks.delete(tg.pid);
     this.tgExited(tg);
   }
@@ -829,7 +829,7 @@ export class Kernel {
   /** Kill everything (sandbox teardown). */
   shutdown(): void {
     for (const tg of this.tgs.values()) {
-      if (tg.realTimer.handle) clearTimeout(tg.realTimer.handle);
+      tg.realTimer.handle?.clear();
       for (const t of tg.tasks) t.state = 'dead';
     }
     this.platform.shutdown();

@@ -28,6 +28,7 @@ import {
   errnoName,
 } from '../abi/errno';
 import { WaitQueue } from '../util/waiter';
+import { LongTimer } from '../util/timer';
 import type { MemoryManager } from '../mm/mm';
 import type { Kernel } from './kernel';
 import type { ThreadGroup } from './threadgroup';
@@ -382,14 +383,14 @@ export class Task implements ContextOwner, TaskApi {
   waitFor(setup: (wake: (v: number) => void) => () => void, timeoutNs?: number): Promise<number> {
     if (this.interrupted()) return Promise.resolve(-ERESTARTSYS);
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | null = null;
+      let timer: LongTimer | null = null;
       let settled = false;
       let undo: (() => void) | null = null;
       const done = (v: number) => {
         if (settled) return;
         settled = true;
         undo?.();
-        if (timer) clearTimeout(timer);
+        timer?.clear();
         this.wakeup = null;
         resolve(v);
       };
@@ -400,8 +401,7 @@ export class Task implements ContextOwner, TaskApi {
       }
       undo = u;
       this.wakeup = () => done(-ERESTARTSYS);
-      if (timeoutNs !== undefined)
-        timer = setTimeout(() => done(-ETIMEDOUT), Math.max(0, Math.ceil(timeoutNs / 1e6)));
+      if (timeoutNs !== undefined) timer = new LongTimer(() => done(-ETIMEDOUT), Math.ceil(timeoutNs / 1e6));
     });
   }
 

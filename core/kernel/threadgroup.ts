@@ -3,6 +3,7 @@
  * signal handlers and shared pending signals, exit status, resource limits, timers.
  */
 import { WaitQueue } from '../util/waiter';
+import type { LongTimer } from '../util/timer';
 import type { Task } from './task';
 import { type SigAction, type SigInfo, defaultSigAction } from './signal-defs';
 import type { MemoryManager } from '../mm/mm';
@@ -99,7 +100,7 @@ export class ThreadGroup {
   /** Signal sent to the parent on exit (clone's low byte; SIGCHLD for fork). */
   exitSignal = 17;
   /** ITIMER_REAL */
-  realTimer: { handle: NodeJS.Timeout | null; intervalNs: number; deadline: number } = {
+  realTimer: { handle: LongTimer | null; intervalNs: number; deadline: number } = {
     handle: null,
     intervalNs: 0,
     deadline: 0,

@@ -232,12 +232,18 @@ export function mincore(t: Task, a: A) {
     len = a.ptr(1),
     vec = a.ptr(2);
   if (addr % PAGE_SIZE) return -EINVAL;
+  if (addr + len > TASK_SIZE) return -ENOMEM;
   const pages = pageRoundUp(len) / PAGE_SIZE;
+  // The whole range must be mapped (ENOMEM) before anything is written.
+  for (let p = addr; p < addr + pages * PAGE_SIZE;) {
+    const v = t.mm.findVma(p);
+    if (!v) return -ENOMEM;
+    p = v.end;
+  }
   const out = new Uint8Array(pages);
   for (let i = 0; i < pages; i++) {
     const p = addr + i * PAGE_SIZE;
-    const v = t.mm.findVma(p);
-    if (!v) return -ENOMEM;
+    const v = t.mm.findVma(p)!;
     const objPos = v.objOff + (p - v.start);
     out[i] = v.obj.extents.has(Math.floor(objPos / 65536)) ? 1 : 0;
   }

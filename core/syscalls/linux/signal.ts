@@ -35,6 +35,7 @@ import {
   sigbit,
 } from '../../kernel/signal-defs';
 import type { SyscallDef } from '../types';
+import { LongTimer } from '../../util/timer';
 
 type A = SyscallArgs;
 
@@ -306,7 +307,7 @@ export async function rt_sigtimedwait(t: Task, a: A): Promise<number> {
 
 function armReal(tg: ThreadGroup, t: Task, valueNs: number, intervalNs: number) {
   const rt = tg.realTimer;
-  if (rt.handle) clearTimeout(rt.handle);
+  rt.handle?.clear();
   rt.handle = null;
   rt.intervalNs = intervalNs;
   rt.deadline = 0;
@@ -317,10 +318,10 @@ function armReal(tg: ThreadGroup, t: Task, valueNs: number, intervalNs: number) 
     t.kernel.signalGroup(tg, { signo: SIGALRM, code: 0x80 });
     if (rt.intervalNs > 0) {
       rt.deadline = Number(process.hrtime.bigint()) + rt.intervalNs;
-      rt.handle = setTimeout(fire, Math.max(1, Math.round(rt.intervalNs / 1e6)));
+      rt.handle = new LongTimer(fire, Math.max(1, Math.round(rt.intervalNs / 1e6)));
     } else rt.deadline = 0;
   };
-  rt.handle = setTimeout(fire, Math.max(1, Math.round(valueNs / 1e6)));
+  rt.handle = new LongTimer(fire, Math.max(1, Math.round(valueNs / 1e6)));
 }
 
 function remainingNs(tg: ThreadGroup): number {
@@ -381,7 +382,7 @@ interface PosixTimer {
   notify: number;
   tid: number;
   value: bigint;
-  handle: NodeJS.Timeout | null;
+  handle: LongTimer | null;
   deadline: number;
   intervalNs: number;
   overrun: number;
@@ -466,7 +467,7 @@ export function timer_settime(t: Task, a: A) {
       tm.deadline ? Math.max(1, tm.deadline - Date.now() * 1e6) : 0,
     );
   if (flags & 1 /* TIMER_ABSTIME */ && value) value = Math.max(1, value - Date.now() * 1e6);
-  if (tm.handle) clearTimeout(tm.handle);
+  tm.handle?.clear();
   tm.handle = null;
   tm.intervalNs = interval;
   tm.deadline = 0;
@@ -489,11 +490,11 @@ export function timer_settime(t: Task, a: A) {
       }
       if (tm.intervalNs) {
         tm.deadline = Date.now() * 1e6 + tm.intervalNs;
-        tm.handle = setTimeout(fire, Math.max(1, Math.round(tm.intervalNs / 1e6)));
+        tm.handle = new LongTimer(fire, Math.max(1, Math.round(tm.intervalNs / 1e6)));
       } else tm.deadline = 0;
     };
     tm.deadline = Date.now() * 1e6 + value;
-    tm.handle = setTimeout(fire, Math.max(1, Math.round(value / 1e6)));
+    tm.handle = new LongTimer(fire, Math.max(1, Math.round(value / 1e6)));
   }
   return 0;
 }
@@ -515,7 +516,7 @@ export function timer_delete(t: Task, a: A) {
   const m = timers(t.tg);
   const tm = m.get(a.int(0));
   if (!tm) return -EINVAL;
-  if (tm.handle) clearTimeout(tm.handle);
+  tm.handle?.clear();
   m.delete(tm.id);
   return 0;
 }
