@@ -176,13 +176,25 @@ export async function runDo(opts: DoOptions): Promise<number> {
       return errno === ENOENT ? 127 : errno === EACCES || errno === ENOEXEC || errno ? 126 : 125;
     }
     const k = kernel;
+    // Signals sent to runsc go to the sandbox. SIGINT and SIGQUIT are what a terminal
+    // sends to its whole foreground process group (Ctrl-C, Ctrl-\\), so they go to init's
+    // process group; the others go to init, as gVisor's do forwards them. A second
+    // SIGINT kills the sandbox outright.
+    let interrupts = 0;
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]) {
       const h = () => {
+        const init = k.init;
+        if (!init) return;
         const signo = os.constants.signals[sig] as number;
-        log.debug({ signal: sig }, 'forwarding signal to the sandbox init');
-        if (process.env.TSVISOR_DUMP_TASKS)
-          require('node:fs').writeSync(2, k.describeTasks().join('\n') + '\n');
-        if (k.init) k.signalGroup(k.init, { signo, code: 0, pid: 0, uid: 0 });
+        const info = { signo, code: 0, pid: 0, uid: 0 };
+        log.debug({ signal: sig }, 'forwarding signal to the sandbox');
+        if (sig === 'SIGINT' && ++interrupts > 1) {
+          for (const tg of [...k.tgs.values()]) k.groupExit(tg, 9);
+          return;
+        }
+        if (sig === 'SIGINT' || sig === 'SIGQUIT')
+          for (const tg of k.processGroup(init.pgid)) k.signalGroup(tg, info);
+        else k.signalGroup(init, info);
       };
       process.on(sig, h);
       forwarded.push([sig, h]);

@@ -93,14 +93,42 @@ export function haveBusybox(): boolean {
   return fs.existsSync('/bin/busybox');
 }
 
-/** Host pids whose command line mentions tsvisor's stub or boot processes. */
-export function leftoverProcesses(): string[] {
-  const out: string[] = [];
+/** Every stub process on the host (comm tsvisor-stub*), as pids. */
+export function stubProcesses(): number[] {
+  const out: number[] = [];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const comm = fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim();
-      if (comm.startsWith('tsvisor-stub')) out.push(`${d} ${comm}`);
+      if (fs.readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('tsvisor-stub')) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/**
+ * Stub processes left behind: a stub (comm tsvisor-stub*) whose parent is no longer a
+ * Node sentry (stubs are children of the sentry; an orphan is re-parented to init).
+ * Stubs of other sandboxes still running have a live node parent and are not counted.
+ */
+export function leftoverProcesses(): string[] {
+  const out: string[] = [];
+  const comm = (pid: string) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const c = comm(d);
+      if (!c.startsWith('tsvisor-stub')) continue;
+      const ppid = /PPid:\s+(\d+)/.exec(fs.readFileSync(`/proc/${d}/status`, 'utf8'))![1];
+      let parent = '';
+      try {
+        parent = comm(ppid);
+      } catch {
+        parent = '';
+      }
+      if (parent !== 'node' && !parent.startsWith('tsvisor-stub'))
+        out.push(`${d} ${c} (parent ${ppid} ${parent})`);
     } catch {
       /* gone */
     }
