@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define N 200
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -31,7 +32,17 @@ static void *waiter(void *arg) {
   return (void *)7;
 }
 
-int main(void) {
+static void *idle(void *a) {
+  (void)a;
+  for (;;) pause();
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) {
+    printf("exec from a multi-threaded process: %s\n", argv[1]);
+    return 0;
+  }
   pthread_t th[N];
   pthread_barrier_init(&bar, NULL, N);
   for (long i = 0; i < N; i++)
@@ -52,5 +63,12 @@ int main(void) {
   void *r;
   pthread_join(w, &r);
   printf("waiter=%ld\n", (long)r);
-  return 0;
+  fflush(stdout);
+  // execve from a process with other live threads: they vanish, the exec'ing thread
+  // becomes the process.
+  pthread_t idlers[3];
+  for (int i = 0; i < 3; i++) pthread_create(&idlers[i], NULL, idle, NULL);
+  execl("/proc/self/exe", argv[0], "ok", (char *)NULL);
+  perror("execl");
+  return 1;
 }
