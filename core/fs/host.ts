@@ -23,7 +23,7 @@ import { coreNative } from '../native';
 import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../util/waiter';
 import { O_ACCMODE, O_RDWR, S_IFMT, S_IFREG, SIGPIPE } from '../vfs/abi';
 import { FileDescription, IoDst, IoSrc, copyToSegs } from '../vfs/file';
-import { Stat } from '../vfs/inode';
+import { Stat, statFromHostAttrs } from '../vfs/inode';
 import type { FileTask } from '../vfs/task';
 
 export const TCGETS = 0x5401,
@@ -96,24 +96,7 @@ export class HostFile extends FileDescription {
   override stat(): Stat {
     coreNative().hostFstatat(this.hostFd, new Uint8Array(0), this.scratch);
     const a = this.scratch;
-    return {
-      dev: a[0],
-      ino: a[1],
-      mode: a[2],
-      nlink: a[3],
-      uid: a[4],
-      gid: a[5],
-      rdev: a[6],
-      size: a[7],
-      blksize: a[8],
-      blocks: a[9],
-      atimeSec: a[10],
-      atimeNsec: a[11],
-      mtimeSec: a[12],
-      mtimeNsec: a[13],
-      ctimeSec: a[14],
-      ctimeNsec: a[15],
-    };
+    return statFromHostAttrs(a);
   }
 
   override read(_t: TaskApi, dst: IoDst, off: number): number {

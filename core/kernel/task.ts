@@ -59,6 +59,28 @@ import {
 
 const ARG_REGS = [Reg.RDI, Reg.RSI, Reg.RDX, Reg.R10, Reg.R8, Reg.R9];
 
+/** struct sigcontext's register order (arch/x86/include/uapi/asm/sigcontext.h), eflags last. */
+const SIGCONTEXT_REGS = [
+  Reg.R8,
+  Reg.R9,
+  Reg.R10,
+  Reg.R11,
+  Reg.R12,
+  Reg.R13,
+  Reg.R14,
+  Reg.R15,
+  Reg.RDI,
+  Reg.RSI,
+  Reg.RBP,
+  Reg.RBX,
+  Reg.RDX,
+  Reg.RAX,
+  Reg.RCX,
+  Reg.RSP,
+  Reg.RIP,
+  Reg.EFLAGS,
+];
+
 class RegArgs implements SyscallArgs {
   constructor(
     private readonly u32: Uint32Array,
@@ -522,27 +544,7 @@ export class Task implements ContextOwner, TaskApi {
     f.writeBigUInt64LE(BigInt(this.altStack.size), 40);
     // sigcontext at 48
     const r = this.regs;
-    const g = [
-      Reg.R8,
-      Reg.R9,
-      Reg.R10,
-      Reg.R11,
-      Reg.R12,
-      Reg.R13,
-      Reg.R14,
-      Reg.R15,
-      Reg.RDI,
-      Reg.RSI,
-      Reg.RBP,
-      Reg.RBX,
-      Reg.RDX,
-      Reg.RAX,
-      Reg.RCX,
-      Reg.RSP,
-      Reg.RIP,
-      Reg.EFLAGS,
-    ];
-    for (let i = 0; i < g.length; i++) f.writeBigUInt64LE(r[g[i]], 48 + i * 8);
+    for (let i = 0; i < SIGCONTEXT_REGS.length; i++) f.writeBigUInt64LE(r[SIGCONTEXT_REGS[i]], 48 + i * 8);
     f.writeUInt16LE(Number(r[Reg.CS]), 192);
     f.writeUInt16LE(Number(r[Reg.GS]), 194);
     f.writeUInt16LE(Number(r[Reg.FS]), 196);
@@ -576,26 +578,9 @@ export class Task implements ContextOwner, TaskApi {
   sigreturn(): void {
     const frame = this.reg(Reg.RSP) - 8;
     const f = Buffer.from(this.mm.copyIn(frame, 440));
-    const g = [
-      Reg.R8,
-      Reg.R9,
-      Reg.R10,
-      Reg.R11,
-      Reg.R12,
-      Reg.R13,
-      Reg.R14,
-      Reg.R15,
-      Reg.RDI,
-      Reg.RSI,
-      Reg.RBP,
-      Reg.RBX,
-      Reg.RDX,
-      Reg.RAX,
-      Reg.RCX,
-      Reg.RSP,
-      Reg.RIP,
-    ];
-    for (let i = 0; i < g.length; i++) this.regs[g[i]] = f.readBigUInt64LE(48 + i * 8);
+    // rip and the general registers (not eflags: below).
+    for (let i = 0; i < SIGCONTEXT_REGS.length - 1; i++)
+      this.regs[SIGCONTEXT_REGS[i]] = f.readBigUInt64LE(48 + i * 8);
     // Only the user-changeable flags (AC, OF, DF, TF, SF, ZF, AF, PF, CF, RF) come from the frame.
     const FIX = 0x40000n | 0x800n | 0x400n | 0x100n | 0x80n | 0x40n | 0x10n | 0x4n | 0x1n | 0x10000n;
     this.regs[Reg.EFLAGS] = (this.regs[Reg.EFLAGS] & ~FIX) | (f.readBigUInt64LE(48 + 17 * 8) & FIX);

@@ -35,7 +35,7 @@ export interface FilesystemType {
 }
 
 export type { Filesystem, Inode, Stat, SetAttr, Statfs, DirEntry, TimeSpec } from '../vfs/inode';
-export { allocAnonDev, nowTime, blankStat } from '../vfs/inode';
+export { allocAnonDev, nowTime, blankStat, statFromHostAttrs } from '../vfs/inode';
 export { FileDescription, DirectoryFile, PathFile, ioLength, copyToSegs, gatherSegs } from '../vfs/file';
 export type { IoDst, IoSrc, DirentSink } from '../vfs/file';
 export type { VirtualDentry } from '../vfs/mount';

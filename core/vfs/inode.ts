@@ -205,3 +205,28 @@ export function blankStat(dev: number, ino: number, mode: number): Stat {
     ctimeNsec: 0,
   };
 }
+
+/**
+ * A Stat from the 16 numbers the native fstatat helpers fill (dev, ino, mode, nlink, uid,
+ * gid, rdev, size, blksize, blocks, then atime, mtime and ctime as sec/nsec pairs).
+ */
+export function statFromHostAttrs(a: ArrayLike<number>): Stat {
+  return {
+    dev: a[0],
+    ino: a[1],
+    mode: a[2],
+    nlink: a[3],
+    uid: a[4],
+    gid: a[5],
+    rdev: a[6],
+    size: a[7],
+    blksize: a[8],
+    blocks: a[9],
+    atimeSec: a[10],
+    atimeNsec: a[11],
+    mtimeSec: a[12],
+    mtimeNsec: a[13],
+    ctimeSec: a[14],
+    ctimeNsec: a[15],
+  };
+}

@@ -35,6 +35,7 @@ import {
   type Stat,
   type Statfs,
   type VirtualDentry,
+  statFromHostAttrs,
 } from '../../../core/plugins/filesystem';
 
 const O_RDONLY = 0,
@@ -176,24 +177,7 @@ export class DirectInode implements Inode {
 
   stat(): Stat {
     const a = this.attrs;
-    return {
-      dev: a[0],
-      ino: a[1],
-      mode: a[2],
-      nlink: a[3],
-      uid: a[4],
-      gid: a[5],
-      rdev: a[6],
-      size: a[7],
-      blksize: a[8],
-      blocks: a[9],
-      atimeSec: a[10],
-      atimeNsec: a[11],
-      mtimeSec: a[12],
-      mtimeNsec: a[13],
-      ctimeSec: a[14],
-      ctimeNsec: a[15],
-    };
+    return statFromHostAttrs(a);
   }
 
   get size(): number {
