@@ -809,7 +809,7 @@ export class Kernel {
   }
 
   missingSyscall(t: Task, nr: number): number {
-    if (!this.warnedMissing.has(nr)) {
+    if (!this.strace && !this.warnedMissing.has(nr)) {
       this.warnedMissing.add(nr);
       this.log.info(
         { tid: t.tid, syscall: nr, name: this.table[nr]?.name },

@@ -87,6 +87,11 @@ function quote(b: Uint8Array, total: number): string {
   return s;
 }
 
+/** gVisor's prefix: "[pid:tid] comm". */
+function who(t: Task): string {
+  return `[${String(t.tgid).padStart(4)}:${String(t.tid).padStart(4)}] ${t.comm}`;
+}
+
 export class StraceFormatter implements SyscallTracer {
   private readonly entered = new Map<Task, { line: string; start: bigint; def?: SyscallDef }>();
 
@@ -175,7 +180,7 @@ export class StraceFormatter implements SyscallTracer {
         { tid: t.tid, syscall: name, nr },
         `${t.tid} ${name}: unsupported syscall, returning ENOSYS`,
       );
-    if (!hasOut) this.log.info({ tid: t.tid }, `${t.tid} E ${line}`);
+    if (!hasOut) this.log.info({ tid: t.tid }, `${who(t)} E ${line}`);
   }
 
   exit(t: Task, nr: number, ret: number, noRet: boolean): void {
@@ -191,6 +196,6 @@ export class StraceFormatter implements SyscallTracer {
     if (noRet) r = '?';
     else if (ret < 0 && ret > -4096) r = `${ret} (${errnoName(-ret)})`;
     else r = def?.hexResult ? '0x' + ret.toString(16) : String(ret);
-    this.log.info({ tid: t.tid }, `${t.tid} X ${line} = ${r} (${dur.toFixed(1)}µs)`);
+    this.log.info({ tid: t.tid }, `${who(t)} X ${line} = ${r} (${dur.toFixed(1)}µs)`);
   }
 }

@@ -4,7 +4,7 @@
  * host has no stub process and no runsc of ours. Also: exit statuses of runsc do.
  */
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { RUNSC, REPO, runSandbox, stubProcesses } from './harness';
 
@@ -80,6 +80,25 @@ describe('runsc do: process lifecycle', function () {
     const notElf = runSandbox(['/etc/hostname']);
     assert.equal(notElf.status, 126);
     assert.match(notElf.stderr, /exec format error|permission denied/);
+  });
+
+  it('--strace prints every syscall with decoded arguments and results', () => {
+    const r = spawnSync(
+      process.execPath,
+      [RUNSC, '--strace', 'do', '/bin/busybox', 'sh', '-c', 'echo hi; cat /nonexistent'],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+        input: '',
+      },
+    );
+    assert.equal(r.stdout, 'hi\n');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /\[ +1: +1\] busybox X write\(1, "hi\\n", 3\) = 3 \(/);
+    assert.match(r.stderr, /X open(at)?\((-100, )?"\/nonexistent", O_RDONLY[^)]*\) = -2 \(ENOENT\)/);
+    assert.match(r.stderr, /rseq: unsupported syscall, returning ENOSYS/);
+    assert.match(r.stderr, /X rseq\(.*\) = -38 \(ENOSYS\)/);
+    assert.match(r.stderr, /X execve\("\/proc\/self\/exe", \["cat", "\/nonexistent"\]/);
   });
 
   it('leaves no stub after a normal exit', async () => {
