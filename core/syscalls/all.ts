@@ -13,6 +13,7 @@ import { fsSyscalls } from './linux/fs';
 import { pipeSyscalls } from './linux/pipe';
 import { pollSyscalls } from './linux/poll';
 import { ioctlSyscalls } from './linux/ioctl';
+import { epollSyscalls } from './linux/epoll';
 
 export const FAMILIES: readonly (readonly SyscallDef[])[] = [
   processSyscalls,
@@ -27,6 +28,7 @@ export const FAMILIES: readonly (readonly SyscallDef[])[] = [
   pipeSyscalls,
   pollSyscalls,
   ioctlSyscalls,
+  epollSyscalls,
 ];
 
 export function linuxTable(): (SyscallDef | undefined)[] {

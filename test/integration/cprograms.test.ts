@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { buildC, runNative, runSandbox } from './harness';
 
-const PROGRAMS = ['threads', 'forkexec', 'signals', 'memory', 'futex', 'pipes', 'fileops'];
+const PROGRAMS = ['threads', 'forkexec', 'signals', 'memory', 'futex', 'pipes', 'fileops', 'anonfds'];
 
 describe('C programs: native vs runsc do', function () {
   this.timeout(180000);
