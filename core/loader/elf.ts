@@ -297,9 +297,9 @@ export function loadElf(
   let entry = info.entry + bias;
   let interpBase = 0;
   if (interp) {
-    validateSegments(interp.info, 0, memLimit);
     const span = loadSpan(interp.info);
     const base = interp.info.type === ET_DYN ? mm.findFree(span.hi - span.lo) - span.lo : 0;
+    validateSegments(interp.info, base, memLimit);
     mapSegments(mm, interp.file, interp.info, base);
     interpBase = base + (interp.info.type === ET_DYN ? span.lo : 0);
     entry = interp.info.entry + base;

@@ -73,14 +73,14 @@ export function runSandbox(argv: string[], o: RunOpts & { flags?: string[] } = {
 /** Directory for compiled fixtures (per source hash; rebuilt when the source changes). */
 const BIN_DIR = path.join(os.tmpdir(), 'tsvisor-test-bin');
 
-/** Compile test/integration/c/<name>.c; mode 'static' or 'static-pie'. Returns the binary path. */
-export function buildC(name: string, mode: 'static' | 'static-pie' = 'static'): string {
+/** Compile test/integration/c/<name>.c; mode 'static', 'static-pie' or 'dynamic' (glibc, PIE). Returns the binary path. */
+export function buildC(name: string, mode: 'static' | 'static-pie' | 'dynamic' = 'static'): string {
   const src = path.join(CSRC, `${name}.c`);
   const hash = createHash('sha256').update(fs.readFileSync(src)).update(mode).digest('hex').slice(0, 12);
   fs.mkdirSync(BIN_DIR, { recursive: true });
   const out = path.join(BIN_DIR, `${name}-${mode}-${hash}`);
   if (fs.existsSync(out)) return out;
-  const flags = mode === 'static' ? ['-static'] : ['-static-pie', '-fPIE'];
+  const flags = mode === 'static' ? ['-static'] : mode === 'static-pie' ? ['-static-pie', '-fPIE'] : [];
   const r = spawnSync('gcc', ['-O1', '-g0', '-pthread', ...flags, '-o', out + '.tmp', src], {
     encoding: 'utf8',
   });
