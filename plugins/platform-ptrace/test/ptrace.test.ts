@@ -167,6 +167,16 @@ describe('platform-ptrace', function () {
     assert.deepEqual(fs.readdirSync(`/proc/${platform.masterPid}/fd`), ['3']);
   });
 
+  it('puts stubs in fresh network, IPC, UTS and mount namespaces (as root)', function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const as = platform.newAddressSpace() as PtraceAddressSpace;
+    for (const ns of ['net', 'ipc', 'uts', 'mnt']) {
+      const mine = fs.readlinkSync(`/proc/self/ns/${ns}`);
+      assert.notEqual(fs.readlinkSync(`/proc/${platform.masterPid}/ns/${ns}`), mine, `master stub ${ns}`);
+      assert.notEqual(fs.readlinkSync(`/proc/${as.pid}/ns/${ns}`), mine, `address-space stub ${ns}`);
+    }
+  });
+
   it('stops at a syscall with its number and arguments; the app sees the rax the sentry sets', async () => {
     const as = standardSpace();
     const owner = new Owner();

@@ -370,6 +370,10 @@ void UnregisterRseq() {
   static const char name[16] = "tsvisor-stub";
   syscall(SYS_prctl, PR_SET_NAME, name, 0, 0, 0);
   syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  // Fresh namespaces (defence in depth: a stub never runs a host syscall of the app):
+  // no network, no SysV IPC, its own hostname, mount table and cgroup view. Best effort:
+  // without privilege (non-root) the stub keeps the sentry's.
+  syscall(SYS_unshare, CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWCGROUP);
   if (cpu >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);
