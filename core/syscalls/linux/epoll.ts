@@ -427,7 +427,7 @@ export const epollSyscalls: SyscallDef<FileTask>[] = [
     support: 'full',
     args: ['fd', 'ptr', 'int', 'int', 'ptr', 'uint'],
   },
-  { nr: 291, name: 'epoll_create1', handler: EpollCreate1, support: 'full', args: ['oflags'] },
+  { nr: 291, name: 'epoll_create1', handler: EpollCreate1, support: 'full', args: ['hex'] },
   {
     nr: 441,
     name: 'epoll_pwait2',
@@ -436,14 +436,14 @@ export const epollSyscalls: SyscallDef<FileTask>[] = [
     args: ['fd', 'ptr', 'int', 'ptr', 'ptr', 'uint'],
   },
   { nr: 284, name: 'eventfd', handler: Eventfd, support: 'full', args: ['uint'] },
-  { nr: 290, name: 'eventfd2', handler: Eventfd2, support: 'full', args: ['uint', 'oflags'] },
+  { nr: 290, name: 'eventfd2', handler: Eventfd2, support: 'full', args: ['uint', 'hex'] },
   {
     nr: 283,
     name: 'timerfd_create',
     handler: TimerfdCreate,
     support: 'partial',
     note: 'the *_ALARM clocks behave as REALTIME/BOOTTIME (no suspend); the TFD_IOC_SET_TICKS ioctl is not supported',
-    args: ['clockid', 'oflags'],
+    args: ['clockid', 'hex'],
   },
   {
     nr: 286,
@@ -468,6 +468,6 @@ export const epollSyscalls: SyscallDef<FileTask>[] = [
     handler: Signalfd4,
     support: 'partial',
     note: 'poll/epoll readiness follows the creating (or last reading) task rather than the polling one',
-    args: ['fd', 'ptr', 'uint', 'oflags'],
+    args: ['fd', 'ptr', 'uint', 'hex'],
   },
 ];
