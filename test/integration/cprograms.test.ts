@@ -7,10 +7,13 @@ import { buildC, runNative, runSandbox } from './harness';
 
 const PROGRAMS = ['threads', 'forkexec', 'signals', 'memory', 'futex', 'pipes', 'fileops', 'anonfds'];
 
+/** Dynamically linked (ld.so, libc.so from the host root): the loader's PT_INTERP path. */
+const DYNAMIC = ['threads', 'forkexec', 'signals', 'memory', 'fileops'];
+
 describe('C programs: native vs runsc do', function () {
   this.timeout(180000);
-  for (const mode of ['static', 'static-pie'] as const)
-    for (const name of PROGRAMS) {
+  for (const mode of ['static', 'static-pie', 'dynamic'] as const)
+    for (const name of mode === 'dynamic' ? DYNAMIC : PROGRAMS) {
       it(`${name} (${mode})`, () => {
         const bin = buildC(name, mode);
         const args = name === 'fileops' ? [bin, `/tmp/fileops-${process.pid}-${mode}`] : [bin];
@@ -21,4 +24,13 @@ describe('C programs: native vs runsc do', function () {
         assert.equal(sandbox.status, native.status, 'exit status');
       });
     }
+
+  it('init (pid 1) semantics: signals without a handler are dropped, blocked ones queue', () => {
+    const bin = buildC('init');
+    const native = runNative(['unshare', '--pid', '--fork', bin]);
+    const sandbox = runSandbox([bin]);
+    assert.equal(native.stdout, 'pid=1 ppid=0\nsigtimedwait=10 from_child=1\nstill alive after SIGTERM\n');
+    assert.equal(sandbox.stdout, native.stdout);
+    assert.equal(sandbox.status, native.status);
+  });
 });

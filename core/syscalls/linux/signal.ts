@@ -187,7 +187,10 @@ export function kill(t: Task, a: A) {
       continue;
     }
     // init ignores signals it has no handler for (except from outside).
-    if (tg.pid === 1 && tg !== t.tg && sig && tg.sighand.actions[sig].handler === 0) {
+    // (Linux: sig_ignored checks the blocked mask before the init rule, so a signal init
+    // blocks is still queued.)
+    const blocked = [...tg.tasks].some((o) => (o.sigmask & sigbit(sig)) !== 0n);
+    if (tg.pid === 1 && tg !== t.tg && sig && tg.sighand.actions[sig].handler === 0 && !blocked) {
       sent++;
       continue;
     }
