@@ -157,6 +157,8 @@ export class Task implements ContextOwner, TaskApi {
   niceValue = 0;
   pdeathSig = 0;
   lastSyscall = -1;
+  /** The last fault retried on an installed extent (MemoryManager.handleFault). */
+  readonly lastFault = { addr: -1, gen: -1 };
   personality = 0;
   nameForLog: string;
 
@@ -249,7 +251,7 @@ export class Task implements ContextOwner, TaskApi {
         return;
       case StopReason.Fault: {
         const si = this.ctx.stopInfo;
-        const r = this.mm.handleFault(si.addr);
+        const r = this.mm.handleFault(si.addr, this.lastFault);
         if (r.signo) {
           this.kernel.log.debug(
             {

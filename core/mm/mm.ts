@@ -97,6 +97,12 @@ export class Vma {
   }
 }
 
+/** Per-thread record of its last retried fault (see handleFault). */
+export interface LastFault {
+  addr: number;
+  gen: number;
+}
+
 export interface FaultResult {
   /** 0: handled (resume); otherwise the signal to raise. */
   signo: number;
@@ -127,6 +133,8 @@ export class MemoryManager implements UserMemory {
   private users = 1;
   /** Lazily computed number of mapped bytes, for /proc. */
 
+  /** Bumped whenever host mappings are installed (see handleFault's retry). */
+  gen = 0;
   /** The largest single private mapping or brk growth allowed (heuristic overcommit: RAM). */
   overcommitLimit = os.totalmem();
 
@@ -433,7 +441,7 @@ export class MemoryManager implements UserMemory {
    * Handle an app fault at `addr`. Installs the host mapping when the access is allowed;
    * otherwise says which signal to raise.
    */
-  handleFault(addr: number): FaultResult {
+  handleFault(addr: number, last?: LastFault): FaultResult {
     let v = this.findVma(addr);
     if (!v) {
       v = this.growStack(addr);
@@ -443,7 +451,18 @@ export class MemoryManager implements UserMemory {
     const objPos = v.objOff + (addr - v.start);
     if (v.objLimit >= 0 && objPos >= pageRoundUp(v.objLimit)) return { signo: SIGBUS, code: BUS_ADRERR };
     const idx = Math.floor(objPos / EXTENT_SIZE);
-    if (v.mapped.has(idx)) return { signo: SIGSEGV, code: SEGV_ACCERR };
+    if (v.mapped.has(idx)) {
+      // Installed already. Either the access is not allowed, or this thread faulted while
+      // another thread's fault was installing the same extent. ptrace does not tell the
+      // access type, so the thread retries once: a second fault at the same address with
+      // no mapping change in between is a real violation.
+      if (last && (last.addr !== addr || last.gen !== this.gen)) {
+        last.addr = addr;
+        last.gen = this.gen;
+        return FAULT_OK;
+      }
+      return { signo: SIGSEGV, code: SEGV_ACCERR };
+    }
     this.installExtent(v, idx);
     return FAULT_OK;
   }
