@@ -28,7 +28,7 @@ import { lookupAt, openForExec } from '../vfs/ops';
 import { pathOf } from '../vfs/mount';
 import { AT_FDCWD, O_PATH, S_IFMT, S_IFREG } from '../vfs/abi';
 import type { FileTask } from '../vfs/task';
-import { createSandboxContainer } from './sandbox-container';
+import { createSandboxContainer, newSandboxId } from './sandbox-container';
 import { ProcFilesystem } from '../fs/proc';
 import { SysFilesystem } from '../fs/sys';
 import { makeProcSource } from '../kernel/proc-source';
@@ -98,7 +98,9 @@ function resolveCommand(t: FileTask, cmd: string, env: string[]): string | null 
 }
 
 export async function runDo(opts: DoOptions): Promise<number> {
-  const sc = await createSandboxContainer(opts.config, { log: opts.log });
+  // Every line the sandbox logs names it (and kernel lines name their task: { tid }).
+  const sandboxId = newSandboxId();
+  const sc = await createSandboxContainer(opts.config, { sandboxId, log: opts.log.child({ sandboxId }) });
   const log = sc.log;
   const mf = new MemoryFile();
   let kernel: Kernel | undefined;

@@ -101,6 +101,24 @@ describe('runsc do: process lifecycle', function () {
     assert.match(r.stderr, /X execve\("\/proc\/self\/exe", \["cat", "\/nonexistent"\]/);
   });
 
+  it('every sandbox log line names the sandbox, and kernel lines their task', () => {
+    const r = spawnSync(
+      process.execPath,
+      [RUNSC, '--debug', '--log-format', 'json', 'do', '/bin/busybox', 'sh', '-c', 'true'],
+      { cwd: REPO, encoding: 'utf8', input: '' },
+    );
+    assert.equal(r.status, 0);
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const sandboxLines = lines.filter((l) => l.sandboxId !== undefined);
+    assert.ok(sandboxLines.length >= 3, r.stderr);
+    assert.equal(new Set(sandboxLines.map((l) => l.sandboxId)).size, 1);
+    const exec = lines.find((l) => l.msg === 'execve');
+    assert.ok(exec && exec.tid === 1 && typeof exec.sandboxId === 'string', JSON.stringify(exec));
+  });
+
   it('leaves no stub after a normal exit', async () => {
     const { child, stubs } = await startSandbox('sleep 0.3; exit 0', 1);
     assert.ok(stubs.length >= 1, 'the sandbox had stubs while running');
