@@ -628,6 +628,7 @@ export class Task implements ContextOwner, TaskApi {
     if (this.tid === this.tg.pid) this.tg.leaderExitCode = this.exitCode;
     this.wakeup?.();
     this.wakeup = null;
+    this.releaseRobustFutexes();
     if (this.clearChildTid) {
       try {
         this.mm.writeU32(this.clearChildTid, 0);
@@ -637,6 +638,43 @@ export class Task implements ContextOwner, TaskApi {
       }
     }
     this.kernel.taskExited(this, wasState);
+  }
+
+  /**
+   * Linux's exit_robust_list: every futex on the thread's robust list that it still owns
+   * gets FUTEX_OWNER_DIED and one waiter is woken, so a pthread robust mutex held by a
+   * dying thread returns EOWNERDEAD to the next locker. Faults end the walk silently.
+   */
+  private releaseRobustFutexes(): void {
+    const head = this.robustList;
+    if (!head) return;
+    this.robustList = 0;
+    const FUTEX_WAITERS = 0x80000000,
+      FUTEX_OWNER_DIED = 0x40000000,
+      FUTEX_TID_MASK = 0x3fffffff;
+    const release = (entry: number, off: number, pi: boolean) => {
+      const uaddr = entry + off;
+      const word = this.mm.readU32(uaddr);
+      if ((word & FUTEX_TID_MASK) !== this.tid) return;
+      this.mm.writeU32(uaddr, ((word & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0);
+      if (!pi && word & FUTEX_WAITERS) this.kernel.futexWake(this, uaddr, 1, false);
+    };
+    try {
+      let entry = this.mm.readU64(head);
+      const futexOffset = Number(BigInt.asIntN(64, this.mm.readBigU64(head + 8)));
+      const pending = this.mm.readU64(head + 16);
+      // At most ROBUST_LIST_LIMIT (2048) entries, as Linux, against cyclic lists.
+      // Bit 0 of an entry marks a PI futex (addresses exceed 32 bits: no bitwise ops).
+      for (let n = 0; entry !== head && n < 2048; n++) {
+        const addr = entry - (entry % 2);
+        const next = this.mm.readU64(addr);
+        if (entry !== pending) release(addr, futexOffset, entry % 2 === 1);
+        entry = next;
+      }
+      if (pending) release(pending - (pending % 2), futexOffset, pending % 2 === 1);
+    } catch {
+      /* a bad list: stop, as Linux does */
+    }
   }
 
   toString(): string {

@@ -5,7 +5,18 @@
 import * as assert from 'node:assert/strict';
 import { buildC, runNative, runSandbox } from './harness';
 
-const PROGRAMS = ['threads', 'forkexec', 'signals', 'memory', 'futex', 'pipes', 'fileops', 'anonfds'];
+const PROGRAMS = [
+  'robust',
+  'threads',
+  'forkexec',
+  'signals',
+  'memory',
+  'futex',
+  'pipes',
+  'fileops',
+  'anonfds',
+  'pty',
+];
 
 /** Dynamically linked (ld.so, libc.so from the host root): the loader's PT_INTERP path. */
 const DYNAMIC = ['threads', 'forkexec', 'signals', 'memory', 'fileops'];

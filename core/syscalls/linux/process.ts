@@ -813,7 +813,7 @@ export const processSyscalls: SyscallDef<Task>[] = [
     name: 'set_robust_list',
     handler: set_robust_list,
     support: 'partial',
-    note: 'list recorded; robust futexes are not released on thread death',
+    note: 'robust futexes owned by a dying thread get FUTEX_OWNER_DIED and a wake-up; PI futexes are not woken',
     args: ['ptr', 'uint'],
   },
   {

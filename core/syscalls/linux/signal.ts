@@ -425,7 +425,7 @@ export function timer_create(t: Task, a: A) {
     tm.notify = b.readInt32LE(12);
     if (tm.notify & 4) tm.tid = b.readInt32LE(16);
     if (tm.notify !== 1 && !validSig(tm.signo)) return -EINVAL;
-    if (![0, 1, 4, 2].includes(tm.notify & ~4 ? tm.notify : tm.notify)) return -EINVAL;
+    if (![0, 1, 2, 4].includes(tm.notify)) return -EINVAL;
   }
   m.set(id, tm);
   t.mm.writeI32(a.ptr(2), id);
