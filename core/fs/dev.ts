@@ -3,11 +3,13 @@
  * sentry's own drivers (registered here by major:minor, so a device node created with
  * mknod anywhere opens the same driver):
  *   1:3 null, 1:5 zero, 1:7 full, 1:8 random, 1:9 urandom,
- *   5:0 tty (the controlling terminal: the imported host terminal, else ENXIO),
- *   5:1 console (same as tty).
+ *   5:0 tty (the controlling terminal: the session's pty, else the imported host
+ *       terminal, else ENXIO),
+ *   5:1 console (the host terminal),
+ *   5:2 ptmx (a new pty in the devpts mounted at /dev/pts; see core/fs/devpts).
  * Symlinks: fd -> /proc/self/fd, stdin/stdout/stderr -> /proc/self/fd/0..2.
  * Directories: shm (a separate tmpfs is mounted there by the mount-namespace builder),
- * pts (empty; devpts and /dev/ptmx come later).
+ * pts (the mount-namespace builder mounts devpts there).
  */
 import { randomFillSync } from 'node:crypto';
 import { ENOSPC } from '../abi/errno';
@@ -16,6 +18,7 @@ import type { MemoryFile } from '../mm/memfile';
 import { makedev, S_IFCHR } from '../vfs/abi';
 import { registerCharDevice } from '../vfs/devices';
 import { FileDescription, IoDst, IoSrc, ioLength } from '../vfs/file';
+import { openControllingPty, registerPtyDevices } from './devpts';
 import { openControllingTty } from './host';
 import { Tmpfs } from './tmpfs';
 
@@ -62,8 +65,9 @@ export function registerDevices(): void {
   simple(7, 'full');
   simple(8, 'random');
   simple(9, 'random');
-  registerCharDevice(5, 0, (_t, flags) => openControllingTty(flags));
+  registerCharDevice(5, 0, (t, flags) => openControllingPty(t, flags) ?? openControllingTty(flags));
   registerCharDevice(5, 1, (_t, flags) => openControllingTty(flags));
+  registerPtyDevices();
 }
 
 /** A devtmpfs instance with the standard nodes. */
@@ -81,6 +85,7 @@ export function newDevtmpfs(mf: MemoryFile): Tmpfs {
   node('urandom', 1, 9, 0o666);
   node('tty', 5, 0, 0o666);
   node('console', 5, 1, 0o600);
+  node('ptmx', 5, 2, 0o666);
   root.symlink('fd', '/proc/self/fd', ROOT);
   root.symlink('stdin', '/proc/self/fd/0', ROOT);
   root.symlink('stdout', '/proc/self/fd/1', ROOT);

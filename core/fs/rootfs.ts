@@ -3,6 +3,7 @@
  *   /          overlay(tmpfs upper, `lower`)      writes stay in the sandbox
  *   /dev       devtmpfs                            null, zero, full, random, urandom, tty...
  *   /dev/shm   tmpfs
+ *   /dev/pts   devpts (gid=5,mode=620,ptmxmode=000, as distributions mount it)
  *   /proc      the procfs given (else an empty read-only tmpfs hiding the host's /proc)
  *   /sys       the sysfs given (else an empty read-only tmpfs)
  *   /tmp       stays in the overlay
@@ -15,6 +16,7 @@ import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, S_IFDIR, S_IFMT } from '../v
 import type { Filesystem } from '../vfs/inode';
 import { Dentry, MountNamespace, VirtualDentry } from '../vfs/mount';
 import { newDevtmpfs } from './dev';
+import { DevptsFs, parseDevptsData } from './devpts';
 import { Overlay } from './overlay';
 import './pipe';
 import { Tmpfs } from './tmpfs';
@@ -69,6 +71,12 @@ export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
     MS_NOSUID | MS_NODEV,
     'shm',
   );
+  ns.mount(
+    new DevptsFs({ gid: 5, mode: 0o620, ptmxmode: 0 }),
+    new VirtualDentry(devMount, devMount.root.child('pts')!),
+    MS_NOSUID | MS_NOEXEC,
+    'devpts',
+  );
 
   const inst = (x: Filesystem | (() => Filesystem) | undefined): Filesystem | undefined =>
     typeof x === 'function' ? x() : x;
@@ -93,6 +101,7 @@ export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
 
   setMemfdFilesystem(new Tmpfs({ mf: opts.mf, mode: 0o777 }));
   mountableTypes.set('tmpfs', (_src, data) => new Tmpfs({ mf: opts.mf, ...parseTmpfsData(data) }));
+  mountableTypes.set('devpts', (_src, data) => new DevptsFs(parseDevptsData(data)));
   if (typeof opts.procfs === 'function') mountableTypes.set('proc', opts.procfs);
   if (typeof opts.sysfs === 'function') mountableTypes.set('sysfs', opts.sysfs);
   return { ns, root, overlay, dev };

@@ -31,6 +31,7 @@ import {
   SIGCONT,
   SIGKILL,
   SIGSEGV,
+  SI_KERNEL,
   SIG_DFL,
   SIG_IGN,
   STOP_SIGNALS,
@@ -759,6 +760,18 @@ export class Kernel {
     const out: ThreadGroup[] = [];
     for (const tg of this.tgs.values()) if (tg.pgid === pgid && tg.exitStatus < 0) out.push(tg);
     return out;
+  }
+
+  /**
+   * Send `signo` from the kernel (SI_KERNEL, as Linux's kill_pgrp(..., priv=1)) to process
+   * `id` (`by` 'pid') or to every process of group `id` ('pgrp'); the terminal layer uses it
+   * (SIGINT/SIGQUIT/SIGTSTP, SIGWINCH, SIGHUP). Returns how many processes were found.
+   */
+  signalProcesses(by: 'pid' | 'pgrp', id: number, signo: number): number {
+    const one = this.tgs.get(id);
+    const tgs = by === 'pgrp' ? this.processGroup(id) : one && one.exitStatus < 0 ? [one] : [];
+    if (signo > 0) for (const tg of tgs) this.signalGroup(tg, { signo, code: SI_KERNEL });
+    return tgs.length;
   }
 
   // ---- futex ----
