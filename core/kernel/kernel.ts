@@ -123,6 +123,9 @@ export const WNOHANG = 1,
   __WCLONE = 0x80000000;
 
 export interface WaitResult {
+  /** CPU time of the child (ns), for wait4's rusage. */
+  userNs?: number;
+  sysNs?: number;
   pid: number;
   status: number;
   /** For waitid: CLD_* code and the status/signal value. */
@@ -634,6 +637,8 @@ export class Kernel {
           c.reaped = true;
           tg.children.delete(c);
           this.tgs.delete(c.pid);
+          tg.childUserNs += c.deadUserNs + c.childUserNs;
+          tg.childSysNs += c.deadSysNs + c.childSysNs;
         }
         const killed = (st & 0x7f) !== 0;
         return {
@@ -642,6 +647,8 @@ export class Kernel {
           code: killed ? (st & 0x80 ? 3 : CLD_KILLED) : CLD_EXITED,
           value: killed ? st & 0x7f : (st >> 8) & 0xff,
           uid: 0,
+          userNs: c.deadUserNs + c.childUserNs,
+          sysNs: c.deadSysNs + c.childSysNs,
         };
       }
       if (c.stopReport && options & WSTOPPED) {

@@ -6,9 +6,9 @@
  * the hostname/domainname sysctls.
  *
  * Approximations (the kernel does not track these yet):
- *  - CPU time: utime/stime are 0 — the kernel does not account CPU time per task (app code
- *    runs in host stub processes). cutime/cstime come from ThreadGroup.child{U,S}time.
- *    /proc/stat and /proc/uptime therefore show every CPU idle.
+ *  - CPU time: per thread from the platform (ptrace: the stub thread's host utime/stime);
+ *    /proc/<pid>/stat shows the group's. /proc/stat and /proc/uptime still show every
+ *    CPU idle (no system-wide accounting).
  *  - Zombies keep no comm or credentials in the kernel once their last thread is gone; this
  *    adapter remembers the last comm/creds it saw for each process (a WeakMap), so a
  *    zombie that procfs never looked at while alive shows an empty name and uid 0.
@@ -224,18 +224,22 @@ class TaskView implements ProcTask {
     if (this.t) return this.t.startNs > this.src.kernel.bootNs ? this.t.startNs - this.src.kernel.bootNs : 0n;
     return BigInt(Math.max(0, this.tg.startTime - this.src.kernel.bootWallMs)) * 1000000n;
   }
-  // CPU time is not accounted by the kernel yet (see the module comment).
+  /** A process (tid = pid) shows its whole group's time, another thread its own. */
+  private cpu(): { user: number; system: number } {
+    return this.t && this.tid !== this.tg.pid ? this.t.cpuTime() : this.tg.cpuTime();
+  }
+  // CPU times in clock ticks (USER_HZ), from the platform's per-thread accounting.
   get utime(): number {
-    return 0;
+    return Math.floor(this.cpu().user / 1e7);
   }
   get stime(): number {
-    return 0;
+    return Math.floor(this.cpu().system / 1e7);
   }
   get cutime(): number {
-    return this.tg.childUtime;
+    return Math.floor(this.tg.childUserNs / 1e7);
   }
   get cstime(): number {
-    return this.tg.childStime;
+    return Math.floor(this.tg.childSysNs / 1e7);
   }
   get nice(): number {
     return this.t?.niceValue ?? 0;

@@ -624,6 +624,10 @@ export class Task implements ContextOwner, TaskApi {
   exitThread(): void {
     if (this.state === 'dead') return;
     const wasState = this.state;
+    // Keep the thread's CPU time in its group before the host thread goes away.
+    const cpu = this.cpuTime();
+    this.tg.deadUserNs += cpu.user;
+    this.tg.deadSysNs += cpu.system;
     this.state = 'dead';
     if (this.tid === this.tg.pid) this.tg.leaderExitCode = this.exitCode;
     this.wakeup?.();
@@ -638,6 +642,11 @@ export class Task implements ContextOwner, TaskApi {
       }
     }
     this.kernel.taskExited(this, wasState);
+  }
+
+  /** CPU time of this thread in ns (0 when the platform cannot tell). */
+  cpuTime(): { user: number; system: number } {
+    return this.state === 'dead' || !this.ctx?.cpuTimeNs ? { user: 0, system: 0 } : this.ctx.cpuTimeNs();
   }
 
   /**

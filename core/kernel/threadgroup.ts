@@ -105,9 +105,12 @@ export class ThreadGroup {
     intervalNs: 0,
     deadline: 0,
   };
-  /** Child CPU times for times()/getrusage(RUSAGE_CHILDREN), in clock ticks. */
-  childUtime = 0;
-  childStime = 0;
+  /** CPU time (ns) of reaped children and their reaped descendants (times' cutime/cstime, RUSAGE_CHILDREN). */
+  childUserNs = 0;
+  childSysNs = 0;
+  /** CPU time (ns) of this group's threads that have exited. */
+  deadUserNs = 0;
+  deadSysNs = 0;
   readonly startTime: number;
   subreaper = false;
   /** Process-wide "no new privileges" and dumpable. */
@@ -135,6 +138,21 @@ export class ThreadGroup {
     for (const t of this.tasks) if (t.tid === this.pid) return t;
     return this.tasks.values().next().value;
   }
+
+  /** CPU time (ns) of the whole group: live threads plus those that exited. */
+  cpuTime(): { user: number; system: number } {
+    let user = this.deadUserNs,
+      system = this.deadSysNs;
+    for (const t of this.tasks) {
+      const c = t.cpuTime();
+      user += c.user;
+      system += c.system;
+    }
+    return { user, system };
+  }
+
+  /** Clock ticks (USER_HZ) in ns. */
+  static readonly TICK_NS = 10_000_000;
 
   limit(r: number): number {
     const v = this.limits[r][0];

@@ -117,6 +117,11 @@ export interface Context {
   switchAddressSpace(as: AddressSpace): void;
   /** Release the context's host resources (the app thread is gone). */
   release(): void;
+  /**
+   * CPU time this thread has used running app code (user) and in the host kernel on its
+   * behalf (system), in nanoseconds. Optional: a platform that cannot tell omits it.
+   */
+  cpuTimeNs?(): { user: number; system: number };
 }
 
 export interface PlatformCapabilities {

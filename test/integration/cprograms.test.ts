@@ -7,6 +7,7 @@ import { buildC, runNative, runSandbox } from './harness';
 
 const PROGRAMS = [
   'robust',
+  'cputime',
   'threads',
   'forkexec',
   'signals',

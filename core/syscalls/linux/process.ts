@@ -152,7 +152,7 @@ export async function wait4(t: Task, a: A): Promise<number> {
   if (typeof r === 'number') return r;
   if (!r) return 0;
   if (statusAddr) t.mm.writeI32(statusAddr, r.status);
-  if (a.ptr(3)) t.mm.copyOut(a.ptr(3), new Uint8Array(144));
+  if (a.ptr(3)) t.mm.copyOut(a.ptr(3), encodeRusage(r.userNs ?? 0, r.sysNs ?? 0));
   return r.pid;
 }
 
@@ -187,7 +187,7 @@ export async function waitid(t: Task, a: A): Promise<number> {
     }
     t.mm.copyOut(infop, b);
   }
-  if (a.ptr(4)) t.mm.copyOut(a.ptr(4), new Uint8Array(144));
+  if (a.ptr(4)) t.mm.copyOut(a.ptr(4), encodeRusage(r?.userNs ?? 0, r?.sysNs ?? 0));
   return 0;
 }
 
@@ -756,6 +756,58 @@ export function setpriority(t: Task, a: A) {
 }
 const EACCES_ = 13;
 
+/** struct rusage (144 bytes) with the given CPU times (ns); other fields 0 but ru_maxrss. */
+export function encodeRusage(userNs: number, sysNs: number, maxRssKb = 0): Buffer {
+  const b = Buffer.alloc(144);
+  const tv = (ns: number, off: number) => {
+    b.writeBigInt64LE(BigInt(Math.floor(ns / 1e9)), off);
+    b.writeBigInt64LE(BigInt(Math.floor((ns % 1e9) / 1e3)), off + 8);
+  };
+  tv(userNs, 0);
+  tv(sysNs, 16);
+  b.writeBigInt64LE(BigInt(maxRssKb), 32);
+  return b;
+}
+
+function rssKb(t: Task): number {
+  let extents = 0;
+  const seen = new Set<object>();
+  for (const v of t.mm.vmas)
+    if (!seen.has(v.obj)) {
+      seen.add(v.obj);
+      extents += v.obj.extents.size;
+    }
+  return extents * 64;
+}
+
+/** getrusage implements Linux syscall getrusage(2): CPU times from the platform; maxrss estimated. */
+export function getrusage(t: Task, a: A) {
+  const who = a.int(0);
+  let c: { user: number; system: number };
+  if (who === 0) c = t.tg.cpuTime();
+  else if (who === 1) c = t.cpuTime();
+  else if (who === -1) c = { user: t.tg.childUserNs, system: t.tg.childSysNs };
+  else return -EINVAL;
+  t.mm.copyOut(a.ptr(1), encodeRusage(c.user, c.system, who === -1 ? 0 : rssKb(t)));
+  return 0;
+}
+
+/** times implements Linux syscall times(2) (clock ticks, USER_HZ 100). */
+export function times(t: Task, a: A) {
+  const tick = (ns: number) => BigInt(Math.floor(ns / 1e7));
+  if (a.ptr(0)) {
+    const c = t.tg.cpuTime();
+    const b = Buffer.alloc(32);
+    b.writeBigInt64LE(tick(c.user), 0);
+    b.writeBigInt64LE(tick(c.system), 8);
+    b.writeBigInt64LE(tick(t.tg.childUserNs), 16);
+    b.writeBigInt64LE(tick(t.tg.childSysNs), 24);
+    t.mm.copyOut(a.ptr(0), b);
+  }
+  // Ticks since an arbitrary point: the sandbox's boot (plus an offset, as Linux's INITIAL_JIFFIES wrap).
+  return Number((process.hrtime.bigint() - t.kernel.bootNs) / 10000000n) + 4294937296;
+}
+
 /** rseq: not supported; glibc falls back cleanly on ENOSYS. */
 
 export const processSyscalls: SyscallDef<Task>[] = [
@@ -793,7 +845,7 @@ export const processSyscalls: SyscallDef<Task>[] = [
     name: 'wait4',
     handler: wait4,
     support: 'partial',
-    note: 'rusage is zeroed',
+    note: 'rusage has CPU times only',
     args: ['int', 'ptr', 'hex', 'ptr'],
   },
   {
@@ -801,7 +853,7 @@ export const processSyscalls: SyscallDef<Task>[] = [
     name: 'waitid',
     handler: waitid,
     support: 'partial',
-    note: 'P_PIDFD not yet; rusage zeroed',
+    note: 'P_PIDFD not yet; rusage has CPU times only',
     args: ['int', 'int', 'ptr', 'hex', 'ptr'],
   },
   { nr: 39, name: 'getpid', handler: getpid, support: 'full', args: [] },
@@ -978,6 +1030,15 @@ export const processSyscalls: SyscallDef<Task>[] = [
     note: 'recorded per process; no scheduling effect',
     args: ['int', 'int', 'int'],
   },
+  {
+    nr: 98,
+    name: 'getrusage',
+    handler: getrusage,
+    support: 'partial',
+    note: 'CPU times and an estimated ru_maxrss; fault, I/O and context-switch counts are 0',
+    args: ['int', 'ptr'],
+  },
+  { nr: 100, name: 'times', handler: times, support: 'full', args: ['ptr'] },
   {
     nr: 334,
     name: 'rseq',

@@ -55,10 +55,14 @@ export function clockNow(t: Task, clock: number): bigint {
     case CLOCK_BOOTTIME:
     case CLOCK_BOOTTIME_ALARM:
       return process.hrtime.bigint();
-    case CLOCK_PROCESS_CPUTIME_ID:
-    case CLOCK_THREAD_CPUTIME_ID:
-      // Approximation: time since the task started (the sentry does not see host CPU time per thread yet).
-      return process.hrtime.bigint() - t.startNs;
+    case CLOCK_PROCESS_CPUTIME_ID: {
+      const c = t.tg.cpuTime();
+      return BigInt(c.user + c.system);
+    }
+    case CLOCK_THREAD_CPUTIME_ID: {
+      const c = t.cpuTime();
+      return BigInt(c.user + c.system);
+    }
     default:
       return -1n;
   }
@@ -240,7 +244,7 @@ export const timeSyscalls: SyscallDef<Task>[] = [
     name: 'clock_gettime',
     handler: clock_gettime,
     support: 'partial',
-    note: 'CPU-time clocks report time since the task started',
+    note: 'CPU-time clocks have the host tick resolution (10 ms)',
     args: ['clockid', 'ptr'],
   },
   { nr: 229, name: 'clock_getres', handler: clock_getres, support: 'full', args: ['clockid', 'ptr'] },

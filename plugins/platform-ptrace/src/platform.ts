@@ -219,6 +219,18 @@ export class PtraceContext implements Context {
     return this.space;
   }
 
+  /** CPU time of the host thread, from /proc/<stub>/task/<tid>/stat (utime, stime: clock ticks). */
+  cpuTimeNs(): { user: number; system: number } {
+    try {
+      const st = fs.readFileSync(`/proc/${this.space.pid}/task/${this.tid}/stat`, 'latin1');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      // Fields 14 and 15 of stat; f[0] is field 3.
+      return { user: Number(f[11]) * TICK_NS, system: Number(f[12]) * TICK_NS };
+    } catch {
+      return { user: 0, system: 0 };
+    }
+  }
+
   resume(): void {
     const p = this.platform;
     if (this.running) throw new Error(`resume: context (thread ${this.tid}) is already running`);
@@ -327,6 +339,9 @@ const enum PlatformState {
   Running,
   Shut,
 }
+
+/** Nanoseconds per clock tick (USER_HZ = 100 on x86-64 Linux). */
+const TICK_NS = 10_000_000;
 
 /** The ptrace Platform. One instance traces from the thread that calls init() (the Node main thread). */
 export class PtracePlatform implements Platform {

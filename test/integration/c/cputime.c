@@ -1,0 +1,46 @@
+// CPU time accounting: a busy loop shows up in getrusage, times, clock_gettime(CPUTIME)
+// and, for a reaped child, in RUSAGE_CHILDREN and wait4's rusage.
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/times.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void burn(double secs) {
+  double end = now(CLOCK_MONOTONIC) + secs;
+  volatile unsigned long x = 0;
+  while (now(CLOCK_MONOTONIC) < end)
+    for (int i = 0; i < 100000; i++) x += i;
+}
+
+static double tv(struct timeval t) { return t.tv_sec + t.tv_usec / 1e6; }
+
+int main(void) {
+  burn(0.3);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  struct tms tm;
+  times(&tm);
+  printf("self getrusage ok=%d\n", tv(ru.ru_utime) + tv(ru.ru_stime) >= 0.1);
+  printf("self times ok=%d\n", tm.tms_utime + tm.tms_stime >= 10);
+  printf("process cputime ok=%d\n", now(CLOCK_PROCESS_CPUTIME_ID) >= 0.1);
+  printf("thread cputime ok=%d\n", now(CLOCK_THREAD_CPUTIME_ID) >= 0.1);
+  pid_t c = fork();
+  if (c == 0) {
+    burn(0.3);
+    _exit(0);
+  }
+  struct rusage cru;
+  wait4(c, NULL, 0, &cru);
+  printf("wait4 rusage ok=%d\n", tv(cru.ru_utime) + tv(cru.ru_stime) >= 0.1);
+  getrusage(RUSAGE_CHILDREN, &ru);
+  printf("children ok=%d\n", tv(ru.ru_utime) + tv(ru.ru_stime) >= 0.1);
+  return 0;
+}
