@@ -270,11 +270,17 @@ export function openVd(
     case S_IFDIR:
       r = inode.open(t, fflags, vd);
       break;
-    case S_IFCHR:
+    case S_IFCHR: {
+      // Terminals need O_NOCTTY (whether the open may acquire a controlling terminal);
+      // the file keeps no creation flag, as Linux's f_flags.
+      const cflags = fflags | (flags & O_NOCTTY);
       r = inode.openSpecial
-        ? inode.openSpecial(t, fflags, vd)
-        : openCharDevice(t, inode.stat().rdev, fflags, vd);
+        ? inode.openSpecial(t, cflags, vd)
+        : openCharDevice(t, inode.stat().rdev, cflags, vd);
+      if (r instanceof Promise) r = r.then(stripNoctty);
+      else stripNoctty(r);
       break;
+    }
     case S_IFIFO:
       r = inode.openSpecial ? inode.openSpecial(t, fflags, vd) : openFifo(t, inode, fflags);
       break;
@@ -286,6 +292,11 @@ export function openVd(
   }
   if (r instanceof Promise) return r.then((f) => attach(f, vd, inode));
   return attach(r, vd, inode);
+}
+
+function stripNoctty(f: FileDescription): FileDescription {
+  f.flags &= ~O_NOCTTY;
+  return f;
 }
 
 function attach(f: FileDescription, vd: VirtualDentry, inode: Inode): FileDescription {

@@ -56,13 +56,15 @@ async function startSandbox(script: string, nStubs: number) {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Listen from the start: a short script may end before its stubs are even seen.
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   let stubs: number[] = [];
   for (let i = 0; i < 200; i++) {
     stubs = stubsOf(child.pid!);
-    if (stubs.length >= nStubs) break;
+    if (stubs.length >= nStubs || child.exitCode !== null) break;
     await sleep(50);
   }
-  return { child, stubs };
+  return { child, stubs, exited };
 }
 
 describe('runsc do: process lifecycle', function () {
@@ -120,16 +122,15 @@ describe('runsc do: process lifecycle', function () {
   });
 
   it('leaves no stub after a normal exit', async () => {
-    const { child, stubs } = await startSandbox('sleep 0.3; exit 0', 1);
+    const { stubs, exited } = await startSandbox('sleep 0.3; exit 0', 1);
     assert.ok(stubs.length >= 1, 'the sandbox had stubs while running');
-    await new Promise((r) => child.on('exit', r));
+    await exited;
     assert.deepEqual(await waitGone(stubs), []);
   });
 
   it('leaves no stub when the app is SIGKILLed from inside', async () => {
-    const { child, stubs } = await startSandbox('sleep 5 & kill -9 $$', 1);
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    assert.equal(code, 137);
+    const { stubs, exited } = await startSandbox('sleep 5 & kill -9 $$', 1);
+    assert.equal(await exited, 137);
     assert.deepEqual(await waitGone(stubs), []);
   });
 
@@ -141,10 +142,10 @@ describe('runsc do: process lifecycle', function () {
   ] as const) {
     it(`leaves no stub when ${what}`, async () => {
       // The sleeps outlast the test's timeout: only the signal can end the sandbox in time.
-      const { child, stubs } = await startSandbox('sleep 1000 & sleep 1000; wait', 3);
+      const { child, stubs, exited } = await startSandbox('sleep 1000 & sleep 1000; wait', 3);
       assert.ok(stubs.length >= 3, `expected 3 stubs, saw ${stubs.length}`);
       child.kill(sig);
-      await new Promise((r) => child.on('exit', r));
+      await exited;
       assert.deepEqual(await waitGone(stubs), [], `stubs left after ${sig}`);
       assert.deepEqual(stubsOf(child.pid!), []);
     });

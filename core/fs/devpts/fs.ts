@@ -162,9 +162,12 @@ class SlaveInode extends DevptsNode implements Inode {
   }
   openSpecial(t: TaskApi, flags: number, vd: VirtualDentry): FileDescription {
     this.fs.noteNamespace(vd.mount.ns);
-    return this.pty.openSlave(t, flags, openedWithNoCtty(t));
+    return this.pty.openSlave(t, flags, (flags & O_NOCTTY_FLAG) !== 0);
   }
 }
+
+/** O_NOCTTY, passed through to terminal openers by the VFS. */
+const O_NOCTTY_FLAG = 0o400;
 
 export class DevptsFs implements Filesystem, PtyOwner {
   readonly typeName = 'devpts';
@@ -272,29 +275,4 @@ export function ptsRootFor(vd: VirtualDentry): VirtualDentry {
 export function openPtmx(t: TaskApi, flags: number, vd: VirtualDentry): MasterFile {
   const root = ptsRootFor(vd);
   return (root.mount.fs as DevptsFs).openMaster(t, flags, root);
-}
-
-/**
- * Whether the open(2) being served asked for O_NOCTTY. The VFS drops the creation flags
- * (O_NOCTTY among them) before a device sees the open, so this reads them from the
- * syscall's arguments: open (rsi), openat (rdx), openat2 (how->flags). Without registers
- * (a fake task) or from another call (TIOCGPTPEER passes its own), the answer is false.
- */
-export function openedWithNoCtty(t: TaskApi): boolean {
-  const rt = t as {
-    lastSyscall?: number;
-    args?: { int(i: number): number; ptr(i: number): number };
-  };
-  if (rt.lastSyscall === undefined || !rt.args) return false;
-  const O_NOCTTY = 0o400;
-  switch (rt.lastSyscall) {
-    case 2: // open
-      return (rt.args.int(1) & O_NOCTTY) !== 0;
-    case 257: // openat
-      return (rt.args.int(2) & O_NOCTTY) !== 0;
-    case 437: // openat2
-      return (t.mem.readU32(rt.args.ptr(2)) & O_NOCTTY) !== 0;
-    default:
-      return false;
-  }
 }

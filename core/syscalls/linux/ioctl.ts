@@ -64,7 +64,7 @@ export const ioctlSyscalls: SyscallDef<FileTask>[] = [
     name: 'ioctl',
     handler: Ioctl,
     support: 'partial',
-    note: 'generic FIO* requests; terminal requests on host terminals (TCGETS/TCSETS/TCSETSW/TCSETSF/TIOCGWINSZ/TIOCSWINSZ/TIOCGPGRP/TIOCSPGRP); FIONREAD on pipes',
+    note: 'generic FIO* requests; terminal requests on host terminals and on ptys (termios, window size, process groups, TIOCSCTTY/TIOCNOTTY, TIOCGPTN/TIOCSPTLCK/TIOCGPTPEER); FIONREAD on pipes; no TIOCPKT modes',
     args: ['fd', 'hex', 'hex'],
   },
 ];
