@@ -191,11 +191,17 @@ export class MemoryManager implements UserMemory {
       v.growsDown,
       v.fileOff + (addr - v.start),
     );
-    right.mapped = new Set(v.mapped);
     right.objLimit = v.objLimit;
     right.locked = v.locked;
     right.mayWrite = v.mayWrite;
     v.end = addr;
+    // Each half keeps only the installed extents it overlaps: an extent wholly in the other
+    // half must not count as installed if this half later grows over it (brk, mremap).
+    const splitObj = v.objOff + (addr - v.start);
+    for (const idx of v.mapped) {
+      if ((idx + 1) * EXTENT_SIZE > splitObj) right.mapped.add(idx);
+      if (idx * EXTENT_SIZE >= splitObj) v.mapped.delete(idx);
+    }
     this.vmas.splice(i + 1, 0, right);
   }
 

@@ -53,6 +53,13 @@ int main(void) {
   void *b0 = sbrk(0);
   sbrk(1 << 16);
   printf("brk grew: %d\n", (char *)sbrk(0) - (char *)b0 == 1 << 16);
+  // Grow, touch, shrink, grow again over the same range and touch: pages come back zeroed.
+  char *hb = sbrk(0);
+  sbrk(1 << 20);
+  memset(hb, 7, 1 << 20);
+  sbrk(-(1 << 19));
+  sbrk(1 << 19);
+  printf("brk regrow: %d %d\n", hb[(1 << 20) - 1], hb[(1 << 19) - 1]);
   unsigned char vec[4];
   printf("mincore: %d\n", mincore(priv, 4096, vec));
   return 0;

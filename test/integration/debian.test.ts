@@ -1,0 +1,162 @@
+/**
+ * Real programs from a Debian 12 root filesystem (issue 4): each command runs natively,
+ * chrooted into the same root (with its own PID namespace and /proc), and under
+ * `runsc do --root-dir ROOT`; stdout, stderr and exit status must match.
+ *
+ * The root is built once by scripts/debian-rootfs.sh (debootstrap --variant=minbase plus
+ * python3, gawk, xz-utils) into .cache/; building needs root and Debian's mirror.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO, runNative, runSandbox } from './harness';
+
+let ROOT = '';
+
+function buildRoot(): string | null {
+  if (process.getuid?.() !== 0) return null;
+  const r = spawnSync('bash', [path.join(REPO, 'scripts', 'debian-rootfs.sh')], {
+    encoding: 'utf8',
+    timeout: 900000,
+  });
+  if (r.status !== 0) throw new Error(`debian-rootfs.sh failed:\n${r.stderr}`);
+  return r.stdout.trim().split('\n').pop()!;
+}
+
+/** The same command natively: chrooted into ROOT, as pid 1 of a new PID namespace with its own /proc and /tmp. */
+function native(argv: string[], env: Record<string, string> = {}) {
+  // A private tmpfs on the root's /tmp keeps the native run's files out of the cached root.
+  return runNative(
+    [
+      'unshare',
+      '--pid',
+      '--fork',
+      '--mount',
+      `--mount-proc=${ROOT}/proc`,
+      'sh',
+      '-c',
+      'mount -t tmpfs tmpfs "$0/tmp" && exec chroot "$0" "$@"',
+      ROOT,
+      ...argv,
+    ],
+    { env, timeoutMs: 180000 },
+  );
+}
+
+function sandboxed(argv: string[], env: Record<string, string> = {}) {
+  return runSandbox(argv, { env, flags: ['--root-dir', ROOT], timeoutMs: 300000 });
+}
+
+const BASH: [string, string][] = [
+  [
+    'arrays and associative arrays',
+    'a=(x y z); a+=(w); echo "${#a[@]} ${a[2]} ${a[@]:1:2}"; declare -A m=([k]=v [j]=w); for k in $(printf "%s\\n" "${!m[@]}" | sort); do echo "$k=${m[$k]}"; done',
+  ],
+  ['process substitution', 'diff <(seq 1 5) <(seq 1 6); echo "rc=$?"; paste <(seq 3) <(seq 4 6)'],
+  [
+    'coprocess',
+    'coproc BC { while read x; do echo $((x*x)); done; }; for i in 2 3 4; do echo $i >&"${BC[1]}"; read -r y <&"${BC[0]}"; echo "$i^2=$y"; done; exec {BC[1]}>&-; wait',
+  ],
+  [
+    'subshells, traps, here-strings',
+    'trap "echo trapped" EXIT; x=$(cat <<< "here string"); echo "$x"; (exit 3); echo "sub=$?"; read -r a b <<< "one two"; echo "$b $a"',
+  ],
+  [
+    'coreutils',
+    'mkdir -p /tmp/cu && cd /tmp/cu && printf "%s\\n" c b a > f && ls -la --time-style=+ --color=always f | cut -d" " -f1,5- && sort f | tr "\\n" , && echo && du -s --apparent-size f | cut -f1 && stat -c "%n %s %F %a" f && id -u && env -i A=1 B=2 env | sort && TZ=UTC0 date -d @1700000000 && TZ=EST5EDT date -d @1700000000 +%H:%M:%Z',
+  ],
+  ['sort of 1e6 lines', 'seq 1000000 | sort -n -r | head -3; seq 1000000 | sort | md5sum'],
+  [
+    'findutils, grep -r, sed, gawk',
+    'cd /usr/share/doc && find . -maxdepth 1 -name "lib*" | sort | head -5; grep -rl "Debian" /etc/debian_version /etc/os-release | sort; sed -n "s/^VERSION_ID=//p" /etc/os-release; gawk -F: "\\$3 == 0 {print \\$1}" /etc/passwd; gawk "BEGIN { printf \\"%.3f\\n\\", atan2(0, -1) }"',
+  ],
+  [
+    'tar, gzip and xz round trips',
+    'mkdir -p /tmp/t/d && cd /tmp/t && seq 1 20000 > d/a && cp /etc/os-release d/b && tar czf x.tgz d && tar cJf x.txz d && rm -r d && tar xzf x.tgz && md5sum d/a d/b && rm -r d && tar xJf x.txz && md5sum d/a d/b && xz -9 -k d/a && xz -t d/a.xz && gzip -l x.tgz | tail -1 | gawk "{print \\$2}"',
+  ],
+  [
+    'sha256sum of a 100 MiB file',
+    'dd if=/dev/zero of=/tmp/big bs=1M count=100 2>/dev/null && sha256sum /tmp/big && rm /tmp/big',
+  ],
+  [
+    'perl with fork and pipes',
+    'perl -e \'pipe(R, W); my $p = fork; if (!$p) { close R; print W "from child $$\\n" =~ s/\\d+/N/r; exit 7 } close W; print scalar <R>; waitpid($p, 0); print "status ", $? >> 8, "\\n"\'',
+  ],
+  [
+    'dpkg and apt',
+    'dpkg -l bash coreutils | tail -2 | gawk "{print \\$1, \\$2}"; apt-get --simulate --no-download install bash 2>&1 | tail -1',
+  ],
+];
+
+const PY: [string, string][] = [
+  [
+    'python3 one-liners',
+    'import sys, os, json; print(sys.version_info[:2], os.getpid(), json.dumps({"a": [1, 2]}))',
+  ],
+  [
+    'python3 threads',
+    'import threading; n = [0]; l = threading.Lock()\ndef w():\n  for _ in range(1000):\n    with l: n[0] += 1\nts = [threading.Thread(target=w) for _ in range(8)]\n[t.start() for t in ts]; [t.join() for t in ts]; print(n[0])',
+  ],
+  [
+    'python3 subprocess pipelines',
+    'import subprocess as s; p1 = s.Popen(["seq", "100"], stdout=s.PIPE); p2 = s.Popen(["grep", "7"], stdin=p1.stdout, stdout=s.PIPE); p1.stdout.close(); print(p2.communicate()[0].decode().split()); print(s.run(["sh", "-c", "exit 5"]).returncode)',
+  ],
+  [
+    'python3 tempfile and os.walk',
+    'import tempfile, os\nwith tempfile.TemporaryDirectory() as d:\n  open(os.path.join(d, "f"), "w").write("x")\n  print(sorted(os.listdir(d)))\nprint(sum(len(f) for _, _, f in os.walk("/usr/lib/python3.11/json")))',
+  ],
+];
+
+describe('Debian programs: native (chroot) vs runsc do --root-dir', function () {
+  this.timeout(600000);
+  before(function () {
+    const r = buildRoot();
+    if (!r) this.skip();
+    ROOT = r;
+  });
+  for (const [name, script] of BASH)
+    it(`bash: ${name}`, () => {
+      const n = native(['/bin/bash', '-c', script]);
+      const s = sandboxed(['/bin/bash', '-c', script]);
+      assert.equal(s.stdout, n.stdout, 'stdout');
+      assert.equal(s.stderr, n.stderr, 'stderr');
+      assert.equal(s.status, n.status, 'exit status');
+    });
+  for (const [name, code] of PY)
+    it(name, () => {
+      const n = native(['/usr/bin/python3', '-c', code]);
+      const s = sandboxed(['/usr/bin/python3', '-c', code]);
+      assert.equal(s.stdout, n.stdout, 'stdout');
+      assert.equal(s.stderr, n.stderr, 'stderr');
+      assert.equal(s.status, n.status, 'exit status');
+    });
+  it('python3: every pure-Python standard library module imports', () => {
+    const code = [
+      'import pkgutil, importlib, sys, warnings',
+      'warnings.simplefilter("ignore")',
+      'skip = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "lib2to3", "ensurepip", "venv", "pydoc_data"}',
+      'ok = bad = 0',
+      'for m in sorted(x.name for x in pkgutil.iter_modules(["/usr/lib/python3.11"])):',
+      '  if m in skip or m.startswith("_"): continue',
+      '  try: importlib.import_module(m); ok += 1',
+      '  except Exception as e: bad += 1; print("FAIL", m, type(e).__name__)',
+      'print("imported", ok, "failed", bad)',
+    ].join('\n');
+    const n = native(['/usr/bin/python3', '-c', code]);
+    const s = sandboxed(['/usr/bin/python3', '-c', code]);
+    assert.match(n.stdout, /imported \d+ failed/);
+    assert.equal(s.stdout, n.stdout);
+  });
+  it('writes stay in the sandbox: the root on the host is untouched', () => {
+    const marker = `/tmp/tsvisor-marker-${process.pid}`;
+    const s = sandboxed([
+      '/bin/bash',
+      '-c',
+      `echo x > ${marker} && cat ${marker} && touch /etc/marker && echo ok`,
+    ]);
+    assert.equal(s.stdout, 'x\nok\n');
+    assert.equal(fs.existsSync(path.join(ROOT, marker)), false);
+    assert.equal(fs.existsSync(path.join(ROOT, 'etc', 'marker')), false);
+  });
+});
