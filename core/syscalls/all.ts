@@ -14,6 +14,7 @@ import { pipeSyscalls } from './linux/pipe';
 import { pollSyscalls } from './linux/poll';
 import { ioctlSyscalls } from './linux/ioctl';
 import { epollSyscalls } from './linux/epoll';
+import { notifySyscalls } from './linux/notify';
 
 export const FAMILIES: readonly (readonly SyscallDef[])[] = [
   processSyscalls,
@@ -29,6 +30,7 @@ export const FAMILIES: readonly (readonly SyscallDef[])[] = [
   pollSyscalls,
   ioctlSyscalls,
   epollSyscalls,
+  notifySyscalls,
 ];
 
 export function linuxTable(): (SyscallDef | undefined)[] {

@@ -22,6 +22,7 @@ import type { Mappable } from '../mm/api';
 import { POLLIN, POLLOUT, WaitQueue } from '../util/waiter';
 import { O_ACCMODE, O_APPEND, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET } from './abi';
 import type { DirEntry, Inode, Stat } from './inode';
+import { fsnotifyRelease } from './fsnotify';
 import { releaseFileLocks } from './lock';
 import type { VirtualDentry } from './mount';
 
@@ -114,6 +115,7 @@ export abstract class FileDescription {
   decRef(): void {
     if (--this.refs === 0) {
       if (this.locked) releaseFileLocks(this);
+      if (this.inode) fsnotifyRelease(this);
       this.release();
     }
   }

@@ -64,6 +64,15 @@ import {
 } from './abi';
 import { openCharDevice, openFifo } from './devices';
 import { FileDescription, PathFile } from './file';
+import {
+  fsnotifyChange,
+  fsnotifyCreate,
+  fsnotifyLink,
+  fsnotifyOpen,
+  fsnotifyRename,
+  fsnotifyUnlink,
+  linksBefore,
+} from './fsnotify';
 import type { Inode, SetAttr, Stat, TimeSpec } from './inode';
 import { Dentry, Mount, VirtualDentry } from './mount';
 import { checkOwner, checkPermission, checkSticky, chmodBits, inGroup, isOwner, permits } from './perm';
@@ -233,6 +242,7 @@ function createOrFind(
     if (!dir.inode.create) throw new SysError(EPERM);
     if (dir.dentry.dead) throw new SysError(ENOENT);
     const ino = dir.inode.create(name, mode & ~t.fs.umask & 0o7777, t.creds);
+    fsnotifyCreate(dir.inode, name, ino);
     const d = dir.dentry.insert(name, ino);
     return { vd: new VirtualDentry(dir.mount, d), created: true };
   }
@@ -290,8 +300,9 @@ export function openVd(
       if (inode.openSpecial) r = inode.openSpecial(t, fflags, vd);
       else throw new SysError(ENXIO);
   }
-  if (r instanceof Promise) return r.then((f) => attach(f, vd, inode));
-  return attach(r, vd, inode);
+  const trunc = (flags & O_TRUNC) !== 0 && type === S_IFREG && !created;
+  if (r instanceof Promise) return r.then((f) => attach(f, vd, inode, trunc));
+  return attach(r, vd, inode, trunc);
 }
 
 function stripNoctty(f: FileDescription): FileDescription {
@@ -299,9 +310,10 @@ function stripNoctty(f: FileDescription): FileDescription {
   return f;
 }
 
-function attach(f: FileDescription, vd: VirtualDentry, inode: Inode): FileDescription {
+function attach(f: FileDescription, vd: VirtualDentry, inode: Inode, trunc: boolean): FileDescription {
   if (!f.vd) f.vd = vd;
   if (!f.inode) f.inode = inode;
+  fsnotifyOpen(f, trunc);
   return f;
 }
 
@@ -323,6 +335,7 @@ export function mkdirAt(t: FileTask, dirfd: number, path: string, mode: number):
   if (dir.dentry.dead) throw new SysError(ENOENT);
   if (!dir.inode.mkdir) throw new SysError(EPERM);
   const ino = dir.inode.mkdir(name, mode & ~t.fs.umask & (0o777 | S_ISVTX), t.creds);
+  fsnotifyCreate(dir.inode, name, ino);
   dir.dentry.insert(name, ino);
 }
 
@@ -350,6 +363,7 @@ export function mknodAt(t: FileTask, dirfd: number, path: string, mode: number, 
     if (!dir.inode.mknod) throw new SysError(EPERM);
     ino = dir.inode.mknod(name, type | perm, type === S_IFCHR || type === S_IFBLK ? rdev : 0, t.creds);
   }
+  fsnotifyCreate(dir.inode, name, ino);
   dir.dentry.insert(name, ino);
 }
 
@@ -364,7 +378,9 @@ export function symlinkAt(t: FileTask, target: string, dirfd: number, path: stri
   checkWritableMount(dir.mount);
   checkDirWrite(t.creds, dir.inode);
   if (!dir.inode.symlink) throw new SysError(EPERM);
-  dir.dentry.insert(name, dir.inode.symlink(name, target, t.creds));
+  const ino = dir.inode.symlink(name, target, t.creds);
+  fsnotifyCreate(dir.inode, name, ino);
+  dir.dentry.insert(name, ino);
 }
 
 /** link(2)/linkat(2). `follow` = AT_SYMLINK_FOLLOW. */
@@ -394,6 +410,7 @@ export function linkAt(
   if (!dir.inode.link) throw new SysError(EPERM);
   if (old.dentry.dead && src.stat().nlink === 0) throw new SysError(ENOENT);
   dir.inode.link(name, src);
+  fsnotifyLink(dir.inode, name, src);
   // Overlays may hand back a different inode object for the new name: look it up.
   dir.dentry.drop(name, false);
 }
@@ -413,8 +430,10 @@ export function unlinkAt(t: FileTask, dirfd: number, path: string): void {
   if (type === S_IFDIR) throw new SysError(EISDIR);
   if (child.mountCount && dir.mount.ns.mountAt(dir.mount, child)) throw new SysError(EBUSY);
   if (!dir.inode.unlink) throw new SysError(EPERM);
+  const links = linksBefore(child.inode);
   dir.inode.unlink(name);
   dir.dentry.drop(name, true);
+  fsnotifyUnlink(dir.inode, name, child.inode, links);
 }
 
 /** rmdir(2)/unlinkat(2) with AT_REMOVEDIR. */
@@ -435,6 +454,7 @@ export function rmdirAt(t: FileTask, dirfd: number, path: string): void {
   if (!dir.inode.rmdir) throw new SysError(EPERM);
   dir.inode.rmdir(name);
   dir.dentry.drop(name, true);
+  fsnotifyUnlink(dir.inode, name, child.inode, 0);
 }
 
 function isRootOf(t: FileTask, m: Mount, d: Dentry): boolean {
@@ -497,6 +517,7 @@ export function renameAt(
   if (srcDir && op.dir.dentry !== np.dir.dentry) checkPermission(t.creds, src.inode, MAY_WRITE);
   if (np.dir.dentry.dead) throw new SysError(ENOENT);
   if (!op.dir.inode.rename) throw new SysError(EPERM);
+  const dstLinks = dst ? linksBefore(dst.inode) : 0;
   op.dir.inode.rename(op.name, np.dir.inode, np.name, flags);
   // Update the dentry cache.
   op.dir.dentry.children.delete(op.name);
@@ -511,6 +532,16 @@ export function renameAt(
   src.name = np.name;
   src.parent = np.dir.dentry;
   np.dir.dentry.children.set(np.name, src);
+  fsnotifyRename(
+    op.dir.inode,
+    op.name,
+    np.dir.inode,
+    np.name,
+    src.inode,
+    dst?.inode ?? null,
+    dstLinks,
+    (flags & RENAME_EXCHANGE) !== 0,
+  );
 }
 
 /** readlink(2)/readlinkat(2): the target; EINVAL when not a symlink. */
@@ -529,17 +560,31 @@ export function statVd(vd: VirtualDentry): Stat {
 }
 
 /** chmod on an inode at a location (fchmod passes the file's). */
-export function chmodInode(t: FileTask, inode: Inode, m: Mount | null, mode: number): void {
+export function chmodInode(
+  t: FileTask,
+  inode: Inode,
+  m: Mount | null,
+  mode: number,
+  d?: Dentry | null,
+): void {
   if (m) checkWritableMount(m);
   checkOwner(t.creds, inode);
   let bits = chmodBits(t.creds, inode, mode);
   if ((inode.mode & S_IFMT) !== S_IFDIR && t.creds.fsuid !== 0 && !inGroup(t.creds, inode.gid))
     bits &= ~S_ISGID;
   inode.setattr({ mode: bits }, t.creds);
+  fsnotifyChange(inode, { mode: bits }, d);
 }
 
 /** chown family; -1 (0xffffffff) leaves an id unchanged. */
-export function chownInode(t: FileTask, inode: Inode, m: Mount | null, uid: number, gid: number): void {
+export function chownInode(
+  t: FileTask,
+  inode: Inode,
+  m: Mount | null,
+  uid: number,
+  gid: number,
+  d?: Dentry | null,
+): void {
   if (m) checkWritableMount(m);
   const c = t.creds;
   const attr: SetAttr = {};
@@ -561,6 +606,7 @@ export function chownInode(t: FileTask, inode: Inode, m: Mount | null, uid: numb
     if (mode !== (inode.mode & 0o7777)) attr.mode = mode;
   }
   inode.setattr(attr, c);
+  fsnotifyChange(inode, attr, d);
 }
 
 /** utimensat semantics: undefined = UTIME_OMIT. */
@@ -570,6 +616,7 @@ export function utimesInode(
   m: Mount | null,
   atime: TimeSpec | undefined,
   mtime: TimeSpec | undefined,
+  d?: Dentry | null,
 ): void {
   if (atime === undefined && mtime === undefined) return;
   if (m) checkWritableMount(m);
@@ -579,6 +626,7 @@ export function utimesInode(
     if (!permits(t.creds, inode.mode, inode.uid, inode.gid, MAY_WRITE)) throw new SysError(EACCES);
   }
   inode.setattr({ atime, mtime }, t.creds);
+  fsnotifyChange(inode, { atime, mtime }, d);
 }
 
 /** truncate(2) on a location (ftruncate checks its fd itself). */
@@ -591,6 +639,7 @@ export function truncateVd(t: FileTask, vd: VirtualDentry, size: number): void {
   checkPermission(t.creds, inode, MAY_WRITE);
   checkWritableMount(vd.mount);
   inode.setattr({ size, mtime: 'now' }, t.creds);
+  fsnotifyChange(inode, { size }, vd.dentry);
 }
 
 /** access(2)/faccessat2(2): `mode` R_OK|W_OK|X_OK; real ids unless AT_EACCESS. */

@@ -17,6 +17,8 @@ const PROGRAMS = [
   'fileops',
   'anonfds',
   'pty',
+  'sysvipc',
+  'misc4',
 ];
 
 /** Dynamically linked (ld.so, libc.so from the host root): the loader's PT_INTERP path. */
@@ -28,7 +30,8 @@ describe('C programs: native vs runsc do', function () {
     for (const name of mode === 'dynamic' ? DYNAMIC : PROGRAMS) {
       it(`${name} (${mode})`, () => {
         const bin = buildC(name, mode);
-        const args = name === 'fileops' ? [bin, `/tmp/fileops-${process.pid}-${mode}`] : [bin];
+        const args =
+          name === 'fileops' || name === 'misc4' ? [bin, `/tmp/${name}-${process.pid}-${mode}`] : [bin];
         const native = runNative(args);
         const sandbox = runSandbox(args);
         assert.equal(sandbox.stdout, native.stdout, 'stdout');

@@ -10,6 +10,7 @@ import { POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../util/waiter';
 import { O_CLOEXEC, O_NONBLOCK, PATH_MAX, SETFL_MASK } from '../../vfs/abi';
 import { CLOSE_RANGE_CLOEXEC, CLOSE_RANGE_UNSHARE } from '../../vfs/fdtable';
 import type { FileDescription, IoDst, IoSrc } from '../../vfs/file';
+import { IN_ACCESS, IN_MODIFY, markCount, notifyIo } from '../../vfs/fsnotify';
 import { fcntlGetLock, fcntlSetLock, flockFile, LOCK_NB } from '../../vfs/lock';
 import type { FileTask } from '../../vfs/task';
 import type { SyscallDef } from '../types';
@@ -80,8 +81,9 @@ export function readBlocking(
 /** Hot-path read: returns synchronously unless the file would block or answers asynchronously. */
 export function doRead(t: T, f: FileDescription, dst: IoDst, off: number): number | Promise<number> {
   const n = f.read(t, dst, off);
-  if (typeof n === 'number' && (n !== -EAGAIN || f.flags & O_NONBLOCK)) return n;
-  return readBlocking(t, f, dst, off, n);
+  if (typeof n === 'number' && (n !== -EAGAIN || f.flags & O_NONBLOCK))
+    return markCount ? notifyIo(f, n, IN_ACCESS) : n;
+  return notifyIo(f, readBlocking(t, f, dst, off, n), IN_ACCESS);
 }
 
 /** Hot-path write: a blocking file is written completely unless a signal interrupts (then the partial count). */
@@ -93,9 +95,10 @@ export function doWrite(
   total: number,
 ): number | Promise<number> {
   const n = f.write(t, src, off);
-  if (typeof n === 'number' && (n === total || (n < 0 && n !== -EAGAIN))) return n;
-  if (typeof n === 'number' && f.flags & O_NONBLOCK) return n;
-  return writeBlocking(t, f, src, off, total, n);
+  if (typeof n === 'number' && (n === total || (n < 0 && n !== -EAGAIN)))
+    return markCount ? notifyIo(f, n, IN_MODIFY) : n;
+  if (typeof n === 'number' && f.flags & O_NONBLOCK) return notifyIo(f, n, IN_MODIFY);
+  return notifyIo(f, writeBlocking(t, f, src, off, total, n), IN_MODIFY);
 }
 
 function writeBlocking(

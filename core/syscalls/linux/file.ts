@@ -19,6 +19,7 @@ import {
   S_IFREG,
 } from '../../vfs/abi';
 import type { FileDescription } from '../../vfs/file';
+import { fsnotifyChange } from '../../vfs/fsnotify';
 import { lookupAt, openAt, truncateVd } from '../../vfs/ops';
 import type { FileTask } from '../../vfs/task';
 import { Dentry, Mount, MountNamespace, VirtualDentry } from '../../vfs/mount';
@@ -319,6 +320,7 @@ export function Ftruncate(t: T, a: A): number {
   if (!f.inode || (f.inode.mode & S_IFMT) !== S_IFREG || !f.writable) return -EINVAL;
   if (f.vd?.mount.readOnly) return -30; // EROFS
   f.inode.setattr({ size: len, mtime: 'now' }, t.creds);
+  fsnotifyChange(f.inode, { size: len }, f.vd?.dentry);
   return 0;
 }
 

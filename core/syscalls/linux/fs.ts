@@ -29,7 +29,7 @@ import {
   UMOUNT_NOFOLLOW,
 } from '../../vfs/abi';
 import type { Filesystem, Inode, TimeSpec } from '../../vfs/inode';
-import type { Mount, VirtualDentry } from '../../vfs/mount';
+import type { Dentry, Mount, VirtualDentry } from '../../vfs/mount';
 import { accessAt, chmodInode, chownInode, emptyPathFile, lookupAt, utimesInode } from '../../vfs/ops';
 import { checkPermission, MAY_READ, MAY_WRITE } from '../../vfs/perm';
 import type { FileTask } from '../../vfs/task';
@@ -44,20 +44,20 @@ type A = SyscallArgs;
 /** Chmod implements Linux syscall chmod(2). */
 export function Chmod(t: T, a: A): number {
   const vd = lookupAt(t, AT_FDCWD, pathArg(t, a.ptr(0)), true);
-  chmodInode(t, vd.inode, vd.mount, a.uint(1));
+  chmodInode(t, vd.inode, vd.mount, a.uint(1), vd.dentry);
   return 0;
 }
 /** Fchmod implements Linux syscall fchmod(2). */
 export function Fchmod(t: T, a: A): number {
   const f = ioFileArg(t, a.int(0));
   if (!f.inode) return -EINVAL;
-  chmodInode(t, f.inode, f.vd?.mount ?? null, a.uint(1));
+  chmodInode(t, f.inode, f.vd?.mount ?? null, a.uint(1), f.vd?.dentry);
   return 0;
 }
 /** Fchmodat implements Linux syscall fchmodat(2) (and fchmodat2 with flags). */
 export function Fchmodat(t: T, a: A): number {
   const vd = lookupAt(t, a.int(0), pathArg(t, a.ptr(1)), true);
-  chmodInode(t, vd.inode, vd.mount, a.uint(2));
+  chmodInode(t, vd.inode, vd.mount, a.uint(2), vd.dentry);
   return 0;
 }
 /** Fchmodat2 implements Linux syscall fchmodat2(2). */
@@ -66,27 +66,27 @@ export function Fchmodat2(t: T, a: A): number {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
   const vd = lookupAt(t, a.int(0), pathArg(t, a.ptr(1)), !(flags & AT_SYMLINK_NOFOLLOW), flags);
   if ((vd.inode.mode & S_IFMT) === 0o120000) return -EOPNOTSUPP;
-  chmodInode(t, vd.inode, vd.mount, a.uint(2));
+  chmodInode(t, vd.inode, vd.mount, a.uint(2), vd.dentry);
   return 0;
 }
 
 /** Chown implements Linux syscall chown(2). */
 export function Chown(t: T, a: A): number {
   const vd = lookupAt(t, AT_FDCWD, pathArg(t, a.ptr(0)), true);
-  chownInode(t, vd.inode, vd.mount, a.int(1), a.int(2));
+  chownInode(t, vd.inode, vd.mount, a.int(1), a.int(2), vd.dentry);
   return 0;
 }
 /** Lchown implements Linux syscall lchown(2). */
 export function Lchown(t: T, a: A): number {
   const vd = lookupAt(t, AT_FDCWD, pathArg(t, a.ptr(0)), false);
-  chownInode(t, vd.inode, vd.mount, a.int(1), a.int(2));
+  chownInode(t, vd.inode, vd.mount, a.int(1), a.int(2), vd.dentry);
   return 0;
 }
 /** Fchown implements Linux syscall fchown(2). */
 export function Fchown(t: T, a: A): number {
   const f = ioFileArg(t, a.int(0));
   if (!f.inode) return -EINVAL;
-  chownInode(t, f.inode, f.vd?.mount ?? null, a.int(1), a.int(2));
+  chownInode(t, f.inode, f.vd?.mount ?? null, a.int(1), a.int(2), f.vd?.dentry);
   return 0;
 }
 /** Fchownat implements Linux syscall fchownat(2). */
@@ -97,11 +97,11 @@ export function Fchownat(t: T, a: A): number {
   const f = emptyPathFile(t, a.int(0), path, flags);
   if (f) {
     if (!f.inode) return -EINVAL;
-    chownInode(t, f.inode, f.vd?.mount ?? null, a.int(2), a.int(3));
+    chownInode(t, f.inode, f.vd?.mount ?? null, a.int(2), a.int(3), f.vd?.dentry);
     return 0;
   }
   const vd = lookupAt(t, a.int(0), path, !(flags & AT_SYMLINK_NOFOLLOW), flags);
-  chownInode(t, vd.inode, vd.mount, a.int(2), a.int(3));
+  chownInode(t, vd.inode, vd.mount, a.int(2), a.int(3), vd.dentry);
   return 0;
 }
 
@@ -128,11 +128,11 @@ function readTimeval(t: T, addr: number): TimeSpec {
 
 function setTimes(
   t: T,
-  target: { inode: Inode; mount: Mount | null },
+  target: { inode: Inode; mount: Mount | null; dentry?: Dentry },
   at: TimeSpec | undefined,
   mt: TimeSpec | undefined,
 ): number {
-  utimesInode(t, target.inode, target.mount, at, mt);
+  utimesInode(t, target.inode, target.mount, at, mt, target.dentry);
   return 0;
 }
 
@@ -154,16 +154,16 @@ export function Utimensat(t: T, a: A): number {
     if (dirfd === AT_FDCWD) return -14; // EFAULT, as Linux
     const f = fileArg(t, dirfd);
     if (!f.inode) return -EINVAL;
-    return setTimes(t, { inode: f.inode, mount: f.vd?.mount ?? null }, at, mt);
+    return setTimes(t, { inode: f.inode, mount: f.vd?.mount ?? null, dentry: f.vd?.dentry }, at, mt);
   }
   const path = pathArg(t, pathAddr);
   const f = emptyPathFile(t, dirfd, path, flags);
   if (f) {
     if (!f.inode) return -EINVAL;
-    return setTimes(t, { inode: f.inode, mount: f.vd?.mount ?? null }, at, mt);
+    return setTimes(t, { inode: f.inode, mount: f.vd?.mount ?? null, dentry: f.vd?.dentry }, at, mt);
   }
   const vd = lookupAt(t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags);
-  return setTimes(t, { inode: vd.inode, mount: vd.mount }, at, mt);
+  return setTimes(t, vd, at, mt);
 }
 
 function utimesPath(t: T, dirfd: number, pathAddr: number, times: number, usec: boolean): number {
@@ -179,7 +179,7 @@ function utimesPath(t: T, dirfd: number, pathAddr: number, times: number, usec: 
     }
   }
   const vd = lookupAt(t, dirfd, pathArg(t, pathAddr), true);
-  return setTimes(t, { inode: vd.inode, mount: vd.mount }, at, mt);
+  return setTimes(t, vd, at, mt);
 }
 
 /** Utime implements Linux syscall utime(2). */

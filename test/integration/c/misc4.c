@@ -1,0 +1,186 @@
+// inotify, splice/tee/vmsplice/copy_file_range/sendfile, pidfds, process_vm_readv/writev
+// and membarrier, compared with Linux. argv[1]: a directory to create and work in.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define T(expr) do { errno = 0; long _r = (long)(expr); printf("%-64s = %ld errno=%d\n", #expr, _r, _r < 0 ? errno : 0); } while (0)
+
+static const char *maskname(unsigned m, char *buf) {
+  static const struct { unsigned bit; const char *name; } names[] = {
+    {IN_ACCESS, "ACCESS"}, {IN_MODIFY, "MODIFY"}, {IN_ATTRIB, "ATTRIB"},
+    {IN_CLOSE_WRITE, "CLOSE_WRITE"}, {IN_CLOSE_NOWRITE, "CLOSE_NOWRITE"}, {IN_OPEN, "OPEN"},
+    {IN_MOVED_FROM, "MOVED_FROM"}, {IN_MOVED_TO, "MOVED_TO"}, {IN_CREATE, "CREATE"},
+    {IN_DELETE, "DELETE"}, {IN_DELETE_SELF, "DELETE_SELF"}, {IN_MOVE_SELF, "MOVE_SELF"},
+    {IN_Q_OVERFLOW, "Q_OVERFLOW"}, {IN_IGNORED, "IGNORED"}, {IN_ISDIR, "ISDIR"},
+  };
+  buf[0] = 0;
+  for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (m & names[i].bit) {
+      if (buf[0]) strcat(buf, "|");
+      strcat(buf, names[i].name);
+      m &= ~names[i].bit;
+    }
+  if (m) sprintf(buf + strlen(buf), "|0x%x", m);
+  return buf;
+}
+
+static unsigned cookies[64];
+static int ncookies;
+
+/** Cookies are printed as letters in order of first appearance (their values differ per kernel). */
+static char cookiename(unsigned c) {
+  if (!c) return '-';
+  for (int i = 0; i < ncookies; i++)
+    if (cookies[i] == c) return 'A' + i;
+  cookies[ncookies] = c;
+  return 'A' + ncookies++;
+}
+
+static void drain(int in) {
+  char buf[4096] __attribute__((aligned(8)));
+  char m[256];
+  int avail = -1;
+  ioctl(in, FIONREAD, &avail);
+  printf("  FIONREAD=%d\n", avail);
+  for (;;) {
+    ssize_t n = read(in, buf, sizeof buf);
+    if (n < 0) {
+      printf("  read: errno=%d\n", errno);
+      return;
+    }
+    for (char *p = buf; p < buf + n;) {
+      struct inotify_event *e = (struct inotify_event *)p;
+      printf("  wd=%d %s cookie=%c len=%u name=%s\n", e->wd, maskname(e->mask, m), cookiename(e->cookie), e->len,
+             e->len ? e->name : "");
+      p += sizeof *e + e->len;
+    }
+  }
+}
+
+static void inotify_tests(const char *d) {
+  printf("== inotify\n");
+  mkdir(d, 0755);
+  if (chdir(d) != 0) exit(3);
+  int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  printf("init1 ok=%d nonblock=%d cloexec=%d\n", in >= 0, (fcntl(in, F_GETFL) & O_NONBLOCK) != 0,
+         fcntl(in, F_GETFD));
+  T(inotify_init1(IN_NONBLOCK | 1));
+  int wd = inotify_add_watch(in, ".", IN_ALL_EVENTS);
+  printf("wd(dir)=%d\n", wd);
+  char b[64];
+  T(read(in, b, sizeof b));
+  int fd = open("a", O_CREAT | O_WRONLY, 0644);
+  write(fd, "hello", 5);
+  write(fd, "world", 5);
+  close(fd);
+  printf("create/write/close:\n");
+  drain(in);
+
+  int wda = inotify_add_watch(in, "a", IN_ALL_EVENTS);
+  printf("wd(a)=%d same=%d\n", wda, inotify_add_watch(in, "a", IN_ALL_EVENTS) == wda);
+  T(inotify_add_watch(in, "a", IN_MODIFY | IN_MASK_CREATE));
+  T(inotify_add_watch(in, "a", IN_MODIFY | IN_MASK_CREATE | IN_MASK_ADD));
+  T(inotify_add_watch(in, "a", IN_MODIFY | IN_ONLYDIR));
+  T(inotify_add_watch(in, "missing", IN_MODIFY));
+  T(inotify_add_watch(in, "a", 0));
+  T(inotify_add_watch(1, "a", IN_MODIFY));
+  T(inotify_add_watch(-1, "a", IN_MODIFY));
+  fd = open("a", O_RDONLY);
+  read(fd, b, 3);
+  close(fd);
+  chmod("a", 0600);
+  printf("open/read/close/chmod with a watched file:\n");
+  drain(in);
+
+  // A too-small buffer for the first event is EINVAL; poll readiness.
+  mkdir("sub", 0755);
+  struct pollfd pfd = {in, POLLIN, 0};
+  int pr = poll(&pfd, 1, 0);
+  printf("poll=%d revents=%d\n", pr, pfd.revents);
+  T(read(in, b, 16));
+  drain(in);
+  printf("poll after drain=%d\n", poll(&pfd, 1, 0));
+
+  rename("a", "sub/b");
+  rename("sub/b", "c");
+  symlink("c", "l");
+  link("c", "h");
+  unlink("h");
+  printf("rename/symlink/link/unlink:\n");
+  drain(in);
+  unlink("c");
+  unlink("l");
+  rmdir("sub");
+  printf("unlink/rmdir:\n");
+  drain(in);
+
+  // Renames within the watched directory pair up with one cookie.
+  close(open("x", O_CREAT | O_WRONLY, 0644));
+  drain(in);
+  rename("x", "y");
+  truncate("y", 3);
+  int wdy = inotify_add_watch(in, "y", IN_DELETE_SELF | IN_EXCL_UNLINK);
+  fd = open("y", O_RDWR);
+  unlink("y");
+  write(fd, "z", 1);
+  printf("rename/truncate/unlink while open (wd(y)=%d):\n", wdy);
+  drain(in);
+  close(fd);
+  printf("after close:\n");
+  drain(in);
+
+  // Oneshot, rm_watch.
+  close(open("o", O_CREAT | O_WRONLY, 0644));
+  int wdo = inotify_add_watch(in, "o", IN_OPEN | IN_ONESHOT);
+  drain(in);
+  close(open("o", O_RDONLY));
+  close(open("o", O_RDONLY));
+  printf("oneshot (wd(o)=%d):\n", wdo);
+  drain(in);
+  T(inotify_rm_watch(in, wdo));
+  T(inotify_rm_watch(in, wd));
+  T(inotify_rm_watch(in, wd));
+  unlink("o");
+  printf("after rm_watch:\n");
+  drain(in);
+
+  // Blocking read woken by another process.
+  int in2 = inotify_init();
+  inotify_add_watch(in2, ".", IN_CREATE);
+  pid_t p = fork();
+  if (p == 0) {
+    usleep(50000);
+    close(open("late", O_CREAT | O_WRONLY, 0644));
+    _exit(0);
+  }
+  char buf[256] __attribute__((aligned(8)));
+  ssize_t n = read(in2, buf, sizeof buf);
+  struct inotify_event *e = (struct inotify_event *)buf;
+  printf("blocking read=%zd mask=%x name=%s\n", n, e->mask, e->name);
+  waitpid(p, NULL, 0);
+  unlink("late");
+  close(in2);
+  close(in);
+  if (chdir("/") != 0) exit(4);
+  rmdir(d);
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  const char *d = argc > 1 ? argv[1] : "/tmp/misc4";
+  inotify_tests(d);
+  return 0;
+}
