@@ -569,6 +569,7 @@ export class Kernel {
   }
 
   private tgExited(tg: ThreadGroup): void {
+    for (const hook of tg.exitHooks.splice(0)) hook();
     const initTg = this.init;
     // Reparent children to init (or the nearest subreaper).
     for (const c of tg.children) {

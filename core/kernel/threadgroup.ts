@@ -120,6 +120,11 @@ export class ThreadGroup {
   /** exit(2) code of the leader thread, once it has exited. */
   leaderExitCode: number | undefined;
   mm: MemoryManager | null = null;
+  /**
+   * Run once, in order, when the last thread has exited and before the parent hears of it
+   * (Linux's exit_sem and friends: System V semaphore SEM_UNDO adjustments).
+   */
+  readonly exitHooks: (() => void)[] = [];
 
   constructor(
     readonly pid: number,

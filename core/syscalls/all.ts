@@ -14,6 +14,7 @@ import { pipeSyscalls } from './linux/pipe';
 import { pollSyscalls } from './linux/poll';
 import { ioctlSyscalls } from './linux/ioctl';
 import { epollSyscalls } from './linux/epoll';
+import { ipcSyscalls } from './linux/ipc';
 import { notifySyscalls } from './linux/notify';
 
 export const FAMILIES: readonly (readonly SyscallDef[])[] = [
@@ -30,6 +31,7 @@ export const FAMILIES: readonly (readonly SyscallDef[])[] = [
   pollSyscalls,
   ioctlSyscalls,
   epollSyscalls,
+  ipcSyscalls,
   notifySyscalls,
 ];
 
