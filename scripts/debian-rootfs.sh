@@ -2,13 +2,13 @@
 # Builds a Debian 12 (bookworm) root filesystem for tests, once, with
 # `debootstrap --variant=minbase`, into a cache folder, and prints its path.
 #   scripts/debian-rootfs.sh            -> $TSVISOR_CACHE/debian-bookworm (default .cache/ in the repo)
-# Extra packages beyond minbase: EXTRA (comma-separated; default python3,gawk,xz-utils).
+# Extra packages beyond minbase: EXTRA (comma-separated; default python3,gawk,xz-utils,libpython3.11-testsuite).
 # Needs root (debootstrap) and Debian's mirror. Safe to run again: a finished tree is reused;
 # an unfinished one (no .complete marker) is rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${TSVISOR_CACHE:-$PWD/.cache}"
-EXTRA="${EXTRA:-python3,gawk,xz-utils}"
+EXTRA="${EXTRA:-python3,gawk,xz-utils,libpython3.11-testsuite}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DIR="$CACHE/debian-bookworm"
 if [ -f "$DIR/.complete" ] && [ "$(cat "$DIR/.complete")" = "$EXTRA" ]; then

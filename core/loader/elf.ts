@@ -144,7 +144,7 @@ export function parseElf(f: ExecFile): ElfInfo {
       const b = new Uint8Array(p.filesz);
       if (f.pread(b, p.offset) !== p.filesz) throw new SysError(ENOEXEC, 'PT_INTERP beyond EOF');
       if (b[p.filesz - 1] !== 0) throw new SysError(ENOEXEC, 'PT_INTERP not NUL-terminated');
-      interp = Buffer.from(b.subarray(0, p.filesz - 1)).toString('utf8');
+      interp = Buffer.from(b.subarray(0, p.filesz - 1)).toString('latin1');
     }
   }
   return { type, entry, phoff, phentsize, phnum, phdrs, interp };
@@ -333,7 +333,8 @@ export function loadElf(
   mm.exePath = f.path;
 
   // Strings, from the top: execfn, envp strings, argv strings (as Linux's copy_strings).
-  const enc = (s: string) => Buffer.from(s + '\0', 'utf8');
+  // argv, envp and execfn are byte strings (latin1), as everything the sentry reads from the app.
+  const enc = (s: string) => Buffer.from(s + '\0', 'latin1');
   let p = stackTop;
   const push = (b: Uint8Array): number => {
     p -= b.length;

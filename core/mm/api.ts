@@ -19,7 +19,10 @@ export interface UserMemory {
   copyIn(addr: number, len: number): Uint8Array;
   /** Copy `data` to `addr`. */
   copyOut(addr: number, data: Uint8Array): void;
-  /** A NUL-terminated string of at most `max` bytes (excluding NUL): EFAULT, or ENAMETOOLONG when longer. */
+  /**
+   * A NUL-terminated string of at most `max` bytes (excluding NUL), as a byte string (one
+   * char per byte, latin1): EFAULT, or ENAMETOOLONG when longer.
+   */
   readCString(addr: number, max: number): string;
   readU32(addr: number): number;
   readI32(addr: number): number;

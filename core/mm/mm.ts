@@ -668,7 +668,8 @@ export class MemoryManager implements UserMemory {
         if (z >= 0) {
           if (total + z > max) throw new SysError(ENAMETOOLONG);
           chunks.push(v.subarray(0, z));
-          return Buffer.concat(chunks).toString('utf8');
+          // A byte string: one char per byte (latin1), as the VFS expects.
+          return Buffer.concat(chunks).toString('latin1');
         }
         chunks.push(v);
         total += v.length;

@@ -97,7 +97,14 @@ function resolveCommand(t: FileTask, cmd: string, env: string[]): string | null 
   return null;
 }
 
+/** A host string (decoded from UTF-8 by Node) as a sentry byte string (one char per byte). */
+function bytes(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
+
 export async function runDo(opts: DoOptions): Promise<number> {
+  const argv = opts.argv.map(bytes);
+  const env = opts.env.map(bytes);
   // Every line the sandbox logs names it (and kernel lines name their task: { tid }).
   const sandboxId = newSandboxId();
   const sc = await createSandboxContainer(opts.config, { sandboxId, log: opts.log.child({ sandboxId }) });
@@ -154,7 +161,7 @@ export async function runDo(opts: DoOptions): Promise<number> {
     const pre = { files, fs: fsc, creds } as unknown as FileTask;
     if (opts.cwd) {
       try {
-        const vd = lookupAt(pre, AT_FDCWD, opts.cwd, true);
+        const vd = lookupAt(pre, AT_FDCWD, bytes(opts.cwd), true);
         fsc.cwd = vd;
       } catch (e) {
         process.stderr.write(
@@ -163,14 +170,14 @@ export async function runDo(opts: DoOptions): Promise<number> {
         return 1;
       }
     }
-    const cmd = opts.argv[0];
-    const path = resolveCommand(pre, cmd, opts.env);
+    const cmd = argv[0];
+    const path = resolveCommand(pre, cmd, env);
     if (!path) {
       process.stderr.write(`runsc: do: ${cmd}: executable file not found in $PATH\n`);
       return 127;
     }
     try {
-      kernel.startInit({ path, argv: opts.argv, envp: opts.env, creds, files, fs: fsc });
+      kernel.startInit({ path, argv, envp: env, creds, files, fs: fsc });
     } catch (e) {
       const errno = e instanceof SysError ? e.errno : 0;
       process.stderr.write(`runsc: do: cannot execute ${path}: ${describe(e)}\n`);

@@ -118,7 +118,9 @@ export class StraceFormatter implements SyscallTracer {
         case 'ptr':
           return v ? '0x' + v.toString(16) : kind === 'ptr' ? 'NULL' : '0x0';
         case 'path':
-          return v ? quote(Buffer.from(t.mm.readCString(v, 4096)).subarray(0, MAX_STR * 4), 0) : 'NULL';
+          return v
+            ? quote(Buffer.from(t.mm.readCString(v, 4096), 'latin1').subarray(0, MAX_STR * 4), 0)
+            : 'NULL';
         case 'buf': {
           const n = Math.min(nextLen, MAX_STR);
           return v ? quote(t.mm.copyIn(v, n), nextLen) : 'NULL';
@@ -150,7 +152,7 @@ export class StraceFormatter implements SyscallTracer {
           for (let k = 0; k < 32; k++) {
             const p = t.mm.readU64(v + k * 8);
             if (!p) return '[' + parts.join(', ') + ']';
-            parts.push(quote(Buffer.from(t.mm.readCString(p, 4096)).subarray(0, MAX_STR), 0));
+            parts.push(quote(Buffer.from(t.mm.readCString(p, 4096), 'latin1').subarray(0, MAX_STR), 0));
           }
           return '[' + parts.join(', ') + ', ...]';
         }

@@ -279,7 +279,44 @@ export function mlockall(_t: Task, a: A) {
 /** munlockall implements Linux syscall munlockall(2). */
 export const munlockall = () => 0;
 
+/** The open file at fd, as fadvise/readahead see it (the Task's fd table is the VFS's). */
+function fileAt(t: Task, fd: number): { stream: boolean; isPath: boolean; mappable(): unknown } | undefined {
+  return (
+    t.files as unknown as {
+      get(fd: number): { stream: boolean; isPath: boolean; mappable(): unknown } | undefined;
+    }
+  ).get(fd);
+}
+
+/** fadvise64 implements Linux syscall fadvise64(2): advice is checked and accepted (the sentry has no readahead to tune). */
+export function fadvise64(t: Task, a: A) {
+  const f = fileAt(t, a.int(0));
+  if (!f || f.isPath) return -EBADF;
+  if (f.stream) return -ESPIPE_;
+  const advice = a.int(3);
+  if (advice < 0 || advice > 5) return -EINVAL;
+  if (a.i64(2) < 0) return -EINVAL;
+  return 0;
+}
+
+/** readahead implements Linux syscall readahead(2) (accepted; nothing to prefetch). */
+export function readahead(t: Task, a: A) {
+  const f = fileAt(t, a.int(0));
+  if (!f || f.isPath) return -EBADF;
+  if (f.stream || !f.mappable()) return -EINVAL;
+  return 0;
+}
+const ESPIPE_ = 29;
+
 export const mmapSyscalls: SyscallDef<Task>[] = [
+  {
+    nr: 221,
+    name: 'fadvise64',
+    handler: fadvise64,
+    support: 'full',
+    args: ['fd', 'int', 'uint', 'int'],
+  },
+  { nr: 187, name: 'readahead', handler: readahead, support: 'full', args: ['fd', 'int', 'uint'] },
   { nr: 12, name: 'brk', handler: brk, support: 'full', args: ['ptr'], hexResult: true },
   {
     nr: 9,

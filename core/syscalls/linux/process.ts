@@ -500,7 +500,7 @@ export function uname(t: Task, a: A) {
     'x86_64',
     t.kernel.domainname,
   ];
-  fields.forEach((f, i) => b.write(f.slice(0, 64), i * 65));
+  fields.forEach((f, i) => b.write(f.slice(0, 64), i * 65, 'latin1'));
   t.mm.copyOut(a.ptr(0), b);
   return 0;
 }
@@ -510,7 +510,7 @@ export function sethostname(t: Task, a: A) {
   if (t.creds.euid !== 0) return -EPERM;
   const n = a.int(1);
   if (n < 0 || n > 64) return -EINVAL;
-  t.kernel.hostname = Buffer.from(t.mm.copyIn(a.ptr(0), n)).toString('utf8');
+  t.kernel.hostname = Buffer.from(t.mm.copyIn(a.ptr(0), n)).toString('latin1');
   return 0;
 }
 /** setdomainname implements Linux syscall setdomainname(2). */
@@ -518,7 +518,7 @@ export function setdomainname(t: Task, a: A) {
   if (t.creds.euid !== 0) return -EPERM;
   const n = a.int(1);
   if (n < 0 || n > 64) return -EINVAL;
-  t.kernel.domainname = Buffer.from(t.mm.copyIn(a.ptr(0), n)).toString('utf8');
+  t.kernel.domainname = Buffer.from(t.mm.copyIn(a.ptr(0), n)).toString('latin1');
   return 0;
 }
 
@@ -602,12 +602,12 @@ export function prctl(t: Task, a: A) {
     case PR_SET_NAME: {
       const b = t.mm.copyIn(a.ptr(1), 16);
       const z = b.indexOf(0);
-      t.comm = Buffer.from(b.subarray(0, z < 0 ? 15 : Math.min(z, 15))).toString('utf8');
+      t.comm = Buffer.from(b.subarray(0, z < 0 ? 15 : Math.min(z, 15))).toString('latin1');
       return 0;
     }
     case PR_GET_NAME: {
       const b = Buffer.alloc(16);
-      b.write(t.comm.slice(0, 15));
+      b.write(t.comm.slice(0, 15), 'latin1');
       t.mm.copyOut(a.ptr(1), b);
       return 0;
     }
@@ -731,6 +731,16 @@ export function sched_get_priority_max(_t: Task, a: A) {
 export function sched_get_priority_min(_t: Task, a: A) {
   const p = a.int(0);
   return p === 1 || p === 2 ? 1 : p === 0 || p === 3 || p === 5 ? 0 : -EINVAL;
+}
+
+/** sched_rr_get_interval implements Linux syscall sched_rr_get_interval(2): the CFS-like 100 ms slice. */
+export function sched_rr_get_interval(t: Task, a: A) {
+  if (a.int(0) < 0) return -EINVAL;
+  if (!affinityTarget(t, a.int(0))) return -ESRCH;
+  const b = Buffer.alloc(16);
+  b.writeBigInt64LE(100000000n, 8);
+  t.mm.copyOut(a.ptr(1), b);
+  return 0;
 }
 
 /** getpriority implements Linux syscall getpriority(2) (returns 20 - nice). */
@@ -998,6 +1008,14 @@ export const processSyscalls: SyscallDef<Task>[] = [
     handler: sched_setparam,
     support: 'partial',
     note: 'priority 0 only',
+    args: ['int', 'ptr'],
+  },
+  {
+    nr: 148,
+    name: 'sched_rr_get_interval',
+    handler: sched_rr_get_interval,
+    support: 'partial',
+    note: 'a fixed 100 ms slice',
     args: ['int', 'ptr'],
   },
   {

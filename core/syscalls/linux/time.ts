@@ -64,8 +64,29 @@ export function clockNow(t: Task, clock: number): bigint {
       return BigInt(c.user + c.system);
     }
     default:
+      if (clock < 0) return cpuClockNow(t, clock);
       return -1n;
   }
+}
+
+/**
+ * Dynamic CPU-time clocks (clock_getcpuclockid / pthread_getcpuclockid): the id encodes
+ * ~pid << 3, bit 2 for a thread clock, and the low bits for PROF/VIRT/SCHED (all read the
+ * same CPU time here). pid 0 means the caller.
+ */
+function cpuClockNow(t: Task, clock: number): bigint {
+  if ((clock & 7) === 7 || (clock & 3) === 3) return -1n;
+  const pid = ~(clock >> 3);
+  if (clock & 4) {
+    const target = pid === 0 ? t : t.kernel.tasks.get(pid);
+    if (!target || target.tg !== t.tg) return -1n;
+    const c = target.cpuTime();
+    return BigInt(c.user + c.system);
+  }
+  const tg = pid === 0 ? t.tg : t.kernel.tgs.get(pid);
+  if (!tg || tg.exitStatus >= 0) return -1n;
+  const c = tg.cpuTime();
+  return BigInt(c.user + c.system);
 }
 
 function writeTimespec(t: Task, addr: number, ns: bigint) {
