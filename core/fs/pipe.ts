@@ -112,6 +112,49 @@ export class Pipe {
     return done;
   }
 
+  /** Bytes that fit now (splice, tee, vmsplice). */
+  get free(): number {
+    return this.capacity - this.len;
+  }
+
+  /** Copy up to `dst.length` buffered bytes without consuming them (tee, splice to a file); returns the count. */
+  peek(dst: Uint8Array): number {
+    const n = Math.min(dst.length, this.len);
+    if (n === 0) return 0;
+    const buf = this.buf!;
+    const cap = buf.length;
+    const first = Math.min(n, cap - this.head);
+    dst.set(buf.subarray(this.head, this.head + first), 0);
+    if (n > first) dst.set(buf.subarray(0, n - first), first);
+    return n;
+  }
+
+  /** Drop `n` buffered bytes from the front (after a peek whose bytes were used). */
+  consume(n: number): void {
+    n = Math.min(n, this.len);
+    if (n === 0) return;
+    this.head = (this.head + n) % this.buf!.length;
+    this.len -= n;
+    if (this.len === 0) this.head = 0;
+    this.wq.notify(POLLOUT | POLLWRNORM);
+  }
+
+  /** Append as much of `src` as fits, without PIPE_BUF atomicity (splice, tee, vmsplice); returns the count. */
+  push(src: Uint8Array): number {
+    const n = Math.min(src.length, this.capacity - this.len);
+    if (n === 0) return 0;
+    if (!this.buf || this.buf.length !== this.capacity) this.realloc(this.capacity);
+    const buf = this.buf!;
+    const cap = buf.length;
+    const tail = (this.head + this.len) % cap;
+    const first = Math.min(n, cap - tail);
+    buf.set(src.subarray(0, first), tail);
+    if (n > first) buf.set(src.subarray(first, n), 0);
+    this.len += n;
+    this.wq.notify(POLLIN | POLLRDNORM);
+    return n;
+  }
+
   private realloc(size: number): void {
     const nb = new Uint8Array(size);
     if (this.buf && this.len) {

@@ -16,6 +16,7 @@ import { ioctlSyscalls } from './linux/ioctl';
 import { epollSyscalls } from './linux/epoll';
 import { ipcSyscalls } from './linux/ipc';
 import { notifySyscalls } from './linux/notify';
+import { spliceSyscalls } from './linux/splice';
 
 export const FAMILIES: readonly (readonly SyscallDef[])[] = [
   processSyscalls,
@@ -33,6 +34,7 @@ export const FAMILIES: readonly (readonly SyscallDef[])[] = [
   epollSyscalls,
   ipcSyscalls,
   notifySyscalls,
+  spliceSyscalls,
 ];
 
 export function linuxTable(): (SyscallDef | undefined)[] {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/sendfile.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -178,9 +179,114 @@ static void inotify_tests(const char *d) {
   rmdir(d);
 }
 
+static void show(const char *what, int fd) {
+  char buf[128];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  buf[n > 0 ? n : 0] = 0;
+  printf("%s: n=%zd \"%s\"\n", what, n, buf);
+}
+
+static void splice_tests(const char *d) {
+  printf("== splice\n");
+  char path[512], path2[512];
+  snprintf(path, sizeof path, "%s.src", d);
+  snprintf(path2, sizeof path2, "%s.dst", d);
+  int src = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+  int dst = open(path2, O_CREAT | O_RDWR | O_TRUNC, 0644);
+  write(src, "splice-data-0123456789", 22);
+  int p[2], q[2];
+  pipe(p);
+  pipe(q);
+  loff_t off = 2, off2 = 0;
+  T(splice(src, &off, p[1], NULL, 10, 0));
+  printf("off=%lld pos=%ld\n", (long long)off, (long)lseek(src, 0, SEEK_CUR));
+  T(tee(p[0], q[1], 100, 0));
+  show("tee copy", q[0]);
+  T(splice(p[0], NULL, dst, &off2, 100, 0));
+  printf("off2=%lld dstpos=%ld\n", (long long)off2, (long)lseek(dst, 0, SEEK_CUR));
+  lseek(src, 0, SEEK_SET);
+  T(splice(src, NULL, p[1], NULL, 6, SPLICE_F_MORE));
+  printf("src pos=%ld\n", (long)lseek(src, 0, SEEK_CUR));
+  T(splice(p[0], NULL, q[1], NULL, 4, SPLICE_F_MOVE));
+  show("pipe to pipe", q[0]);
+  show("rest", p[0]);
+  T(splice(p[0], NULL, q[1], NULL, 4, SPLICE_F_NONBLOCK));
+  T(splice(src, NULL, dst, NULL, 4, 0));
+  T(splice(p[0], &off, dst, NULL, 4, 0));
+  T(splice(src, NULL, p[1], &off, 4, 0));
+  T(splice(p[0], NULL, p[1], NULL, 4, 0));
+  T(splice(p[1], NULL, q[1], NULL, 4, 0));
+  T(splice(99, NULL, q[1], NULL, 4, 0));
+  T(splice(src, NULL, q[1], NULL, 0, 0));
+  T(splice(src, NULL, q[1], NULL, 4, 0x100));
+  T(tee(src, q[1], 4, 0));
+  T(tee(p[0], p[1], 4, 0));
+  T(tee(p[0], q[1], 4, SPLICE_F_NONBLOCK));
+  struct iovec iov[2] = {{"vm", 2}, {"splice", 6}};
+  T(vmsplice(p[1], iov, 2, 0));
+  show("vmsplice", p[0]);
+  T(vmsplice(src, iov, 2, 0));
+  // A blocking splice from an empty pipe is woken by a writer in another process.
+  pid_t c = fork();
+  if (c == 0) {
+    usleep(50000);
+    write(p[1], "late", 4);
+    _exit(0);
+  }
+  T(splice(p[0], NULL, q[1], NULL, 100, 0));
+  waitpid(c, NULL, 0);
+  show("woken", q[0]);
+  close(p[1]);
+  T(splice(p[0], NULL, q[1], NULL, 100, 0));
+
+  printf("== copy_file_range\n");
+  loff_t oi = 7, oo = 0;
+  ftruncate(dst, 0);
+  T(copy_file_range(src, &oi, dst, &oo, 100, 0));
+  printf("oi=%lld oo=%lld srcpos=%ld\n", (long long)oi, (long long)oo, (long)lseek(src, 0, SEEK_CUR));
+  lseek(src, 0, SEEK_SET);
+  lseek(dst, 0, SEEK_END);
+  T(copy_file_range(src, NULL, dst, NULL, 6, 0));
+  printf("srcpos=%ld dstpos=%ld\n", (long)lseek(src, 0, SEEK_CUR), (long)lseek(dst, 0, SEEK_CUR));
+  lseek(dst, 0, SEEK_SET);
+  show("dst", dst);
+  T(copy_file_range(src, NULL, dst, NULL, 6, 1));
+  oi = 0, oo = 4;
+  T(copy_file_range(src, &oi, src, &oo, 10, 0));
+  oo = 100;
+  T(copy_file_range(src, &oi, src, &oo, 10, 0));
+  oi = 1000;
+  T(copy_file_range(src, &oi, dst, NULL, 10, 0));
+  T(copy_file_range(q[0], NULL, dst, NULL, 10, 0));
+  int dirfd = open("/", O_RDONLY | O_DIRECTORY);
+  T(copy_file_range(dirfd, NULL, dst, NULL, 10, 0));
+  int ro = open(path2, O_RDONLY);
+  T(copy_file_range(src, NULL, ro, NULL, 10, 0));
+  int ap = open(path2, O_WRONLY | O_APPEND);
+  T(copy_file_range(src, NULL, ap, NULL, 10, 0));
+
+  printf("== sendfile\n");
+  off = 3;
+  ftruncate(dst, 0);
+  lseek(dst, 0, SEEK_SET);
+  T(sendfile(dst, src, &off, 5));
+  printf("off=%lld\n", (long long)off);
+  lseek(dst, 0, SEEK_SET);
+  show("sendfile", dst);
+  pipe(p);
+  T(sendfile(p[1], src, NULL, 4));
+  show("sendfile to pipe", p[0]);
+  T(sendfile(ap, src, NULL, 4));
+  close(src), close(dst), close(ro), close(ap), close(dirfd);
+  close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+  unlink(path);
+  unlink(path2);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   const char *d = argc > 1 ? argv[1] : "/tmp/misc4";
   inotify_tests(d);
+  splice_tests(d);
   return 0;
 }
