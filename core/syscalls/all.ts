@@ -14,6 +14,7 @@ import { pipeSyscalls } from './linux/pipe';
 import { pollSyscalls } from './linux/poll';
 import { ioctlSyscalls } from './linux/ioctl';
 import { epollSyscalls } from './linux/epoll';
+import { socketSyscalls } from './linux/socket';
 import { ipcSyscalls } from './linux/ipc';
 import { notifySyscalls } from './linux/notify';
 import { spliceSyscalls } from './linux/splice';
@@ -35,6 +36,7 @@ export const FAMILIES: readonly (readonly SyscallDef[])[] = [
   ipcSyscalls,
   notifySyscalls,
   spliceSyscalls,
+  socketSyscalls,
 ];
 
 export function linuxTable(): (SyscallDef | undefined)[] {

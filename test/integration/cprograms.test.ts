@@ -19,6 +19,7 @@ const PROGRAMS = [
   'pty',
   'sysvipc',
   'misc4',
+  'unixsock',
 ];
 
 /** Dynamically linked (ld.so, libc.so from the host root): the loader's PT_INTERP path. */
@@ -31,7 +32,9 @@ describe('C programs: native vs runsc do', function () {
       it(`${name} (${mode})`, () => {
         const bin = buildC(name, mode);
         const args =
-          name === 'fileops' || name === 'misc4' ? [bin, `/tmp/${name}-${process.pid}-${mode}`] : [bin];
+          name === 'fileops' || name === 'misc4' || name === 'unixsock'
+            ? [bin, `/tmp/${name}-${process.pid}-${mode}`]
+            : [bin];
         const native = runNative(args);
         const sandbox = runSandbox(args);
         assert.equal(sandbox.stdout, native.stdout, 'stdout');
