@@ -18,6 +18,7 @@ import { socketSyscalls } from './linux/socket';
 import { ipcSyscalls } from './linux/ipc';
 import { notifySyscalls } from './linux/notify';
 import { spliceSyscalls } from './linux/splice';
+import { pidfdSyscalls } from './linux/pidfd';
 
 export const FAMILIES: readonly (readonly SyscallDef[])[] = [
   processSyscalls,
@@ -36,6 +37,7 @@ export const FAMILIES: readonly (readonly SyscallDef[])[] = [
   ipcSyscalls,
   notifySyscalls,
   spliceSyscalls,
+  pidfdSyscalls,
   socketSyscalls,
 ];
 

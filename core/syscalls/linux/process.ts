@@ -28,6 +28,7 @@ import type { Task } from '../../kernel/task';
 import { RLIM_INFINITY, RLIMIT_NOFILE, RLIMIT_STACK, RLIM_NLIMITS } from '../../kernel/threadgroup';
 import { Reg } from '../../plugins/platform';
 import type { SyscallDef } from '../types';
+import { cloneWithPidfd, pidfdTarget } from './pidfd';
 import { SIGCHLD } from '../../kernel/signal-defs';
 import * as os from 'node:os';
 import { randomFillSync } from 'node:crypto';
@@ -61,6 +62,8 @@ function readStrv(t: Task, addr: number): string[] {
 
 /** clone implements Linux syscall clone(2) (x86-64 argument order: flags, stack, ptid, ctid, tls). */
 export function clone(t: Task, a: A) {
+  if (a.uint(0) & 0x1000 /* CLONE_PIDFD */)
+    return cloneWithPidfd(t, a.uint(0), a.ptr(1), a.ptr(2), a.ptr(3), a.ptr(4), a.ptr(2), true);
   return t.kernel.clone(t, a.uint(0), a.ptr(1), a.ptr(2), a.ptr(3), a.ptr(4));
 }
 
@@ -76,18 +79,14 @@ export function clone3(t: Task, a: A) {
   const stack = Number(b.readBigUInt64LE(40));
   const stackSize = Number(b.readBigUInt64LE(48));
   const tls = Number(b.readBigUInt64LE(56));
-  // pidfd (offset 8) is only read with CLONE_PIDFD, which is not supported.
-  if (flags > 0xffffffff || exitSignal > 64 || flags & 0x1000 /* CLONE_PIDFD */) return -EINVAL;
+  if (flags > 0xffffffff || exitSignal > 64) return -EINVAL;
   if ((stack === 0) !== (stackSize === 0)) return -EINVAL;
   if (size >= 72 && b.length >= 72 && b.readBigUInt64LE(64) !== 0n) return -EINVAL; // set_tid unsupported
-  return t.kernel.clone(
-    t,
-    (flags & ~0xff) | exitSignal,
-    stack ? stack + stackSize : 0,
-    parentTid,
-    childTid,
-    tls,
-  );
+  const cflags = (flags & ~0xff) | exitSignal;
+  const top = stack ? stack + stackSize : 0;
+  if (flags & 0x1000 /* CLONE_PIDFD */)
+    return cloneWithPidfd(t, cflags, top, parentTid, childTid, tls, Number(b.readBigUInt64LE(8)), false);
+  return t.kernel.clone(t, cflags, top, parentTid, childTid, tls);
 }
 
 /** fork implements Linux syscall fork(2). */
@@ -165,7 +164,9 @@ export async function waitid(t: Task, a: A): Promise<number> {
   if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WCLONE | __WALL))
     return -EINVAL;
   if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return -EINVAL;
-  let it: number, iid: number;
+  let it: number,
+    iid: number,
+    pidfdNonblock = false;
   if (idtype === 0) [it, iid] = [0, 0];
   else if (idtype === 1) {
     if (id <= 0) return -EINVAL;
@@ -173,9 +174,14 @@ export async function waitid(t: Task, a: A): Promise<number> {
   } else if (idtype === 2) {
     if (id < 0) return -EINVAL;
     [it, iid] = [2, id === 0 ? t.tg.pgid : id];
+  } else if (idtype === 3 /* P_PIDFD */) {
+    if (id < 0) return -EINVAL;
+    const { tg, file } = pidfdTarget(t, id);
+    [it, iid, pidfdNonblock] = [1, tg.pid, (file.flags & 0o4000) !== 0 && !(options & WNOHANG)];
   } else return -EINVAL;
-  const r = await t.kernel.wait(t, it, iid, options);
+  const r = await t.kernel.wait(t, it, iid, pidfdNonblock ? options | WNOHANG : options);
   if (typeof r === 'number') return r;
+  if (!r && pidfdNonblock) return -EAGAIN;
   if (infop) {
     const b = Buffer.alloc(128);
     if (r) {
@@ -834,7 +840,7 @@ export const processSyscalls: SyscallDef<Task>[] = [
     name: 'clone3',
     handler: clone3,
     support: 'partial',
-    note: 'CLONE_PIDFD, set_tid and CLONE_INTO_CGROUP give EINVAL',
+    note: 'set_tid, CLONE_INTO_CGROUP and CLONE_PIDFD with CLONE_THREAD give EINVAL',
     args: ['ptr', 'uint'],
   },
   { nr: 57, name: 'fork', handler: fork, support: 'full', args: [] },
@@ -863,7 +869,7 @@ export const processSyscalls: SyscallDef<Task>[] = [
     name: 'waitid',
     handler: waitid,
     support: 'partial',
-    note: 'P_PIDFD not yet; rusage has CPU times only',
+    note: 'rusage has CPU times only',
     args: ['int', 'int', 'ptr', 'hex', 'ptr'],
   },
   { nr: 39, name: 'getpid', handler: getpid, support: 'full', args: [] },

@@ -1,6 +1,7 @@
 // inotify, splice/tee/vmsplice/copy_file_range/sendfile, pidfds, process_vm_readv/writev
 // and membarrier, compared with Linux. argv[1]: a directory to create and work in.
 #define _GNU_SOURCE
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <sys/inotify.h>
 #include <sys/sendfile.h>
 #include <sys/ioctl.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -283,10 +285,122 @@ static void splice_tests(const char *d) {
   unlink(path2);
 }
 
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static char secret[64] = "parent-value";
+
+static void pidfd_tests(void) {
+  printf("== pidfd\n");
+  int sync[2];
+  pipe(sync);
+  pid_t c = fork();
+  if (c == 0) {
+    strcpy(secret, "child-secret");
+    write(sync[1], "x", 1);
+    pause();
+    _exit(0);
+  }
+  char x;
+  read(sync[0], &x, 1);
+  int pfd = syscall(SYS_pidfd_open, c, 0);
+  printf("pidfd ok=%d cloexec=%d\n", pfd >= 0, fcntl(pfd, F_GETFD));
+  T(syscall(SYS_pidfd_open, c, 1));
+  T(syscall(SYS_pidfd_open, 0, 0));
+  T(syscall(SYS_pidfd_open, 999999, 0));
+  struct pollfd pp = {pfd, POLLIN, 0};
+  int pr = poll(&pp, 1, 0);
+  printf("poll before exit=%d\n", pr);
+
+  printf("== process_vm\n");
+  char buf[64] = {0};
+  struct iovec lv = {buf, 12}, rv = {secret, 12};
+  T(syscall(SYS_process_vm_readv, c, &lv, 1, &rv, 1, 0));
+  printf("read from child: %s\n", buf);
+  struct iovec wv = {"written!", 9};
+  T(syscall(SYS_process_vm_writev, c, &wv, 1, &rv, 1, 0));
+  memset(buf, 0, sizeof buf);
+  T(syscall(SYS_process_vm_readv, c, &lv, 1, &rv, 1, 0));
+  printf("after write: %s\n", buf);
+  struct iovec bad = {(void *)8, 4};
+  T(syscall(SYS_process_vm_readv, c, &lv, 1, &bad, 1, 0));
+  T(syscall(SYS_process_vm_readv, c, &lv, 1, &rv, 1, 1));
+  T(syscall(SYS_process_vm_readv, 999999, &lv, 1, &rv, 1, 0));
+  struct iovec two[2] = {{secret, 4}, {(void *)8, 4}};
+  T(syscall(SYS_process_vm_readv, c, &lv, 1, two, 2, 0));
+
+  printf("== pidfd signal and wait\n");
+  T(syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 0));
+  T(syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 1));
+  T(syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 3));
+  T(syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 8));
+  T(syscall(SYS_pidfd_send_signal, 1, SIGTERM, NULL, 0));
+  T(syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0));
+  pr = poll(&pp, 1, 5000);
+  printf("poll after kill=%d revents=%d\n", pr, pp.revents & POLLIN);
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  T(waitid(P_PIDFD, pfd, &si, WEXITED | WNOWAIT));
+  printf("signo=%d code=%d status=%d pid_ok=%d\n", si.si_signo, si.si_code, si.si_status, si.si_pid == c);
+  T(syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 0));
+  T(waitid(P_PIDFD, pfd, &si, WEXITED));
+  T(waitid(P_PIDFD, pfd, &si, WEXITED));
+  T(syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0));
+  T(waitid(P_PIDFD, 1, &si, WEXITED));
+  close(pfd);
+
+  // A non-blocking pidfd: waitid gives EAGAIN while the child runs; pidfd_getfd.
+  c = fork();
+  if (c == 0) {
+    read(sync[0], &x, 1);
+    _exit(7);
+  }
+  pfd = syscall(SYS_pidfd_open, c, PIDFD_NONBLOCK);
+  T(waitid(P_PIDFD, pfd, &si, WEXITED));
+  int self = syscall(SYS_pidfd_open, getpid(), 0);
+  int dupd = syscall(SYS_pidfd_getfd, self, sync[1], 0);
+  printf("getfd ok=%d cloexec=%d\n", dupd > sync[1], fcntl(dupd, F_GETFD));
+  T(syscall(SYS_pidfd_getfd, self, 999, 0));
+  T(syscall(SYS_pidfd_getfd, self, sync[1], 1));
+  write(dupd, "y", 1);
+  pr = poll(&pp, 1, 0);
+  pp.fd = pfd;
+  pr = poll(&pp, 1, 5000);
+  printf("nonblock child poll=%d\n", pr);
+  memset(&si, 0, sizeof si);
+  T(waitid(P_PIDFD, pfd, &si, WEXITED));
+  printf("code=%d status=%d\n", si.si_code, si.si_status);
+  close(pfd), close(self), close(dupd), close(sync[0]), close(sync[1]);
+
+  // clone(CLONE_PIDFD): the pidfd comes back in parent_tid.
+  int cpfd = -1;
+  long r = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, NULL, &cpfd, NULL, NULL);
+  if (r == 0) _exit(3);
+  printf("clone pidfd ok=%d cloexec=%d\n", cpfd >= 0, fcntl(cpfd, F_GETFD));
+  memset(&si, 0, sizeof si);
+  T(waitid(P_PIDFD, cpfd, &si, WEXITED));
+  printf("code=%d status=%d\n", si.si_code, si.si_status);
+  close(cpfd);
+  T(syscall(SYS_clone, CLONE_PIDFD | CLONE_PARENT_SETTID | SIGCHLD, NULL, &cpfd, NULL, NULL));
+
+  printf("== membarrier\n");
+  long q = syscall(SYS_membarrier, 0, 0, 0);
+  printf("query has private_expedited=%d\n", q > 0 && (q & 8) && (q & 16));
+  T(syscall(SYS_membarrier, 8, 0, 0));
+  T(syscall(SYS_membarrier, 512, 0, 0));
+  T(syscall(SYS_membarrier, 16, 0, 0));
+  T(syscall(SYS_membarrier, 8, 0, 0));
+  T(syscall(SYS_membarrier, 512, 0, 0));
+  T(syscall(SYS_membarrier, 0, 1, 0));
+  T(syscall(SYS_membarrier, 3, 0, 0));
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   const char *d = argc > 1 ? argv[1] : "/tmp/misc4";
   inotify_tests(d);
   splice_tests(d);
+  pidfd_tests();
   return 0;
 }
