@@ -319,7 +319,9 @@ export async function CopyFileRange(t: T, a: A): Promise<number> {
   if (!inp.readable || !out.writable || out.append) return -EBADF;
   if (ii.fs !== oi.fs) return -EXDEV;
   if (posIn < 0 || posOut < 0) return -EINVAL;
-  if (posIn + len > Number.MAX_SAFE_INTEGER || posOut + len > Number.MAX_SAFE_INTEGER) return -EOVERFLOW;
+  // loff_t overflow (Linux: pos + count < pos). Callers such as cp pass SSIZE_MAX as the length.
+  const LOFF_MAX = 2 ** 63;
+  if (posIn + len >= LOFF_MAX || posOut + len >= LOFF_MAX) return -EOVERFLOW;
   const size = ii.stat().size;
   len = posIn >= size ? 0 : Math.min(len, size - posIn, MAX_RW_COUNT);
   const sameFile = ii.fs === oi.fs && ii.ino === oi.ino;

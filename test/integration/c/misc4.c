@@ -259,6 +259,11 @@ static void splice_tests(const char *d) {
   T(copy_file_range(src, &oi, src, &oo, 10, 0));
   oi = 1000;
   T(copy_file_range(src, &oi, dst, NULL, 10, 0));
+  // cp passes SSIZE_MAX: copies to EOF; only a loff_t overflow is EOVERFLOW.
+  oi = 0;
+  T(copy_file_range(src, &oi, dst, NULL, 0x7fffffffffffffffLL, 0));
+  oi = 0x7ffffffffffffff0LL;
+  T(copy_file_range(src, &oi, dst, NULL, 100, 0));
   T(copy_file_range(q[0], NULL, dst, NULL, 10, 0));
   int dirfd = open("/", O_RDONLY | O_DIRECTORY);
   T(copy_file_range(dirfd, NULL, dst, NULL, 10, 0));
