@@ -10,7 +10,20 @@ import { POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../util/waiter';
 import { O_CLOEXEC, O_NONBLOCK, PATH_MAX, SETFL_MASK } from '../../vfs/abi';
 import { CLOSE_RANGE_CLOEXEC, CLOSE_RANGE_UNSHARE } from '../../vfs/fdtable';
 import type { FileDescription, IoDst, IoSrc } from '../../vfs/file';
-import { IN_ACCESS, IN_MODIFY, markCount, notifyIo } from '../../vfs/fsnotify';
+import {
+  IN_ACCESS,
+  IN_ATTRIB,
+  IN_CREATE,
+  IN_DELETE,
+  IN_MODIFY,
+  IN_MOVED_FROM,
+  IN_MOVED_TO,
+  addMark,
+  markCount,
+  notifyIo,
+  removeMark,
+  type FsnotifyMark,
+} from '../../vfs/fsnotify';
 import { fcntlGetLock, fcntlSetLock, flockFile, LOCK_NB } from '../../vfs/lock';
 import type { FileTask } from '../../vfs/task';
 import type { SyscallDef } from '../types';
@@ -269,7 +282,7 @@ export function Fcntl(t: T, a: A): number | Promise<number> {
     case F_SETLEASE:
       return -EAGAIN;
     case F_NOTIFY:
-      return -EINVAL;
+      return dnotify(t, f, a.uint(2));
     case F_GET_SEALS:
     case F_ADD_SEALS:
       return -EINVAL;
@@ -277,6 +290,60 @@ export function Fcntl(t: T, a: A): number | Promise<number> {
       return -EINVAL;
   }
 }
+
+// ---------------------------------------------------------------- dnotify
+
+const DN_ACCESS = 0x1,
+  DN_MODIFY = 0x2,
+  DN_CREATE = 0x4,
+  DN_DELETE = 0x8,
+  DN_RENAME = 0x10,
+  DN_ATTRIB = 0x20,
+  DN_MULTISHOT = 0x80000000;
+const SIGIO = 29;
+const dnotifyMarks = new WeakMap<FileDescription, FsnotifyMark>();
+
+/**
+ * fcntl(F_NOTIFY): directory notification (Linux's dnotify) over the fsnotify marks that
+ * inotify uses. An event in the directory sends SIGIO to the process that asked; without
+ * DN_MULTISHOT the request is used up by the first event. 0 cancels.
+ */
+function dnotify(t: T, f: FileDescription, arg: number): number {
+  const inode = f.inode;
+  if (!inode || (inode.mode & 0o170000) !== 0o040000) return -ENOTDIR_;
+  const old = dnotifyMarks.get(f);
+  if (old) {
+    removeMark(inode, old);
+    dnotifyMarks.delete(f);
+  }
+  const events = arg & ~DN_MULTISHOT;
+  if (!events) return 0;
+  let mask = 0;
+  if (events & DN_ACCESS) mask |= IN_ACCESS;
+  if (events & DN_MODIFY) mask |= IN_MODIFY;
+  if (events & DN_CREATE) mask |= IN_CREATE | IN_MOVED_TO;
+  if (events & DN_DELETE) mask |= IN_DELETE | IN_MOVED_FROM;
+  if (events & DN_RENAME) mask |= IN_MOVED_FROM | IN_MOVED_TO;
+  if (events & DN_ATTRIB) mask |= IN_ATTRIB;
+  const mark: FsnotifyMark = {
+    mask,
+    exclUnlink: false,
+    handle: (_m, name) => {
+      if (name === undefined) return; // dnotify reports what happens in the directory
+      if (f.refCount === 0 || !(arg & DN_MULTISHOT)) {
+        removeMark(inode, mark);
+        dnotifyMarks.delete(f);
+        if (f.refCount === 0) return;
+      }
+      t.sendSignal(SIGIO);
+    },
+    inodeGone: () => dnotifyMarks.delete(f),
+  };
+  addMark(inode, mark);
+  dnotifyMarks.set(f, mark);
+  return 0;
+}
+const ENOTDIR_ = 20;
 
 /** Flock implements Linux syscall flock(2). */
 export function Flock(t: T, a: A): number | Promise<number> {
@@ -296,7 +363,7 @@ export const fdSyscalls: SyscallDef<FileTask>[] = [
     name: 'fcntl',
     handler: Fcntl,
     support: 'partial',
-    note: 'F_SETOWN/F_SETSIG record values but deliver no SIGIO; leases, F_NOTIFY and seals are not supported',
+    note: 'F_SETOWN/F_SETSIG record values but deliver no SIGIO (F_NOTIFY sends SIGIO to the caller); leases and seals are not supported',
     args: ['fd', 'int', 'hex'],
   },
   { nr: 73, name: 'flock', handler: Flock, support: 'full', args: ['fd', 'int'] },

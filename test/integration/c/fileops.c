@@ -8,6 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <signal.h>
+
+static volatile sig_atomic_t sigio_count;
+static void on_sigio(int s) { (void)s; sigio_count++; }
 
 #define T(expr) do { errno = 0; long _r = (long)(expr); printf("%-60s = %ld errno=%d\n", #expr, _r, _r < 0 ? errno : 0); } while (0)
 
@@ -72,6 +76,15 @@ int main(int argc, char **argv) {
   while ((de = readdir(dp))) count++;
   closedir(dp);
   printf("entries=%d\n", count);
+  // dnotify: SIGIO on a new entry in a watched directory; ENOTDIR on a file.
+  signal(SIGIO, on_sigio);
+  int dfd = open(".", O_RDONLY);
+  T(fcntl(dfd, F_NOTIFY, DN_CREATE | DN_MULTISHOT));
+  close(open("dn-new", O_CREAT | O_WRONLY, 0644));
+  printf("dnotify signalled=%d\n", sigio_count > 0);
+  T(fcntl(3, F_NOTIFY, DN_CREATE) < 0 ? -1 : 0);
+  unlink("dn-new");
+  close(dfd);
   unlink("f"); unlink("renamed"); unlink("link"); unlink("loop1"); unlink("loop2");
   T(rmdir(d));
   return 0;
