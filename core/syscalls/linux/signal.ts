@@ -353,9 +353,74 @@ export function getitimer(t: Task, a: A) {
   const which = a.int(0);
   if (which < 0 || which > 2) return -EINVAL;
   if (which === 0) writeItimerval(t, a.ptr(1), t.tg.realTimer.intervalNs, remainingNs(t.tg));
-  else writeItimerval(t, a.ptr(1), 0, 0);
+  else {
+    const ct = cpuTimers(t.tg)[which];
+    writeItimerval(
+      t,
+      a.ptr(1),
+      ct?.intervalNs ?? 0,
+      ct ? Math.max(1000, ct.expiresNs - cpuNs(t.tg, which)) : 0,
+    );
+  }
   return 0;
 }
+
+// ---- ITIMER_VIRTUAL / ITIMER_PROF: CPU-time timers ----
+//
+// App code runs on the host, so its CPU time is known only by asking the platform. An
+// armed timer polls the group's CPU time (user for VIRTUAL, user+system for PROF) every
+// 10 ms — the host's tick — and sends SIGVTALRM/SIGPROF when it passes the expiry.
+
+interface CpuTimer {
+  expiresNs: number;
+  intervalNs: number;
+  poll: NodeJS.Timeout;
+}
+const cpuTimerState = new WeakMap<ThreadGroup, (CpuTimer | undefined)[]>();
+function cpuTimers(tg: ThreadGroup): (CpuTimer | undefined)[] {
+  let s = cpuTimerState.get(tg);
+  if (!s) {
+    s = [];
+    cpuTimerState.set(tg, s);
+    const timers = s;
+    tg.exitHooks.push(() => {
+      for (const ct of timers) if (ct) clearInterval(ct.poll);
+    });
+  }
+  return s;
+}
+function cpuNs(tg: ThreadGroup, which: number): number {
+  const c = tg.cpuTime();
+  return which === 1 ? c.user : c.user + c.system;
+}
+function armCpuTimer(t: Task, which: number, valueNs: number, intervalNs: number): void {
+  const timers = cpuTimers(t.tg);
+  const old = timers[which];
+  if (old) clearInterval(old.poll);
+  timers[which] = undefined;
+  if (valueNs <= 0) return;
+  const tg = t.tg;
+  const k = t.kernel;
+  const ct: CpuTimer = {
+    expiresNs: cpuNs(tg, which) + valueNs,
+    intervalNs,
+    poll: setInterval(() => {
+      if (tg.exitStatus >= 0) return clearInterval(ct.poll);
+      const now = cpuNs(tg, which);
+      if (now < ct.expiresNs) return;
+      k.signalGroup(tg, { signo: which === 1 ? SIGVTALRM : SIGPROF, code: 0x80 });
+      if (ct.intervalNs > 0) ct.expiresNs = Math.max(ct.expiresNs + ct.intervalNs, now);
+      else {
+        clearInterval(ct.poll);
+        timers[which] = undefined;
+      }
+    }, 10),
+  };
+  ct.poll.unref();
+  timers[which] = ct;
+}
+const SIGVTALRM = 26,
+  SIGPROF = 27;
 
 /** setitimer implements Linux syscall setitimer(2). */
 export function setitimer(t: Task, a: A) {
@@ -375,6 +440,7 @@ export function setitimer(t: Task, a: A) {
   }
   if (a.ptr(2)) getitimer(t, { int: () => which, ptr: () => a.ptr(2) } as unknown as A);
   if (which === 0) armReal(t.tg, t, valueNs, intervalNs);
+  else armCpuTimer(t, which, valueNs, intervalNs);
   return 0;
 }
 
@@ -577,7 +643,7 @@ export const signalSyscalls: SyscallDef<Task>[] = [
     name: 'getitimer',
     handler: getitimer,
     support: 'partial',
-    note: 'ITIMER_VIRTUAL/ITIMER_PROF are accepted but never fire',
+    note: 'ITIMER_VIRTUAL/ITIMER_PROF follow CPU time polled every 10 ms',
     args: ['int', 'ptr'],
   },
   {
@@ -585,7 +651,7 @@ export const signalSyscalls: SyscallDef<Task>[] = [
     name: 'setitimer',
     handler: setitimer,
     support: 'partial',
-    note: 'ITIMER_VIRTUAL/ITIMER_PROF are accepted but never fire',
+    note: 'ITIMER_VIRTUAL/ITIMER_PROF follow CPU time polled every 10 ms',
     args: ['int', 'ptr', 'ptr'],
   },
   {

@@ -1,6 +1,8 @@
 // CPU time accounting: a busy loop shows up in getrusage, times, clock_gettime(CPUTIME)
 // and, for a reaped child, in RUSAGE_CHILDREN and wait4's rusage.
+#include <signal.h>
 #include <stdio.h>
+#include <sys/time.h>
 #include <sys/resource.h>
 #include <sys/times.h>
 #include <sys/wait.h>
@@ -22,6 +24,10 @@ static void burn(double secs) {
 
 static double tv(struct timeval t) { return t.tv_sec + t.tv_usec / 1e6; }
 
+static volatile sig_atomic_t vt, prof;
+static void on_vt(int s) { (void)s; vt++; }
+static void on_prof(int s) { (void)s; prof++; }
+
 int main(void) {
   burn(0.3);
   struct rusage ru;
@@ -42,5 +48,18 @@ int main(void) {
   printf("wait4 rusage ok=%d\n", tv(cru.ru_utime) + tv(cru.ru_stime) >= 0.1);
   getrusage(RUSAGE_CHILDREN, &ru);
   printf("children ok=%d\n", tv(ru.ru_utime) + tv(ru.ru_stime) >= 0.1);
+  // CPU-time interval timers fire while the process computes (and stay quiet while it sleeps).
+  signal(SIGVTALRM, on_vt);
+  signal(SIGPROF, on_prof);
+  struct itimerval it = {{0, 50000}, {0, 50000}};
+  setitimer(ITIMER_VIRTUAL, &it, NULL);
+  setitimer(ITIMER_PROF, &it, NULL);
+  usleep(300000);
+  int slept_vt = vt;
+  burn(0.5);
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_VIRTUAL, &off, NULL);
+  setitimer(ITIMER_PROF, &off, NULL);
+  printf("itimer virtual quiet while sleeping=%d fired while computing=%d prof fired=%d\n", slept_vt <= 1, vt >= 2, prof >= 2);
   return 0;
 }
