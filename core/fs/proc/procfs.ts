@@ -344,6 +344,11 @@ function ownerGid(o: Owner): number {
 }
 
 /** Directory /proc/<pid>, /proc/<pid>/task/<tid> (thread = true). */
+/** The process a /proc/<pid> directory inode stands for (pidfd_send_signal accepts its fd), or null. */
+export function procDirPid(inode: unknown): number | null {
+  return inode instanceof PidDir && !inode.owner.thread ? inode.owner.id : null;
+}
+
 class PidDir extends SynthDir {
   readonly owner: Owner;
   constructor(proc: ProcFilesystem, id: number, thread: boolean) {

@@ -11,6 +11,7 @@
  * fails with EPERM as Linux, and MEMBARRIER_CMD_GET_REGISTRATIONS answers.
  */
 import { EBADF, EFAULT, EINVAL, EPERM, ESRCH, SysError } from '../../abi/errno';
+import { procDirPid } from '../../fs/proc';
 import type { SyscallArgs } from '../../kernel/api';
 import type { Task } from '../../kernel/task';
 import type { ThreadGroup } from '../../kernel/threadgroup';
@@ -84,7 +85,14 @@ export function PidfdSendSignal(t: Task, a: A): number {
   const flags = a.uint(3);
   // PIDFD_SIGNAL_THREAD, _THREAD_GROUP, _PROCESS_GROUP (Linux 6.9): at most one.
   if (flags & ~7 || (flags & (flags - 1)) !== 0) return -EINVAL;
-  const { tg } = pidfdTarget(t, a.int(0));
+  // As Linux's pidfd_to_pid, an fd of a /proc/<pid> directory names that process too.
+  const procPid = procDirPid(filesOf(t).get(a.int(0))?.inode);
+  let tg: ThreadGroup;
+  if (procPid !== null) {
+    const g = t.kernel.tgs.get(procPid);
+    if (!g) return -ESRCH;
+    tg = g;
+  } else tg = pidfdTarget(t, a.int(0)).tg;
   if (sig < 0 || sig > 64) return -EINVAL;
   let code = SI_USER;
   let info: { pid?: number; uid?: number; value?: bigint } = { pid: t.tg.pid, uid: t.creds.uid };

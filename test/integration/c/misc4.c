@@ -339,6 +339,14 @@ static void pidfd_tests(void) {
   T(syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 0));
   T(syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 1));
   T(syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 3));
+  {
+    // A /proc/<pid> directory fd names the process too (legacy pidfd).
+    char procdir[32];
+    snprintf(procdir, sizeof procdir, "/proc/%d", (int)getpid());
+    int pd = open(procdir, O_RDONLY | O_DIRECTORY);
+    T(syscall(SYS_pidfd_send_signal, pd, 0, NULL, 0));
+    close(pd);
+  }
   T(syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 8));
   T(syscall(SYS_pidfd_send_signal, 1, SIGTERM, NULL, 0));
   T(syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0));
