@@ -113,8 +113,20 @@ export class Overlay implements Filesystem {
     return this.rootInode;
   }
 
+  /**
+   * The union as df sees it: used = what the lower holds plus what the upper holds, free =
+   * the room left in the writable upper (in the upper's block size).
+   */
   statfs(): Statfs {
-    return { ...this.upper.statfs(), type: OVERLAYFS_MAGIC };
+    const u = this.upper.statfs();
+    let lowerUsed = 0;
+    try {
+      const l = this.lower.statfs();
+      lowerUsed = Math.round(((l.blocks - l.bfree) * (l.frsize || l.bsize)) / (u.frsize || u.bsize));
+    } catch {
+      /* a lower without statfs counts as empty */
+    }
+    return { ...u, type: OVERLAYFS_MAGIC, blocks: u.blocks + lowerUsed };
   }
 
   options(): string {
