@@ -130,8 +130,11 @@ export function clock_getres(t: Task, a: A) {
 
 /** clock_settime implements Linux syscall clock_settime(2): the sandbox cannot set host clocks. */
 export function clock_settime(t: Task, a: A) {
-  if (clockNow(t, a.int(0)) < 0n) return -EINVAL;
-  return -EPERM;
+  const clock = a.int(0);
+  if (clockNow(t, clock) < 0n) return -EINVAL;
+  // Only CLOCK_REALTIME (and TAI's base) can be set on Linux; the others are EINVAL. The
+  // sandbox may not change the host's wall clock.
+  return clock === CLOCK_REALTIME ? -EPERM : -EINVAL;
 }
 
 /** gettimeofday implements Linux syscall gettimeofday(2). */
@@ -274,7 +277,7 @@ export const timeSyscalls: SyscallDef<Task>[] = [
     name: 'clock_settime',
     handler: clock_settime,
     support: 'partial',
-    note: 'EPERM: the sandbox cannot set clocks',
+    note: 'CLOCK_REALTIME gives EPERM (the sandbox cannot set the clock), others EINVAL as Linux',
     args: ['clockid', 'ptr'],
   },
   { nr: 96, name: 'gettimeofday', handler: gettimeofday, support: 'full', args: ['ptr', 'ptr'] },
