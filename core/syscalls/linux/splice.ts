@@ -137,29 +137,7 @@ export async function Splice(t: T, a: A): Promise<number> {
   if (ip && op) {
     if (ip === op) return -EINVAL;
     if ((inp.flags | out.flags) & O_NONBLOCK) flags |= SPLICE_F_NONBLOCK;
-    const nb = (flags & SPLICE_F_NONBLOCK) !== 0;
-    for (;;) {
-      const d = dataState(t, ip, nb);
-      if (d instanceof Promise) {
-        const r = await d;
-        if (r < 0) return r;
-        continue;
-      }
-      if (d === 1) return 0;
-      if (d < 0) return d;
-      const o = roomState(t, op, nb);
-      if (o instanceof Promise) {
-        const r = await o;
-        if (r < 0) return r;
-        continue;
-      }
-      if (o < 0) return o;
-      const buf = new Uint8Array(Math.min(len, ip.len, op.free));
-      ip.peek(buf);
-      ip.consume(buf.length);
-      op.push(buf);
-      return notifyMoved(buf.length, inp, out);
-    }
+    return pipeToPipe(t, inp, out, ip, op, len, (flags & SPLICE_F_NONBLOCK) !== 0, true);
   }
 
   if (ip) {
@@ -241,8 +219,24 @@ export async function Tee(t: T, a: A): Promise<number> {
   const op = pipeOf(out);
   if (!ip || !op || ip === op) return -EINVAL;
   if ((inp.flags | out.flags) & O_NONBLOCK) flags |= SPLICE_F_NONBLOCK;
-  const nb = (flags & SPLICE_F_NONBLOCK) !== 0;
   if (len > MAX_RW_COUNT) len = MAX_RW_COUNT;
+  return pipeToPipe(t, inp, out, ip, op, len, (flags & SPLICE_F_NONBLOCK) !== 0, false);
+}
+
+/**
+ * Move (splice) or copy (tee) up to `len` bytes from pipe `ip` to pipe `op`, waiting for
+ * data in the source and room in the destination unless non-blocking.
+ */
+async function pipeToPipe(
+  t: T,
+  inp: FileDescription,
+  out: FileDescription,
+  ip: Pipe,
+  op: Pipe,
+  len: number,
+  nb: boolean,
+  consume: boolean,
+): Promise<number> {
   for (;;) {
     const d = dataState(t, ip, nb);
     if (d instanceof Promise) {
@@ -261,6 +255,7 @@ export async function Tee(t: T, a: A): Promise<number> {
     if (o < 0) return o;
     const buf = new Uint8Array(Math.min(len, ip.len, op.free));
     ip.peek(buf);
+    if (consume) ip.consume(buf.length);
     op.push(buf);
     return notifyMoved(buf.length, inp, out);
   }
