@@ -5,7 +5,7 @@
  *  - OFD locks (F_OFD_*): the same ranges, owned by the open file description.
  *  - flock(2): whole-file locks owned by the open file description.
  * Locks live per inode; waiters block on the inode's lock queue and retry after any
- * unlock. Deadlock detection (EDEADLK) is not implemented: a cycle of F_SETLKW waiters
+ * unlock. Deadlock detection (EDEADLK) is not supported: a cycle of F_SETLKW waiters
  * stays blocked until a signal interrupts one of them.
  */
 import { EAGAIN, EBADF, EINVAL, EWOULDBLOCK, SysError } from '../abi/errno';

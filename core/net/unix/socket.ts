@@ -25,7 +25,7 @@
  *
  * Gaps: no garbage collection of in-flight descriptor cycles (a socket sent over itself
  * and closed leaks until the sandbox ends); no MSG_OOB; SO_PEEK_OFF and SO_PASSSEC/
- * SO_PEERSEC are not implemented; credentials are those at send time.
+ * SO_PEERSEC are not supported; credentials are those at send time.
  */
 import {
   EAGAIN,
