@@ -103,6 +103,18 @@ const PY: [string, string][] = [
     'import subprocess as s; p1 = s.Popen(["seq", "100"], stdout=s.PIPE); p2 = s.Popen(["grep", "7"], stdin=p1.stdout, stdout=s.PIPE); p1.stdout.close(); print(p2.communicate()[0].decode().split()); print(s.run(["sh", "-c", "exit 5"]).returncode)',
   ],
   [
+    'python3 multiprocessing with 4 workers',
+    'import multiprocessing as mp\ndef sq(x): return x * x\nwith mp.Pool(4) as p: print(sum(p.map(sq, range(100))))',
+  ],
+  [
+    'python3 sqlite3 on tmpfs',
+    'import sqlite3, os\ndb = sqlite3.connect("/tmp/t.db"); db.execute("create table t(x)")\ndb.executemany("insert into t values(?)", [(i,) for i in range(1000)]); db.commit()\nprint(db.execute("select sum(x), count(*) from t").fetchone()); db.close(); os.unlink("/tmp/t.db")',
+  ],
+  [
+    'python3 socketpair and selectors',
+    'import socket, selectors\na, b = socket.socketpair(); sel = selectors.DefaultSelector(); sel.register(b, selectors.EVENT_READ)\nprint(sel.select(0)); a.send(b"ping"); ev = sel.select(1); print(len(ev), b.recv(4)); a.close(); print(b.recv(4))',
+  ],
+  [
     'python3 tempfile and os.walk',
     'import tempfile, os\nwith tempfile.TemporaryDirectory() as d:\n  open(os.path.join(d, "f"), "w").write("x")\n  print(sorted(os.listdir(d)))\nprint(sum(len(f) for _, _, f in os.walk("/usr/lib/python3.11/json")))',
   ],
