@@ -24,7 +24,7 @@ function buildRoot(): string | null {
   return r.stdout.trim().split('\n').pop()!;
 }
 
-/** The same command natively: chrooted into ROOT, as pid 1 of a new PID namespace with its own /proc and /tmp. */
+/** The same command natively: chrooted into ROOT, as pid 1 of a new PID namespace with its own /proc, /tmp and /dev/pts. */
 function native(argv: string[], env: Record<string, string> = {}) {
   // A private tmpfs on the root's /tmp keeps the native run's files out of the cached root.
   return runNative(
@@ -36,7 +36,7 @@ function native(argv: string[], env: Record<string, string> = {}) {
       `--mount-proc=${ROOT}/proc`,
       'sh',
       '-c',
-      'mount -t tmpfs tmpfs "$0/tmp" && exec chroot "$0" "$@"',
+      'mount -t tmpfs tmpfs "$0/tmp" && mount -t devpts -o newinstance,ptmxmode=0666 devpts "$0/dev/pts" && mount --bind "$0/dev/pts/ptmx" "$0/dev/ptmx" && exec chroot "$0" "$@"',
       ROOT,
       ...argv,
     ],
@@ -82,6 +82,10 @@ const BASH: [string, string][] = [
   [
     'perl with fork and pipes',
     'perl -e \'pipe(R, W); my $p = fork; if (!$p) { close R; print W "from child $$\\n" =~ s/\\d+/N/r; exit 7 } close W; print scalar <R>; waitpid($p, 0); print "status ", $? >> 8, "\\n"\'',
+  ],
+  [
+    'job control in bash -i under a pty',
+    'script -qec "bash --norc -i -c \'sleep 0.2 & jobs; wait %1; echo status=\\$?\'" /dev/null | sed "s/\\[1\\] [0-9]*/[1] N/"',
   ],
   [
     'dpkg and apt',
