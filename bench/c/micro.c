@@ -16,7 +16,7 @@ static long long now_ns(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 4) { fprintf(stderr, "usage: micro getpid|openclose|forkwait|forkexec|pipe N ROUNDS\n"); return 2; }
+  if (argc < 4) { fprintf(stderr, "usage: micro getpid|clock|openclose|forkwait|forkexec|pipe N ROUNDS\n"); return 2; }
   const char *op = argv[1];
   long n = atol(argv[2]), rounds = atol(argv[3]);
   const char *file = "/etc/hostname";
@@ -33,6 +33,7 @@ int main(int argc, char **argv) {
     long long t0 = now_ns();
     for (long i = 0; i < n; i++) {
       if (!strcmp(op, "getpid")) syscall(SYS_getpid);
+      else if (!strcmp(op, "clock")) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); }
       else if (!strcmp(op, "openclose")) close(open(file, O_RDONLY));
       else if (!strcmp(op, "forkwait")) { pid_t p = fork(); if (!p) _exit(0); waitpid(p, NULL, 0); }
       else if (!strcmp(op, "forkexec")) { pid_t p = fork(); if (!p) { execl("/bin/true", "true", (char *)0); _exit(127); } waitpid(p, NULL, 0); }
