@@ -223,12 +223,14 @@ export class MsgRegistry {
       }
       case IPC_STAT:
       case MSG_STAT:
-      case MSG_STAT_ANY: {
-        const q = cmd === IPC_STAT ? this.reg.get(msqid) : this.reg.atIndex(msqid);
-        if (cmd !== MSG_STAT_ANY) q.perm.check(c, MAY_READ);
-        t.mem.copyOut(buf, q.encode());
-        return cmd === IPC_STAT ? 0 : q.perm.id;
-      }
+      case MSG_STAT_ANY:
+        return this.reg.stat(
+          c,
+          t.mem,
+          cmd === IPC_STAT ? 'id' : cmd === MSG_STAT ? 'index' : 'any',
+          msqid,
+          buf,
+        );
       case IPC_SET: {
         const b = Buffer.from(t.mem.copyIn(buf, MSQID_DS_SIZE));
         const q = this.reg.get(msqid);

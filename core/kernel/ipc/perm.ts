@@ -118,6 +118,8 @@ export function decodePermSet(b: Buffer, off: number): { uid: number; gid: numbe
 
 export interface IpcObject {
   readonly perm: IpcPerm;
+  /** The object's *id_ds structure, as IPC_STAT copies it out. */
+  encode(): Buffer;
 }
 
 /**
@@ -160,6 +162,23 @@ export class IpcRegistry<T extends IpcObject> {
     const o = idx >= 0 ? this.byIdx.get(idx) : undefined;
     if (!o) throw new SysError(EINVAL);
     return o;
+  }
+
+  /**
+   * IPC_STAT and the family's *_STAT / *_STAT_ANY commands: IPC_STAT names the object by
+   * id, the others by array index (returning its id); *_STAT_ANY skips the read check.
+   */
+  stat(
+    c: Credentials,
+    mem: { copyOut(addr: number, data: Uint8Array): void },
+    kind: 'id' | 'index' | 'any',
+    id: number,
+    buf: number,
+  ): number {
+    const o = kind === 'id' ? this.get(id) : this.atIndex(id);
+    if (kind !== 'any') o.perm.check(c, MAY_READ);
+    mem.copyOut(buf, o.encode());
+    return kind === 'id' ? 0 : o.perm.id;
   }
 
   /**

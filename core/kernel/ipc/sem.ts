@@ -324,12 +324,14 @@ export class SemRegistry {
       }
       case IPC_STAT:
       case SEM_STAT:
-      case SEM_STAT_ANY: {
-        const s = cmd === IPC_STAT ? this.reg.get(semid) : this.reg.atIndex(semid);
-        if (cmd !== SEM_STAT_ANY) s.perm.check(c, MAY_READ);
-        t.mem.copyOut(arg, s.encode());
-        return cmd === IPC_STAT ? 0 : s.perm.id;
-      }
+      case SEM_STAT_ANY:
+        return this.reg.stat(
+          c,
+          t.mem,
+          cmd === IPC_STAT ? 'id' : cmd === SEM_STAT ? 'index' : 'any',
+          semid,
+          arg,
+        );
       case IPC_SET: {
         const b = Buffer.from(t.mem.copyIn(arg, SEMID_DS_SIZE));
         const s = this.reg.get(semid);

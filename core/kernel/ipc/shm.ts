@@ -267,12 +267,14 @@ export class ShmRegistry {
       }
       case IPC_STAT:
       case SHM_STAT:
-      case SHM_STAT_ANY: {
-        const seg = cmd === IPC_STAT ? this.reg.get(shmid) : this.reg.atIndex(shmid);
-        if (cmd !== SHM_STAT_ANY) seg.perm.check(c, MAY_READ);
-        t.mem.copyOut(buf, seg.encode());
-        return cmd === IPC_STAT ? 0 : seg.perm.id;
-      }
+      case SHM_STAT_ANY:
+        return this.reg.stat(
+          c,
+          t.mem,
+          cmd === IPC_STAT ? 'id' : cmd === SHM_STAT ? 'index' : 'any',
+          shmid,
+          buf,
+        );
       case IPC_SET: {
         const b = Buffer.from(t.mem.copyIn(buf, SHMID_DS_SIZE));
         const seg = this.reg.get(shmid);
