@@ -73,6 +73,13 @@ export class Vma {
   locked = false;
   /** False for shared mappings of files opened read-only (mprotect PROT_WRITE gives EACCES). */
   mayWrite = true;
+  /**
+   * A private mapping whose object fork shared with another address space because neither
+   * side could write it (program text, read-only data). Anything that would change the
+   * object's content here (mprotect to writable, MADV_DONTNEED) first gives this VMA a
+   * private copy (breakCow); unmapping leaves the shared content alone.
+   */
+  cow = false;
   constructor(
     public start: number,
     public end: number,
@@ -194,6 +201,7 @@ export class MemoryManager implements UserMemory {
     right.objLimit = v.objLimit;
     right.locked = v.locked;
     right.mayWrite = v.mayWrite;
+    right.cow = v.cow;
     v.end = addr;
     // Each half keeps only the installed extents it overlaps: an extent wholly in the other
     // half must not count as installed if this half later grows over it (brk, mremap).
@@ -214,7 +222,7 @@ export class MemoryManager implements UserMemory {
     while (i < this.vmas.length && this.vmas[i].start < end) {
       const v = this.vmas[i];
       if (v.mapped.size) this.as.unmap(v.start, v.end - v.start);
-      if (!v.shared) v.obj.zeroRange(v.objOff, v.objOff + (v.end - v.start));
+      if (!v.shared && !v.cow) v.obj.zeroRange(v.objOff, v.objOff + (v.end - v.start));
       v.obj.decRef();
       i++;
     }
@@ -351,6 +359,7 @@ export class MemoryManager implements UserMemory {
       i = this.lowerBound(start);
       while (i < this.vmas.length && this.vmas[i].start < mappedEnd) {
         const v = this.vmas[i];
+        if (v.cow && prot & PROT_WRITE) this.breakCow(v);
         if (v.prot !== prot) {
           if (v.mapped.size) {
             this.as.unmap(v.start, v.end - v.start);
@@ -360,8 +369,38 @@ export class MemoryManager implements UserMemory {
         }
         i++;
       }
+      // Neighbours that now agree become one VMA again, as Linux's vma_merge (mremap of a
+      // range that was split by mprotect and restored must see one mapping).
+      this.mergeAround(start);
+      this.mergeAround(mappedEnd);
     }
     return mappedEnd < end ? -ENOMEM : 0;
+  }
+
+  /** Merge the VMA ending at `addr` with the one starting there when they continue each other. */
+  private mergeAround(addr: number): void {
+    const i = this.lowerBound(addr) - 1;
+    const a = this.vmas[i],
+      b = this.vmas[i + 1];
+    if (!a || !b || a.end !== addr || b.start !== addr) return;
+    if (
+      a.obj !== b.obj ||
+      a.objOff + (a.end - a.start) !== b.objOff ||
+      a.prot !== b.prot ||
+      a.shared !== b.shared ||
+      a.cow !== b.cow ||
+      a.locked !== b.locked ||
+      a.mayWrite !== b.mayWrite ||
+      a.growsDown !== b.growsDown ||
+      a.objLimit !== b.objLimit ||
+      a.name.path !== b.name.path ||
+      a.name.special !== b.name.special
+    )
+      return;
+    a.end = b.end;
+    for (const idx of b.mapped) a.mapped.add(idx);
+    b.obj.decRef();
+    this.vmas.splice(i + 1, 1);
   }
 
   /** madvise(MADV_DONTNEED): private anonymous pages read back as zero (file pages from the file). */
@@ -371,6 +410,7 @@ export class MemoryManager implements UserMemory {
     while (i < this.vmas.length && this.vmas[i].start < end) {
       const v = this.vmas[i];
       if (v.locked) return -EINVAL;
+      if (v.cow) this.breakCow(v);
       if (!v.shared) {
         const s = Math.max(start, v.start),
           e = Math.min(end, v.end);
@@ -419,7 +459,7 @@ export class MemoryManager implements UserMemory {
   private moveVmaRange(v: Vma, oldAddr: number, oldLen: number, newLen: number, dst: number): number {
     const obj = v.obj.incRef();
     const objOff = v.objOff + (oldAddr - v.start);
-    const { prot, shared, name, growsDown, objLimit } = v;
+    const { prot, shared, name, growsDown, objLimit, cow } = v;
     const fileOff = v.fileOff + (oldAddr - v.start);
     // Detach the old range without zeroing its (private) object range: the pages move.
     this.splitAt(oldAddr);
@@ -433,12 +473,25 @@ export class MemoryManager implements UserMemory {
       i++;
     }
     this.vmas.splice(first, i - first);
-    if (newLen < oldLen && !shared) obj.zeroRange(objOff + newLen, objOff + oldLen);
+    if (newLen < oldLen && !shared && !cow) obj.zeroRange(objOff + newLen, objOff + oldLen);
     this.removeRange(dst, dst + newLen);
     const nv = new Vma(dst, dst + newLen, prot, shared, obj, objOff, name, growsDown, fileOff);
     nv.objLimit = objLimit;
+    nv.cow = cow;
     this.insertVma(nv);
     return dst;
+  }
+
+  /** Give a fork-shared private VMA its own copy of the object before its content changes. */
+  private breakCow(v: Vma): void {
+    const copy = v.obj.clone();
+    v.obj.decRef();
+    v.obj = copy;
+    v.cow = false;
+    if (v.mapped.size) {
+      this.as.unmap(v.start, v.end - v.start);
+      v.mapped.clear();
+    }
   }
 
   // ---- faults ----
@@ -531,8 +584,13 @@ export class MemoryManager implements UserMemory {
     const copies = new Map<MemObject, MemObject>();
     for (const v of this.vmas) {
       let obj: MemObject;
+      let cow = false;
       if (v.shared) obj = v.obj.incRef();
-      else {
+      else if (!(v.prot & PROT_WRITE)) {
+        // Neither side can write it: share instead of copying (see Vma.cow).
+        obj = v.obj.incRef();
+        v.cow = cow = true;
+      } else {
         const prev = copies.get(v.obj);
         if (prev) obj = prev.incRef();
         else {
@@ -543,6 +601,7 @@ export class MemoryManager implements UserMemory {
       const nv = new Vma(v.start, v.end, v.prot, v.shared, obj, v.objOff, v.name, v.growsDown, v.fileOff);
       nv.objLimit = v.objLimit;
       nv.mayWrite = v.mayWrite;
+      nv.cow = cow;
       c.vmas.push(nv);
     }
     c.brkStart = this.brkStart;

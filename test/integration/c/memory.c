@@ -37,6 +37,9 @@ int main(void) {
   for (int i = 0; i < (1 << 24); i += 4096) sum += big[i];
   printf("big: sum=%ld\n", sum);
   printf("mprotect: %d\n", mprotect(big, 4096, PROT_READ));
+  // Back to read-write: the two halves are one mapping again (Linux merges them), so
+  // mremap below may move the whole range.
+  printf("mprotect back: %d\n", mprotect(big, 4096, PROT_READ | PROT_WRITE));
   SHOW("mprotect unaligned", mprotect(big + 1, 4096, PROT_READ));
   char *grown = mremap(big, 1 << 24, 1 << 25, MREMAP_MAYMOVE);
   printf("mremap: ok=%d kept=%d\n", grown != MAP_FAILED, grown[4096] == (char)4096);
@@ -60,6 +63,35 @@ int main(void) {
   sbrk(-(1 << 19));
   sbrk(1 << 19);
   printf("brk regrow: %d %d\n", hb[(1 << 20) - 1], hb[(1 << 19) - 1]);
+  // Read-only private memory shared by fork stays private: writes after mprotect, and
+  // MADV_DONTNEED, on one side never show on the other.
+  char *ro = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ro[0] = 'A';
+  ro[4096] = 'B';
+  mprotect(ro, 8192, PROT_READ);
+  int gate[2], back[2];
+  pipe(gate);
+  pipe(back);
+  p = fork();
+  if (p == 0) {
+    char c;
+    read(gate[0], &c, 1);
+    char seen0 = ro[0];
+    madvise(ro + 4096, 4096, MADV_DONTNEED);
+    char seen1 = ro[4096];
+    mprotect(ro, 8192, PROT_READ | PROT_WRITE);
+    ro[0] = 'C';
+    printf("child: ro[0]=%c after parent wrote, dontneed gives %d, own write %c\n", seen0, seen1, ro[0]);
+    write(back[1], "x", 1);
+    _exit(0);
+  }
+  mprotect(ro, 8192, PROT_READ | PROT_WRITE);
+  ro[0] = 'P';
+  write(gate[1], "x", 1);
+  char cc;
+  read(back[0], &cc, 1);
+  waitpid(p, NULL, 0);
+  printf("parent: ro[0]=%c ro[4096]=%c\n", ro[0], ro[4096]);
   unsigned char vec[4];
   printf("mincore: %d\n", mincore(priv, 4096, vec));
   return 0;
