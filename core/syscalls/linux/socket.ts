@@ -303,43 +303,59 @@ export function Recvmsg(t: T, a: A): number | Promise<number> {
   return recvOne(t, sockArg(t, a.int(0)), a.ptr(1), a.int(2));
 }
 
-/** Sendmmsg implements Linux syscall sendmmsg(2). */
-export function Sendmmsg(t: T, a: A): number | Promise<number> {
-  const s = sockArg(t, a.int(0));
-  const vec = a.ptr(1);
-  const vlen = Math.min(a.uint(2), UIO_MAXIOV);
-  const flags = a.int(3);
+/**
+ * sendmmsg/recvmmsg: run `one` on each mmsghdr in turn, storing each result in msg_len.
+ * An error after the first message ends the call with the count so far, as Linux does;
+ * `more(i)` may stop early (recvmmsg's timeout) and is told how many are done.
+ */
+function eachMessage(
+  t: T,
+  vec: number,
+  vlen: number,
+  one: (hdr: number) => number | Promise<number>,
+  more: (done: number) => boolean,
+): number | Promise<number> {
   let i = 0;
   const step = (): number | Promise<number> => {
     while (i < vlen) {
       let r: number | Promise<number>;
       try {
-        r = sendOne(t, s, vec + i * MMSGHDR, flags);
+        r = one(vec + i * MMSGHDR);
       } catch (e) {
         if (i > 0) return i;
         throw e;
       }
-      const done = (n: number): number | Promise<number> => {
+      const done = (n: number): number | Promise<number> | null => {
         if (n < 0) return i > 0 ? i : n;
         t.mem.writeU32(vec + i * MMSGHDR + MSGHDR, n);
         i++;
-        return step();
+        return more(i) ? null : i;
       };
-      if (r instanceof Promise) return r.then(done);
-      if (r < 0) return i > 0 ? i : r;
-      t.mem.writeU32(vec + i * MMSGHDR + MSGHDR, r);
-      i++;
+      if (r instanceof Promise) return r.then((n) => done(n) ?? step());
+      const d = done(r);
+      if (d !== null) return d;
     }
     return i;
   };
   return step();
 }
 
+/** Sendmmsg implements Linux syscall sendmmsg(2). */
+export function Sendmmsg(t: T, a: A): number | Promise<number> {
+  const s = sockArg(t, a.int(0));
+  const flags = a.int(3);
+  return eachMessage(
+    t,
+    a.ptr(1),
+    Math.min(a.uint(2), UIO_MAXIOV),
+    (hdr) => sendOne(t, s, hdr, flags),
+    () => true,
+  );
+}
+
 /** Recvmmsg implements Linux syscall recvmmsg(2). */
 export function Recvmmsg(t: T, a: A): number | Promise<number> {
   const s = sockArg(t, a.int(0));
-  const vec = a.ptr(1);
-  const vlen = Math.min(a.uint(2), UIO_MAXIOV);
   let flags = a.int(3);
   const tsp = a.ptr(4);
   let deadline = 0;
@@ -349,29 +365,16 @@ export function Recvmmsg(t: T, a: A): number | Promise<number> {
     if (nsec >= 1e9 || sec > Number.MAX_SAFE_INTEGER / 2) return -EINVAL;
     deadline = performance.now() + sec * 1e3 + nsec / 1e6;
   }
-  let i = 0;
-  const step = (): number | Promise<number> => {
-    while (i < vlen) {
-      let r: number | Promise<number>;
-      try {
-        r = recvOne(t, s, vec + i * MMSGHDR, flags);
-      } catch (e) {
-        if (i > 0) return i;
-        throw e;
-      }
-      const done = (n: number): number | Promise<number> => {
-        if (n < 0) return i > 0 ? i : n;
-        t.mem.writeU32(vec + i * MMSGHDR + MSGHDR, n);
-        i++;
-        if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
-        if (deadline && performance.now() >= deadline) return i;
-        return step();
-      };
-      return r instanceof Promise ? r.then(done) : done(r);
-    }
-    return i;
-  };
-  return step();
+  return eachMessage(
+    t,
+    a.ptr(1),
+    Math.min(a.uint(2), UIO_MAXIOV),
+    (hdr) => recvOne(t, s, hdr, flags),
+    () => {
+      if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
+      return !(deadline && performance.now() >= deadline);
+    },
+  );
 }
 
 // ---------------------------------------------------------------- options

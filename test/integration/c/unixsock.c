@@ -435,6 +435,39 @@ static void named(const char *dir) {
   close(u);
 }
 
+/** sendmmsg/recvmmsg on a datagram pair: counts, per-message lengths, MSG_WAITFORONE. */
+static void multi(void) {
+  printf("== mmsg\n");
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+  struct mmsghdr m[3];
+  struct iovec io[3];
+  char b[3][8] = {"one", "two", "three"};
+  for (int i = 0; i < 3; i++) {
+    io[i].iov_base = b[i];
+    io[i].iov_len = strlen(b[i]);
+    memset(&m[i], 0, sizeof m[i]);
+    m[i].msg_hdr.msg_iov = &io[i];
+    m[i].msg_hdr.msg_iovlen = 1;
+  }
+  T(sendmmsg(sv[0], m, 3, 0));
+  char r[4][8];
+  struct mmsghdr rm[4];
+  struct iovec ri[4];
+  for (int i = 0; i < 4; i++) {
+    ri[i].iov_base = r[i];
+    ri[i].iov_len = 8;
+    memset(&rm[i], 0, sizeof rm[i]);
+    rm[i].msg_hdr.msg_iov = &ri[i];
+    rm[i].msg_hdr.msg_iovlen = 1;
+  }
+  T(recvmmsg(sv[1], rm, 4, MSG_WAITFORONE, NULL));
+  printf("lens=%u %u %u\n", rm[0].msg_len, rm[1].msg_len, rm[2].msg_len);
+  T(recvmmsg(sv[1], rm, 4, MSG_DONTWAIT, NULL));
+  close(sv[0]);
+  close(sv[1]);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   const char *dir = argc > 1 ? argv[1] : "/tmp/unixsock";
@@ -443,6 +476,7 @@ int main(int argc, char **argv) {
   pairs();
   rights();
   named(dir);
+  multi();
   T(rmdir(dir));
   return 0;
 }
