@@ -12,7 +12,7 @@ import type { BenchContext, Benchmark } from './index';
 
 const OPS: [string, number][] = [
   ['getpid', 20000],
-  // clock_gettime: a vDSO call natively; a trap into the sentry here (no vDSO yet).
+  // clock_gettime: a vDSO call natively and under tsvisor (docs/vdso.md).
   ['clock', 20000],
   ['openclose', 5000],
   ['pipe', 2000],

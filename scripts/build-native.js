@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds every native addon in the tree (core/native and plugins/*/native) with node-gyp.
+// Builds every native addon in the tree (core/native and plugins/*/native) with node-gyp,
+// and the vDSO the sentry maps into every app (core/vdso) with gcc.
 // Run by `npm install` (the package's install script) and by CI.
 'use strict';
 const { execFileSync } = require('node:child_process');
@@ -30,4 +31,38 @@ for (const d of dirs) {
   if (!fs.existsSync(path.join(d, 'binding.gyp'))) continue;
   process.stderr.write(`tsvisor: building native addon in ${path.relative(root, d)}\n`);
   execFileSync(process.execPath, [gyp, ...args], { cwd: d, stdio: 'inherit' });
+}
+
+// The vDSO (core/vdso): a tiny position-independent shared object with no relocations.
+// Built here rather than by node-gyp because it is not an addon: it runs inside the app.
+buildVdso();
+
+function buildVdso() {
+  const dir = path.join(root, 'core', 'vdso');
+  if (!fs.existsSync(path.join(dir, 'vdso.c'))) return;
+  const out = path.join(dir, 'build', 'vdso.so');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  process.stderr.write('tsvisor: building the vDSO in core/vdso\n');
+  // prettier-ignore
+  execFileSync('gcc', [
+    '-std=gnu11', '-O2', '-fPIC', '-fno-stack-protector', '-fno-builtin', '-fno-common', '-fno-plt',
+    '-ffreestanding', '-fcf-protection=none', '-nostdlib', '-shared', '-Wall', '-Wextra', '-Werror',
+    '-Wl,-T,' + path.join(dir, 'vdso.lds'), '-Wl,--hash-style=both', '-Wl,--eh-frame-hdr',
+    '-Wl,-Bsymbolic', '-Wl,--no-undefined', '-Wl,-soname=linux-vdso.so.1', '-Wl,--build-id=none',
+    '-Wl,-z,max-page-size=4096', '-Wl,-z,noexecstack',
+    '-o', out, path.join(dir, 'vdso.c'),
+  ], { stdio: 'inherit' });
+  // Nothing relocates a vDSO, so it must have no dynamic relocations and nothing writable.
+  const img = fs.readFileSync(out);
+  const phoff = Number(img.readBigUInt64LE(32));
+  const phnum = img.readUInt16LE(56);
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * 56;
+    const type = img.readUInt32LE(o);
+    const flags = img.readUInt32LE(o + 4);
+    if (type === 1 && flags & 2)
+      throw new Error(`${out}: a writable PT_LOAD segment (the vDSO must have no data)`);
+  }
+  const dynRel = execFileSync('readelf', ['-rW', out], { encoding: 'utf8' });
+  if (!/no relocations/.test(dynRel)) throw new Error(`${out}: has relocations:\n${dynRel}`);
 }

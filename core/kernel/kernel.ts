@@ -6,6 +6,7 @@
  * strace hook. All of it runs on the sentry's single JS thread: there are no locks; an
  * operation that must wait parks its task on a promise (Task.waitFor).
  */
+import { Vdso } from './vdso';
 import type { Platform } from '../plugins/platform';
 import { Reg } from '../plugins/platform';
 import type { SyscallDef } from '../syscalls/types';
@@ -85,6 +86,8 @@ export interface KernelOptions {
   hostname?: string;
   /** Report "core dumped" in wait statuses of core-default signals (Linux does when a core is written). */
   coreFlag?: boolean;
+  /** Map a vDSO into every process when the platform and CPU allow it (default true). */
+  vdso?: boolean;
 }
 
 export const CLONE_VM = 0x100,
@@ -221,7 +224,12 @@ export class Kernel {
     this.coreFlag = o.coreFlag ?? false;
     this.hostname = o.hostname ?? 'tsvisor';
     this.finished = new Promise((r) => (this.finish = r));
+    if (o.vdso !== false)
+      this.vdso = Vdso.create(this.mf, this.log, { hostTsc: this.platform.capabilities?.hostTsc === true });
   }
+
+  /** The vDSO mapped into every process, when this host and platform have one (docs/vdso.md). */
+  readonly vdso: Vdso | undefined;
 
   // ---- ids ----
 
@@ -340,6 +348,8 @@ export class Kernel {
           secure: false,
         },
         stackTop,
+        undefined,
+        this.vdso,
       ));
     } catch (e) {
       if (!(e instanceof SysError)) {
@@ -854,6 +864,7 @@ export class Kernel {
       for (const t of tg.tasks) t.state = 'dead';
     }
     this.platform.shutdown();
+    this.vdso?.dispose();
   }
 
   /** A fresh anonymous object (for MAP_SHARED|MAP_ANONYMOUS, SysV shm). */

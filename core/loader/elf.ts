@@ -284,6 +284,8 @@ export function loadElf(
   stackTop: number,
   /** The largest single mapping allowed (Linux's heuristic overcommit: RAM + swap). */
   memLimit: number = os.totalmem(),
+  /** Maps [vvar] + [vdso] and returns the image address for AT_SYSINFO_EHDR. */
+  vdso?: { mapInto(mm: MemoryManager, hint: number): number },
 ): LoadResult {
   let bias = 0;
   if (info.type === ET_DYN) {
@@ -331,6 +333,8 @@ export function loadElf(
   });
   mm.stackTop = stackTop;
   mm.exePath = f.path;
+  // The vDSO goes just above the stack, as Linux places it (two guard pages between).
+  const vdsoAddr = vdso ? vdso.mapInto(mm, stackTop + 2 * PAGE_SIZE) : 0;
 
   // Strings, from the top: execfn, envp strings, argv strings (as Linux's copy_strings).
   // argv, envp and execfn are byte strings (latin1), as everything the sentry reads from the app.
@@ -359,6 +363,7 @@ export function loadElf(
   const randomAddr = push(rnd);
 
   const aux: [number, number | bigint][] = [
+    ...(vdsoAddr ? ([[AT_SYSINFO_EHDR, vdsoAddr]] as [number, number][]) : []),
     [AT_HWCAP, hostAux(AT_HWCAP)],
     [AT_PAGESZ, PAGE_SIZE],
     [AT_CLKTCK, 100],

@@ -110,6 +110,34 @@ export class MemObject {
     }
   }
 
+  /**
+   * Discard bytes [from, to) (MADV_DONTNEED): they read back as the object's initial content
+   * — the filler's (a private file mapping's file bytes) or zeros. Whole extents are freed.
+   */
+  discard(from: number, to: number): void {
+    if (!this.filler) return this.zeroRange(from, to);
+    let pos = from;
+    let scratch: Uint8Array | undefined;
+    while (pos < to) {
+      const idx = Math.floor(pos / EXTENT_SIZE);
+      const start = idx * EXTENT_SIZE;
+      const end = Math.min(start + EXTENT_SIZE, to);
+      const off = this.extents.get(idx);
+      if (off !== undefined) {
+        if (pos === start && end === start + EXTENT_SIZE) {
+          this.mf.freeExtent(off);
+          this.extents.delete(idx);
+        } else {
+          scratch ??= new Uint8Array(EXTENT_SIZE);
+          scratch.fill(0);
+          this.filler(start, scratch);
+          this.mf.view(off + (pos - start), end - pos).set(scratch.subarray(pos - start, end - start));
+        }
+      }
+      pos = end;
+    }
+  }
+
   /** Drop everything at and beyond `size` (truncate). */
   truncate(size: number): void {
     const first = Math.ceil(size / EXTENT_SIZE);

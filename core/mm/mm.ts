@@ -409,7 +409,8 @@ export class MemoryManager implements UserMemory {
     let i = this.lowerBound(start);
     while (i < this.vmas.length && this.vmas[i].start < end) {
       const v = this.vmas[i];
-      if (v.locked) return -EINVAL;
+      // Linux refuses locked and VM_PFNMAP mappings (the vDSO's parameter page is one).
+      if (v.locked || v.name.special === '[vvar]') return -EINVAL;
       if (v.cow) this.breakCow(v);
       if (!v.shared) {
         const s = Math.max(start, v.start),
@@ -418,7 +419,7 @@ export class MemoryManager implements UserMemory {
           this.as.unmap(v.start, v.end - v.start);
           v.mapped.clear();
         }
-        v.obj.zeroRange(v.objOff + (s - v.start), v.objOff + (e - v.start));
+        v.obj.discard(v.objOff + (s - v.start), v.objOff + (e - v.start));
       }
       i++;
     }

@@ -28,6 +28,12 @@ export interface CoreNative {
   hostSetNonblock(fd: number, on: boolean): void;
   /** poll(fd, events, 0): revents now. */
   hostPoll(fd: number, events: number): number;
+  /** The TSC and host CLOCK_MONOTONIC/REALTIME/BOOTTIME read together: out = [tsc, mono, real, boot]. */
+  vdsoSample(out: BigInt64Array): void;
+  /** Publish vDSO parameters under the page's sequence counter (field order: core.cc VdsoWrite). */
+  vdsoWrite(page: Uint8Array, fields: BigInt64Array): void;
+  /** A base clock (0 mono, 1 real, 2 boot) read from the parameter page as the vDSO does; -1n if invalid. */
+  vdsoClock(page: Uint8Array, which: number): bigint;
 }
 
 /** Loads a node-gyp addon from `<dir>/build/{Release,Debug}/<name>.node`, naming every path tried. */

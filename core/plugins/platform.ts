@@ -130,6 +130,12 @@ export interface PlatformCapabilities {
   /** Lowest and one-past-highest app address. */
   readonly minUserAddress: number;
   readonly maxUserAddress: number;
+  /**
+   * The app's `rdtsc` reads the host's TSC unchanged (no offset or scaling), so the sentry's
+   * vDSO can compute the time in the app from it (core/kernel/vdso.ts). Absent = false: no
+   * vDSO is mapped and clock calls trap.
+   */
+  readonly hostTsc?: boolean;
 }
 
 /** What the sentry hands the platform when it starts. */

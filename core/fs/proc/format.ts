@@ -331,7 +331,8 @@ export function mapsLine(v: ProcVma, mm: ProcMm): string {
     (v.prot & PROT_READ ? 'r' : '-') +
     (v.prot & PROT_WRITE ? 'w' : '-') +
     (v.prot & PROT_EXEC ? 'x' : '-') +
-    (v.shared ? 's' : 'p');
+    // [vvar] is shared with the sentry internally but, like Linux's special mapping, not VM_SHARED.
+    (v.shared && v.name.special !== '[vvar]' ? 's' : 'p');
   const file = isFile(v);
   const dev = file ? (v.name.dev ?? 0) : 0;
   const off = file ? v.fileOff : 0;

@@ -15,6 +15,10 @@
 #include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <poll.h>
+#include <time.h>
+#include <cstddef>
+
+#include "../../vdso/params.h"
 
 namespace {
 
@@ -222,6 +226,110 @@ Napi::Value HostLseek(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, (double)r);
 }
 
+// ---- the vDSO parameter page (core/vdso/params.h; policy in core/kernel/vdso.ts) ----
+
+static_assert(offsetof(tsv_vdso_params, seq) == TSV_OFF_SEQ, "params layout");
+static_assert(offsetof(tsv_vdso_params, tsc_base) == TSV_OFF_TSC_BASE, "params layout");
+static_assert(offsetof(tsv_vdso_params, mult) == TSV_OFF_MULT, "params layout");
+static_assert(offsetof(tsv_vdso_params, mono_base_ns) == TSV_OFF_MONO_BASE, "params layout");
+static_assert(offsetof(tsv_vdso_params, realtime_offset_ns) == TSV_OFF_RT_OFFSET, "params layout");
+static_assert(offsetof(tsv_vdso_params, boottime_offset_ns) == TSV_OFF_BT_OFFSET, "params layout");
+static_assert(offsetof(tsv_vdso_params, cpu) == TSV_OFF_CPU, "params layout");
+static_assert(offsetof(tsv_vdso_params, version) == TSV_OFF_VERSION, "params layout");
+
+int64_t ClockNs(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+tsv_vdso_params* ParamsPage(const Napi::CallbackInfo& info, const char* what) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray())
+    throw Napi::TypeError::New(env, std::string(what) + ": page must be a Uint8Array");
+  Napi::Uint8Array page = info[0].As<Napi::Uint8Array>();
+  if (page.ByteLength() < sizeof(tsv_vdso_params) || ((uintptr_t)page.Data() & 7))
+    throw Napi::RangeError::New(env, std::string(what) + ": page too small or misaligned");
+  return reinterpret_cast<tsv_vdso_params*>(page.Data());
+}
+
+// vdsoSample(out: BigInt64Array(4)): the TSC and the host's CLOCK_MONOTONIC, CLOCK_REALTIME
+// and CLOCK_BOOTTIME read as close together as possible (best of a few tries: the pair whose
+// TSC readings bracket the monotonic read most tightly). out = [tsc, mono, real, boot].
+Napi::Value VdsoSample(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_bigint64_array)
+    throw Napi::TypeError::New(env, "vdsoSample(out: BigInt64Array)");
+  Napi::BigInt64Array out = info[0].As<Napi::BigInt64Array>();
+  if (out.ElementLength() < 4) throw Napi::RangeError::New(env, "vdsoSample: out needs 4 elements");
+  uint64_t best = UINT64_MAX;
+  for (int i = 0; i < 8; i++) {
+    uint64_t t0 = tsv_rdtsc_ordered();
+    int64_t mono = ClockNs(CLOCK_MONOTONIC);
+    uint64_t t1 = tsv_rdtsc_ordered();
+    if (t1 < t0 || t1 - t0 >= best) continue;
+    best = t1 - t0;
+    out[0] = (int64_t)(t0 + (t1 - t0) / 2);
+    out[1] = mono;
+    out[2] = ClockNs(CLOCK_REALTIME) - (ClockNs(CLOCK_MONOTONIC) - mono);
+    out[3] = ClockNs(CLOCK_BOOTTIME) - (ClockNs(CLOCK_MONOTONIC) - mono);
+  }
+  return env.Undefined();
+}
+
+// vdsoWrite(page: Uint8Array, f: BigInt64Array(11)): publish new parameters under the
+// sequence counter. f = [flags, mult, step, realtimeOffset, boottimeOffset, cpu, node,
+// version, initial, tsc, mono]. initial = 1: the formula starts at (tsc, mono). Otherwise
+// it is re-based where it stands at a TSC read after the counter turned odd (so no reader
+// can see time go backwards across the update), moved forward by step >= 0 ns.
+Napi::Value VdsoWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  tsv_vdso_params* p = ParamsPage(info, "vdsoWrite");
+  if (info.Length() < 2 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_bigint64_array ||
+      info[1].As<Napi::BigInt64Array>().ElementLength() < 11)
+    throw Napi::TypeError::New(env, "vdsoWrite(page, fields: BigInt64Array(11))");
+  Napi::BigInt64Array f = info[1].As<Napi::BigInt64Array>();
+  if (f[1] <= 0 || f[2] < 0) throw Napi::RangeError::New(env, "vdsoWrite: mult must be > 0 and step >= 0");
+  uint32_t seq = __atomic_load_n(&p->seq, __ATOMIC_RELAXED);
+  __atomic_store_n(&p->seq, seq | 1, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  uint64_t tsc_base;
+  int64_t mono_base;
+  if (f[8] || !(p->flags & TSV_VDSO_CLOCK_VALID)) {
+    tsc_base = (uint64_t)f[9];
+    mono_base = f[10];
+  } else {
+    tsc_base = tsv_rdtsc_ordered();
+    uint64_t delta = tsc_base > p->tsc_base ? tsc_base - p->tsc_base : 0;
+    mono_base = p->mono_base_ns + (int64_t)(((unsigned __int128)delta * p->mult) >> 32) + f[2];
+  }
+  __atomic_store_n(&p->flags, (uint32_t)f[0], __ATOMIC_RELAXED);
+  __atomic_store_n(&p->tsc_base, tsc_base, __ATOMIC_RELAXED);
+  __atomic_store_n(&p->mult, (uint64_t)f[1], __ATOMIC_RELAXED);
+  __atomic_store_n(&p->mono_base_ns, mono_base, __ATOMIC_RELAXED);
+  __atomic_store_n(&p->realtime_offset_ns, (int64_t)f[3], __ATOMIC_RELAXED);
+  __atomic_store_n(&p->boottime_offset_ns, (int64_t)f[4], __ATOMIC_RELAXED);
+  __atomic_store_n(&p->cpu, (uint32_t)f[5], __ATOMIC_RELAXED);
+  __atomic_store_n(&p->node, (uint32_t)f[6], __ATOMIC_RELAXED);
+  __atomic_store_n(&p->version, (uint32_t)f[7], __ATOMIC_RELAXED);
+  __atomic_store_n(&p->seq, (seq | 1) + 1, __ATOMIC_RELEASE);
+  return env.Undefined();
+}
+
+// vdsoClock(page: Uint8Array, which: 0 mono | 1 real | 2 boot): bigint ns, or -1n when the
+// page holds no valid clock. The same code the vDSO runs in the app.
+Napi::Value VdsoClock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  tsv_vdso_params* p = ParamsPage(info, "vdsoClock");
+  int which = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
+  if (which < TSV_CLK_MONO || which > TSV_CLK_BOOT) throw Napi::RangeError::New(env, "vdsoClock: bad clock");
+  int64_t ns;
+  if (tsv_clock_ns(p, which, &ns) < 0) return Napi::BigInt::New(env, (int64_t)-1);
+  return Napi::BigInt::New(env, ns);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   exports.Set("mapShared", Napi::Function::New(env, MapShared));
@@ -235,6 +343,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hostTtyIoctl", Napi::Function::New(env, HostTtyIoctl));
   exports.Set("hostSetNonblock", Napi::Function::New(env, HostSetNonblock));
   exports.Set("hostPoll", Napi::Function::New(env, HostPoll));
+  exports.Set("vdsoSample", Napi::Function::New(env, VdsoSample));
+  exports.Set("vdsoWrite", Napi::Function::New(env, VdsoWrite));
+  exports.Set("vdsoClock", Napi::Function::New(env, VdsoClock));
   return exports;
 }
 

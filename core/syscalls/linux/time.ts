@@ -23,6 +23,7 @@ import {
   futexWakeOp,
 } from '../../kernel/futex';
 import type { SyscallDef } from '../types';
+import { VDSO_BOOT, VDSO_MONO, VDSO_REAL } from '../../kernel/vdso';
 
 type A = SyscallArgs;
 
@@ -43,17 +44,24 @@ const wallOriginNs = BigInt(Math.round((performance.timeOrigin + performance.now
 
 /** Nanoseconds on `clock` (bigint), or -1n for an invalid clock id. */
 export function clockNow(t: Task, clock: number): bigint {
+  // With a vDSO the clocks come from its formula, so a time read in the app and one read
+  // through a system call agree (core/kernel/vdso.ts).
+  const vdso = t.kernel?.vdso;
   switch (clock) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
     case CLOCK_REALTIME_ALARM:
     case CLOCK_TAI:
+      if (vdso) return vdso.clockNs(VDSO_REAL);
       return wallOriginNs + (process.hrtime.bigint() - hrOrigin);
     case CLOCK_MONOTONIC:
     case CLOCK_MONOTONIC_RAW:
     case CLOCK_MONOTONIC_COARSE:
+      if (vdso) return vdso.clockNs(VDSO_MONO);
+      return process.hrtime.bigint();
     case CLOCK_BOOTTIME:
     case CLOCK_BOOTTIME_ALARM:
+      if (vdso) return vdso.clockNs(VDSO_BOOT);
       return process.hrtime.bigint();
     case CLOCK_PROCESS_CPUTIME_ID: {
       const c = t.tg.cpuTime();

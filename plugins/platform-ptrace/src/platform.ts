@@ -388,6 +388,8 @@ export class PtracePlatform implements Platform {
       faultAccessType: false,
       minUserAddress: readMmapMinAddr(),
       maxUserAddress: ptraceNative().setupStub(),
+      // Stubs are ordinary host processes: rdtsc is not trapped and reads the host TSC.
+      hostTsc: true,
     };
     return this.caps;
   }
