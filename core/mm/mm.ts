@@ -68,6 +68,12 @@ export interface VmaName {
 export class Vma {
   /** Extent indices of `obj` installed in the host address space. */
   mapped = new Set<number>();
+  /**
+   * Whether any part of the VMA may be installed in the host. Outlives `mapped` entries
+   * dropped for re-installation (growEnd, growStack), so protection changes and unmaps
+   * always reach the host.
+   */
+  installed = false;
   /** For file mappings: bytes of the object backed by the file (beyond: SIGBUS). -1 = unlimited. */
   objLimit = -1;
   locked = false;
@@ -202,6 +208,7 @@ export class MemoryManager implements UserMemory {
     right.locked = v.locked;
     right.mayWrite = v.mayWrite;
     right.cow = v.cow;
+    right.installed = v.installed;
     v.end = addr;
     // Each half keeps only the installed extents it overlaps: an extent wholly in the other
     // half must not count as installed if this half later grows over it (brk, mremap).
@@ -221,7 +228,7 @@ export class MemoryManager implements UserMemory {
     const first = i;
     while (i < this.vmas.length && this.vmas[i].start < end) {
       const v = this.vmas[i];
-      if (v.mapped.size) this.as.unmap(v.start, v.end - v.start);
+      if (v.installed) this.as.unmap(v.start, v.end - v.start);
       if (!v.shared && !v.cow) v.obj.zeroRange(v.objOff, v.objOff + (v.end - v.start));
       v.obj.decRef();
       i++;
@@ -361,9 +368,10 @@ export class MemoryManager implements UserMemory {
         const v = this.vmas[i];
         if (v.cow && prot & PROT_WRITE) this.breakCow(v);
         if (v.prot !== prot) {
-          if (v.mapped.size) {
+          if (v.installed) {
             this.as.unmap(v.start, v.end - v.start);
             v.mapped.clear();
+            v.installed = false;
           }
           v.prot = prot;
         }
@@ -397,7 +405,21 @@ export class MemoryManager implements UserMemory {
       a.name.special !== b.name.special
     )
       return;
+    // An extent installed on one side only of a boundary inside it would count as installed
+    // over the whole merged range, and the other side's next fault would look like an
+    // access error: take that side's part out of the host so the next fault installs it.
+    const boundary = b.objOff;
+    const straddle = Math.floor(boundary / EXTENT_SIZE);
+    if (boundary % EXTENT_SIZE !== 0 && a.mapped.has(straddle) !== b.mapped.has(straddle)) {
+      const extAddr = a.start + (straddle * EXTENT_SIZE - a.objOff);
+      const lo = Math.max(a.start, extAddr),
+        hi = Math.min(b.end, extAddr + EXTENT_SIZE);
+      this.as.unmap(lo, hi - lo);
+      a.mapped.delete(straddle);
+      b.mapped.delete(straddle);
+    }
     a.end = b.end;
+    a.installed ||= b.installed;
     for (const idx of b.mapped) a.mapped.add(idx);
     b.obj.decRef();
     this.vmas.splice(i + 1, 1);
@@ -415,9 +437,10 @@ export class MemoryManager implements UserMemory {
       if (!v.shared) {
         const s = Math.max(start, v.start),
           e = Math.min(end, v.end);
-        if (v.mapped.size) {
+        if (v.installed) {
           this.as.unmap(v.start, v.end - v.start);
           v.mapped.clear();
+          v.installed = false;
         }
         v.obj.discard(v.objOff + (s - v.start), v.objOff + (e - v.start));
       }
@@ -469,7 +492,7 @@ export class MemoryManager implements UserMemory {
     const first = i;
     while (i < this.vmas.length && this.vmas[i].start < oldAddr + oldLen) {
       const w = this.vmas[i];
-      if (w.mapped.size) this.as.unmap(w.start, w.end - w.start);
+      if (w.installed) this.as.unmap(w.start, w.end - w.start);
       w.obj.decRef();
       i++;
     }
@@ -489,9 +512,10 @@ export class MemoryManager implements UserMemory {
     v.obj.decRef();
     v.obj = copy;
     v.cow = false;
-    if (v.mapped.size) {
+    if (v.installed) {
       this.as.unmap(v.start, v.end - v.start);
       v.mapped.clear();
+      v.installed = false;
     }
   }
 
@@ -541,6 +565,7 @@ export class MemoryManager implements UserMemory {
       v.prot & 7,
     );
     v.mapped.add(idx);
+    v.installed = true;
   }
 
   /** Grow a MAP_GROWSDOWN VMA down to cover addr (within 1 MiB below it, as a stack guard gap). */

@@ -94,5 +94,33 @@ int main(void) {
   printf("parent: ro[0]=%c ro[4096]=%c\n", ro[0], ro[4096]);
   unsigned char vec[4];
   printf("mincore: %d\n", mincore(priv, 4096, vec));
+
+  // glibc's malloc arena growth: a PROT_NONE reservation made readable and writable a few
+  // pages at a time, each mprotect continuing the writable part (the two merge into one
+  // mapping), with the memory touched in between. Then the reverse: shrink to PROT_NONE
+  // again and check the pages are really inaccessible.
+  char *arena = mmap(0, 1 << 22, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  size_t agrown = 0x21000;
+  mprotect(arena, agrown, PROT_READ | PROT_WRITE);
+  memset(arena, 1, agrown);
+  size_t steps[] = {0xc000, 0x1000, 0x1000, 0x3000, 0x10000, 0x1000};
+  for (unsigned k = 0; k < sizeof steps / sizeof *steps; k++) {
+    mprotect(arena + agrown, steps[k], PROT_READ | PROT_WRITE);
+    memset(arena + agrown, (int)k + 2, steps[k]);
+    agrown += steps[k];
+  }
+  long asum = 0;
+  for (size_t o = 0; o < agrown; o += 4096) asum += arena[o];
+  printf("arena grown to %#zx, page sum %ld\n", agrown, asum);
+  mprotect(arena + 0x10000, agrown - 0x10000, PROT_NONE);
+  int st2;
+  p = fork();
+  if (p == 0) {
+    (void)*(volatile char *)(arena + 0x21000); // now PROT_NONE: SIGSEGV
+    _exit(0);
+  }
+  waitpid(p, &st2, 0);
+  printf("touching a page made PROT_NONE again: %s\n", WIFSIGNALED(st2) ? strsignal(WTERMSIG(st2)) : "no fault");
+  (void)*(volatile char *)(arena + 0x21000 - 0x12000);
   return 0;
 }
