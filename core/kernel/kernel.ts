@@ -781,6 +781,34 @@ export class Kernel {
   }
 
   /**
+   * Whether process group `pgid` is orphaned (POSIX; Linux's will_become_orphaned_pgrp): no
+   * member has a parent in another group of the same session. The sandbox's init counts
+   * as no parent, as Linux's global init does. An empty group is orphaned.
+   */
+  isPgrpOrphaned(pgid: number): boolean {
+    for (const tg of this.processGroup(pgid)) {
+      const p = tg.parent;
+      if (!p || p.pid === 1 || p.exitStatus >= 0) continue;
+      if (p.pgid !== pgid && p.sid === tg.sid) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Terminal job control for a process outside the terminal's foreground group (Linux's
+   * __tty_check_change): 'ignore' when `signo` is blocked or ignored by the caller,
+   * 'orphaned' when its group is orphaned, otherwise `signo` goes to the caller's whole
+   * group and the answer is 'signalled' (the call restarts once the group continues).
+   */
+  ttyJobControl(t: Task, signo: number): 'ignore' | 'orphaned' | 'signalled' {
+    const act = t.tg.sighand.actions[signo];
+    if (t.sigmask & sigbit(signo) || act.handler === SIG_IGN) return 'ignore';
+    if (this.isPgrpOrphaned(t.tg.pgid)) return 'orphaned';
+    this.signalProcesses('pgrp', t.tg.pgid, signo);
+    return 'signalled';
+  }
+
+  /**
    * Send `signo` from the kernel (SI_KERNEL, as Linux's kill_pgrp(..., priv=1)) to process
    * `id` (`by` 'pid') or to every process of group `id` ('pgrp'); the terminal layer uses it
    * (SIGINT/SIGQUIT/SIGTSTP, SIGWINCH, SIGHUP). Returns how many processes were found.

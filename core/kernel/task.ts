@@ -44,6 +44,7 @@ import {
   SIGSEGV,
   SIG_DFL,
   SIG_IGN,
+  SIGSTOP,
   SS_AUTODISARM,
   SS_DISABLE,
   SS_ONSTACK,
@@ -486,6 +487,9 @@ export class Task implements ContextOwner, TaskApi {
         case DefaultAction.Continue:
           return 'handled';
         case DefaultAction.Stop:
+          // Terminal stop signals do not stop an orphaned process group (Linux's get_signal):
+          // nothing would be left to continue it.
+          if (sig !== SIGSTOP && this.kernel.isPgrpOrphaned(this.tg.pgid)) return 'handled';
           this.kernel.groupStop(this.tg, sig);
           return 'handled';
         case DefaultAction.Term:

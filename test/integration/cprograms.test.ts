@@ -20,6 +20,7 @@ const PROGRAMS = [
   'sysvipc',
   'misc4',
   'unixsock',
+  'jobctl',
 ];
 
 /** Dynamically linked (ld.so, libc.so from the host root): the loader's PT_INTERP path. */

@@ -21,7 +21,7 @@
  * waits on the side's WaitQueue; only non-canonical reads with VTIME return a Promise,
  * which registers its (timed) wait synchronously before returning.
  */
-import { EAGAIN, EINVAL, EIO, ENOTTY, EPERM, ESRCH, ETIMEDOUT, SysError } from '../../abi/errno';
+import { EAGAIN, EINVAL, EIO, ENOTTY, EPERM, ERESTARTSYS, ESRCH, ETIMEDOUT, SysError } from '../../abi/errno';
 import type { TaskApi } from '../../kernel/api';
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, WaitQueue } from '../../util/waiter';
 import { makedev, O_CLOEXEC, O_LARGEFILE, O_NOCTTY, O_NONBLOCK, O_ACCMODE } from '../../vfs/abi';
@@ -30,7 +30,7 @@ import type { Inode } from '../../vfs/inode';
 import { VirtualDentry } from '../../vfs/mount';
 import type { FileTask } from '../../vfs/task';
 import { LineDiscipline, OUTPUT_CAPACITY } from './ldisc';
-import { TERMIOS2_SIZE, TERMIOS_SIZE, VMIN, VTIME } from './termios';
+import { TERMIOS2_SIZE, TERMIOS_SIZE, TOSTOP, VMIN, VTIME } from './termios';
 
 // Terminal ioctls (asm-generic/ioctls.h).
 export const TCGETS = 0x5401,
@@ -85,6 +85,8 @@ export const PTMX_MAJOR = 5,
 
 const SIGHUP = 1,
   SIGCONT = 18,
+  SIGTTIN = 21,
+  SIGTTOU = 22,
   SIGWINCH = 28;
 
 const READY_ALL = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
@@ -95,6 +97,35 @@ export interface TtyKernel {
   signalProcesses(by: 'pid' | 'pgrp', id: number, signo: number): number;
   /** The live processes of a process group (their session ids). */
   processGroup(pgid: number): readonly { readonly sid: number }[];
+  /**
+   * Job control for a background caller (see ttyJobCheck): whether `signo` is blocked or
+   * ignored by it, its group orphaned, or else `signo` was sent to its group. Absent: no
+   * job control (test fakes).
+   */
+  ttyJobControl?(t: TaskApi, signo: number): 'ignore' | 'orphaned' | 'signalled';
+}
+
+/**
+ * Linux's __tty_check_change: a process reading its controlling terminal (SIGTTIN), or
+ * changing it or writing to it under TOSTOP (SIGTTOU), while its process group is not the
+ * terminal's foreground group, stops its group — the call restarts when the group
+ * continues. A blocked or ignored SIGTTIN makes the read fail with EIO (SIGTTOU: the call
+ * goes ahead); an orphaned group gets EIO. 0 = go ahead.
+ */
+export function ttyJobCheck(t: TaskApi, p: Pty, signo: number): number {
+  if (controllingPty(t) !== p) return 0;
+  const fg = p.fgPgrp;
+  if (!fg || pgidOf(t) === fg) return 0;
+  const k = ttyKernelOf(t);
+  if (!k?.ttyJobControl) return 0;
+  switch (k.ttyJobControl(t, signo)) {
+    case 'ignore':
+      return signo === SIGTTIN ? -EIO : 0;
+    case 'orphaned':
+      return -EIO;
+    default:
+      return -ERESTARTSYS;
+  }
 }
 
 /** The kernel hook of a task, when it has one (the real Task has `kernel`; fakes may too). */
@@ -309,6 +340,8 @@ export class SlaveFile extends FileDescription {
   override read(t: TaskApi, dst: IoDst, _off: number): number | Promise<number> {
     const p = this.pty;
     if (p.hungUp) return 0;
+    const job = ttyJobCheck(t, p, SIGTTIN);
+    if (job) return job;
     const total = ioLength(dst);
     if (total === 0) return 0;
     const ld = p.ldisc;
@@ -349,9 +382,13 @@ export class SlaveFile extends FileDescription {
     return n;
   }
 
-  override write(_t: TaskApi, src: IoSrc, _off: number): number {
+  override write(t: TaskApi, src: IoSrc, _off: number): number {
     const p = this.pty;
     if (p.hungUp) return -EIO;
+    if (p.ldisc.termios.lflag & TOSTOP) {
+      const job = ttyJobCheck(t, p, SIGTTOU);
+      if (job) return job;
+    }
     const total = ioLength(src);
     if (total === 0) return 0;
     const n = p.ldisc.transmit(src);
@@ -390,6 +427,24 @@ export class SlaveFile extends FileDescription {
 
 // ---------------------------------------------------------------- ioctl
 
+/** ioctls that change the terminal, refused to background processes (tty_check_change callers). */
+const CHANGES_TERMINAL = new Set([
+  TCSETS,
+  TCSETSW,
+  TCSETSF,
+  TCSETS2,
+  TCSETSW2,
+  TCSETSF2,
+  TCFLSH,
+  TCXONC,
+  TCSBRK,
+  TCSBRKP,
+  TIOCSBRK,
+  TIOCCBRK,
+  TIOCSETD,
+  TIOCSPGRP,
+]);
+
 /**
  * Terminal ioctls on either side. As Linux, termios, window size and job control always
  * act on the slave (tty_pair_get_tty), so the master sees and changes the same state.
@@ -405,6 +460,11 @@ export function ttyIoctl(
   const ld = p.ldisc;
   const mem = t.mem;
   const isCtty = controllingPty(t) === p;
+  if (CHANGES_TERMINAL.has(cmd)) {
+    const job = ttyJobCheck(t, p, SIGTTOU);
+    // TIOCSPGRP from an orphaned background group: ENOTTY, as Linux's tiocspgrp.
+    if (job) return job === -EIO && cmd === TIOCSPGRP ? -ENOTTY : job;
+  }
   switch (cmd) {
     case TCGETS:
       mem.copyOut(arg, ld.termios.encode(false));
