@@ -30,6 +30,7 @@ import {
   SA_NOCLDWAIT,
   SIGCHLD,
   SIGCONT,
+  SIGHUP,
   SIGKILL,
   SIGSEGV,
   SI_KERNEL,
@@ -591,8 +592,10 @@ export class Kernel {
         np.children.add(c);
         if (c.zombie) np.childEvents.notify(1);
       }
+      if (c.exitStatus < 0) this.killOrphanedPgrp(c, tg);
     }
     tg.children.clear();
+    this.killOrphanedPgrp(tg, tg.parent);
     if (tg === initTg) {
       this.log.debug({ pid: tg.pid, status: tg.exitStatus }, 'init exited; stopping the sandbox');
       for (const o of [...this.tgs.values()]) if (o !== tg && o.exitStatus < 0) this.groupExit(o, SIGKILL);
@@ -792,6 +795,26 @@ export class Kernel {
       if (p.pgid !== pgid && p.sid === tg.sid) return false;
     }
     return true;
+  }
+
+  /** Run `fn` when session leader `sid` exits (the terminal layer's disassociate_ctty). */
+  onSessionLeaderExit(sid: number, fn: () => void): void {
+    const tg = this.tgs.get(sid);
+    if (tg && tg.sid === sid && tg.exitStatus < 0) tg.exitHooks.push(fn);
+  }
+
+  /**
+   * POSIX: when an exit leaves a process group orphaned while some of its members are
+   * stopped, the group gets SIGHUP then SIGCONT (Linux's kill_orphaned_pgrp). `tg` is the
+   * member whose outside parent went away (itself exiting, or a child of the exiting
+   * process); `parent` is that parent.
+   */
+  private killOrphanedPgrp(tg: ThreadGroup, parent: ThreadGroup | null): void {
+    if (!parent || parent.pgid === tg.pgid || parent.sid !== tg.sid) return;
+    const members = this.processGroup(tg.pgid);
+    if (!members.some((m) => m.stopSignal) || !this.isPgrpOrphaned(tg.pgid)) return;
+    this.signalProcesses('pgrp', tg.pgid, SIGHUP);
+    this.signalProcesses('pgrp', tg.pgid, SIGCONT);
   }
 
   /**

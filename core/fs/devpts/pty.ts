@@ -103,6 +103,8 @@ export interface TtyKernel {
    * job control (test fakes).
    */
   ttyJobControl?(t: TaskApi, signo: number): 'ignore' | 'orphaned' | 'signalled';
+  /** Run `fn` when the session leader `sid` exits (before its children are reparented). */
+  onSessionLeaderExit?(sid: number, fn: () => void): void;
 }
 
 /**
@@ -227,6 +229,18 @@ export class Pty {
     this.fgPgrp = pgidOf(t);
     this.detached.clear();
     cttys.set(sid, this);
+    this.kernel?.onSessionLeaderExit?.(sid, () => this.leaderExited(sid));
+  }
+
+  /**
+   * The session leader exited (Linux's disassociate_ctty(1) for a pty): its foreground
+   * group gets SIGHUP, and the terminal stops being anyone's controlling terminal.
+   */
+  private leaderExited(sid: number): void {
+    if (this.session !== sid) return;
+    const fg = this.fgPgrp;
+    this.clearSession();
+    if (fg && this.kernel) this.kernel.signalProcesses('pgrp', fg, SIGHUP);
   }
 
   clearSession(): void {

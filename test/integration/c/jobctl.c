@@ -16,6 +16,39 @@
 #include <unistd.h>
 
 static int master, slave;
+static void say(const char *fmt, ...);
+static int report[2]; // children that outlive their parent report here
+
+static void on_hup(int sig) {
+  (void)sig;
+  char m[128];
+  int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+  int n = snprintf(m, sizeof m, "  pid in pgrp %s got SIGHUP; /dev/tty afterwards: %s\n",
+                   getpgrp() == getpid() ? "of its own" : "of the leader", fd < 0 ? strerror(errno) : "opened");
+  if (write(report[1], m, n) != n) _exit(8);
+  _exit(0);
+}
+
+// A stopped job whose group is orphaned by its parent's exit gets SIGHUP (then SIGCONT).
+static void orphaned_stopped(void) {
+  pid_t p = fork();
+  if (p == 0) {
+    pid_t c = fork();
+    if (c == 0) {
+      setpgid(0, 0);
+      signal(SIGHUP, on_hup);
+      raise(SIGSTOP);
+      _exit(5); // not reached: SIGHUP comes first
+    }
+    setpgid(c, c);
+    int st;
+    waitpid(c, &st, WUNTRACED);
+    _exit(WIFSTOPPED(st) ? 0 : 1); // leaving the stopped child's group orphaned
+  }
+  int st;
+  waitpid(p, &st, 0);
+  say("parent of a stopped job exited: %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
 
 static void say(const char *fmt, ...) {
   char b[256];
@@ -165,11 +198,21 @@ static void session_leader(void) {
 
   background("orphaned group", orphaned);
   usleep(300000);
+  orphaned_stopped();
+
+  // The session leader's exit hangs up its terminal's foreground group (this group).
+  pid_t d = fork();
+  if (d == 0) {
+    signal(SIGHUP, on_hup);
+    for (;;) pause();
+  }
+  usleep(50000);
   _exit(0);
 }
 
 int main(void) {
   setvbuf(stdout, 0, _IONBF, 0);
+  if (pipe(report)) return 1;
   master = posix_openpt(O_RDWR | O_NOCTTY);
   if (master < 0 || grantpt(master) || unlockpt(master)) {
     perror("pty");
@@ -179,6 +222,16 @@ int main(void) {
   if (a == 0) session_leader();
   int st;
   waitpid(a, &st, 0);
+  close(report[1]);
+  // Both reports (the orphaned stopped job's and the leader's group member's), in order.
+  char rb[512];
+  size_t got = 0;
+  ssize_t k;
+  while ((k = read(report[0], rb + got, sizeof rb - 1 - got)) > 0) got += k;
+  rb[got] = 0;
+  char *l1 = strstr(rb, "of its own"), *l2 = strstr(rb, "of the leader");
+  say("reports: orphaned stopped job %s, leader's group %s\n", l1 ? "SIGHUP" : "none", l2 ? "SIGHUP" : "none");
+  if (l2) say("%s", strchr(l2, ';') ? strchr(l2, ';') + 2 : "");
   // Drain what the background writers put on the terminal.
   fcntl(master, F_SETFL, O_NONBLOCK);
   char buf[256];
