@@ -42,4 +42,10 @@ export interface Mappable {
   readForMap(off: number, dst: Uint8Array): number;
   /** Current file size (access beyond EOF in a mapping raises SIGBUS). */
   size(): number;
+  /**
+   * The file's page cache when its bytes cannot change or shrink under a mapping (a
+   * read-only host file): private read-only mappings then map it directly, copy-on-write,
+   * instead of filling a private copy. Absent: every private mapping gets its own copy.
+   */
+  readOnlyPageCache?(): MemObject;
 }

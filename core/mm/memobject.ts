@@ -154,11 +154,16 @@ export class MemObject {
     }
   }
 
-  /** A private copy (fork's copy-on-write, done eagerly): same content, new extents, same filler. */
-  clone(): MemObject {
+  /**
+   * A private copy (fork's copy-on-write, done eagerly): same content, new extents, same
+   * filler. With a range, only extents overlapping [from, to) are copied (the caller will
+   * never look elsewhere; absent extents read as the filler's content or zeros).
+   */
+  clone(from = 0, to = Infinity): MemObject {
     this.hold?.incRef();
     const c = new MemObject(this.mf, this.filler, this.hold);
     for (const [idx, off] of this.extents) {
+      if ((idx + 1) * EXTENT_SIZE <= from || idx * EXTENT_SIZE >= to) continue;
       const n = this.mf.allocExtent();
       this.mf.view(n, EXTENT_SIZE).set(this.mf.view(off, EXTENT_SIZE));
       c.extents.set(idx, n);

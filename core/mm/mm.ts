@@ -86,6 +86,11 @@ export class Vma {
    * private copy (breakCow); unmapping leaves the shared content alone.
    */
   cow = false;
+  /**
+   * The object is a file's page cache (a read-only private file mapping, see mmap): its
+   * content is the file's, so discarding pages (MADV_DONTNEED) changes nothing.
+   */
+  pageCache = false;
   constructor(
     public start: number,
     public end: number,
@@ -208,6 +213,7 @@ export class MemoryManager implements UserMemory {
     right.locked = v.locked;
     right.mayWrite = v.mayWrite;
     right.cow = v.cow;
+    right.pageCache = v.pageCache;
     right.installed = v.installed;
     v.end = addr;
     // Each half keeps only the installed extents it overlaps: an extent wholly in the other
@@ -397,6 +403,7 @@ export class MemoryManager implements UserMemory {
       a.prot !== b.prot ||
       a.shared !== b.shared ||
       a.cow !== b.cow ||
+      a.pageCache !== b.pageCache ||
       a.locked !== b.locked ||
       a.mayWrite !== b.mayWrite ||
       a.growsDown !== b.growsDown ||
@@ -433,6 +440,16 @@ export class MemoryManager implements UserMemory {
       const v = this.vmas[i];
       // Linux refuses locked and VM_PFNMAP mappings (the vDSO's parameter page is one).
       if (v.locked || v.name.special === '[vvar]') return -EINVAL;
+      if (v.cow && v.pageCache) {
+        // The page cache already holds the file's bytes: only the host mapping goes.
+        if (v.installed) {
+          this.as.unmap(v.start, v.end - v.start);
+          v.mapped.clear();
+          v.installed = false;
+        }
+        i++;
+        continue;
+      }
       if (v.cow) this.breakCow(v);
       if (!v.shared) {
         const s = Math.max(start, v.start),
@@ -483,7 +500,7 @@ export class MemoryManager implements UserMemory {
   private moveVmaRange(v: Vma, oldAddr: number, oldLen: number, newLen: number, dst: number): number {
     const obj = v.obj.incRef();
     const objOff = v.objOff + (oldAddr - v.start);
-    const { prot, shared, name, growsDown, objLimit, cow } = v;
+    const { prot, shared, name, growsDown, objLimit, cow, pageCache } = v;
     const fileOff = v.fileOff + (oldAddr - v.start);
     // Detach the old range without zeroing its (private) object range: the pages move.
     this.splitAt(oldAddr);
@@ -502,16 +519,18 @@ export class MemoryManager implements UserMemory {
     const nv = new Vma(dst, dst + newLen, prot, shared, obj, objOff, name, growsDown, fileOff);
     nv.objLimit = objLimit;
     nv.cow = cow;
+    nv.pageCache = pageCache;
     this.insertVma(nv);
     return dst;
   }
 
   /** Give a fork-shared private VMA its own copy of the object before its content changes. */
   private breakCow(v: Vma): void {
-    const copy = v.obj.clone();
+    const copy = v.obj.clone(v.objOff, v.objOff + (v.end - v.start));
     v.obj.decRef();
     v.obj = copy;
     v.cow = false;
+    v.pageCache = false;
     if (v.installed) {
       this.as.unmap(v.start, v.end - v.start);
       v.mapped.clear();
@@ -628,6 +647,7 @@ export class MemoryManager implements UserMemory {
       nv.objLimit = v.objLimit;
       nv.mayWrite = v.mayWrite;
       nv.cow = cow;
+      nv.pageCache = cow && v.pageCache;
       c.vmas.push(nv);
     }
     c.brkStart = this.brkStart;

@@ -22,6 +22,7 @@ import {
   pageRoundUp,
 } from '../../mm/mm';
 import { MemObject } from '../../mm/memobject';
+import type { Mappable } from '../../mm/api';
 import { PAGE_SIZE } from '../../mm/memfile';
 import type { SyscallDef } from '../types';
 import * as os from 'node:os';
@@ -82,8 +83,16 @@ export function mmap(t: Task, a: A) {
     let obj: MemObject;
     let objOff: number;
     let objLimit: number;
+    // A private mapping nobody can write yet (program text, read-only data) maps the
+    // file's page cache itself, as Linux does, marked copy-on-write: it sees the file's
+    // current bytes and gets a private copy only when made writable (see Vma.cow).
+    const cache = shared || prot & PROT_WRITE ? undefined : pageCacheOf(m);
     if (shared) {
       obj = m.sharedObject().incRef();
+      objOff = off;
+      objLimit = m.size();
+    } else if (cache) {
+      obj = cache.incRef();
       objOff = off;
       objLimit = m.size();
     } else {
@@ -112,10 +121,25 @@ export function mmap(t: Task, a: A) {
       fileOff: off,
     });
     if (shared && !src.writable) t.mm.findVma(ret)!.mayWrite = false;
+    if (cache) {
+      const v = t.mm.findVma(ret)!;
+      v.cow = true;
+      v.pageCache = true;
+    }
   }
   if (flags & MAP_POPULATE) mm.populate(ret, rlen);
   return ret;
 }
+/** The file's immutable page cache, or undefined where the filesystem has none to offer. */
+function pageCacheOf(m: Mappable): MemObject | undefined {
+  if (!m.readOnlyPageCache) return undefined;
+  try {
+    return m.readOnlyPageCache();
+  } catch {
+    return undefined;
+  }
+}
+
 const EOPNOTSUPP_ = 95;
 const TOTAL_MEM = os.totalmem();
 const EOVERFLOW_ = 75;

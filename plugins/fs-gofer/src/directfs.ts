@@ -346,6 +346,10 @@ export class DirectFile extends FileDescription implements Mappable {
   sharedObject(): MemObject {
     return this.node.pageCache(this);
   }
+  /** The lower layer is read-only: its page cache never changes under a mapping. */
+  readOnlyPageCache(): MemObject {
+    return this.node.pageCache(this);
+  }
   readForMap(off: number, dst: Uint8Array): number {
     try {
       return nodefs.readSync(this.hostFd, dst, 0, dst.length, off);
