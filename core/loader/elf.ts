@@ -38,6 +38,8 @@ export interface ExecFile {
   /** References held by mappings filled from this file (each segment holds one). */
   incRef(): unknown;
   decRef(): void;
+  /** The file's immutable page cache (Mappable.readOnlyPageCache), if it has one. */
+  readOnlyPageCache?(): MemObject | undefined;
 }
 
 const ET_EXEC = 2,
@@ -195,7 +197,28 @@ function mapSegments(
     const tail = (vaddr + p.filesz) % PAGE_SIZE;
     if (p.flags & PF_W && p.memsz > p.filesz && tail && pageRoundDown(p.offset + p.filesz) >= f.size)
       throw new SysError(EFAULT, 'bss tail page beyond end of file');
-    if (fileEnd > start) {
+    // A read-only segment maps the file's page cache copy-on-write when the file has one
+    // (every process running the program shares its text), as Linux maps it.
+    const cache = p.flags & PF_W ? undefined : pageCacheOf(f);
+    if (fileEnd > start && cache) {
+      mm.map({
+        addr: start,
+        len: fileEnd - start,
+        prot,
+        fixed: true,
+        shared: false,
+        obj: cache.incRef(),
+        objOff: fileStart,
+        name: { path: f.path, dev: f.dev, ino: f.ino },
+        fileOff: fileStart,
+        objLimit: f.size,
+      });
+      const v = mm.findVma(start);
+      if (v) {
+        v.cow = true;
+        v.pageCache = true;
+      }
+    } else if (fileEnd > start) {
       const dataLen = p.flags & PF_W ? vaddr - start + p.filesz : fileEnd - start;
       f.incRef();
       const obj = new MemObject(
@@ -225,6 +248,14 @@ function mapSegments(
     brk = Math.max(brk, vaddr + p.memsz);
   }
   return { lo, hi, brk };
+}
+
+function pageCacheOf(f: ExecFile): MemObject | undefined {
+  try {
+    return f.readOnlyPageCache?.();
+  } catch {
+    return undefined;
+  }
 }
 
 function loadSpan(info: ElfInfo): { lo: number; hi: number } {

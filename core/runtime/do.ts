@@ -63,6 +63,7 @@ function kernelVfs(): KernelVfs {
         },
         incRef: () => file.incRef(),
         decRef: () => file.decRef(),
+        readOnlyPageCache: () => file.mappable()?.readOnlyPageCache?.(),
       };
     },
     mmapSource(t: Task, fd: number) {

@@ -1,7 +1,8 @@
 /**
  * Private mappings of files that are not written (program text, read-only data): the same
  * behaviour as Linux (filemap.c, compared), and one copy of the file in memory however
- * many processes map it (the read-only page cache mapped copy-on-write).
+ * many processes map it or run it (the read-only page cache mapped copy-on-write, by mmap
+ * and by the ELF loader).
  */
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -40,5 +41,15 @@ describe('private file mappings: native vs runsc do', function () {
     assert.ok(m, r.stdout);
     // One copy is 32 MiB; a private copy per process would be 192 MiB.
     assert.ok(Number(m[1]) < 64, `MemFree dropped by ${m[1]} MB`);
+  });
+
+  it("six copies of a program share its read-only segment (8 MiB): the loader maps the file's pages", () => {
+    const bin = buildC('bigtext');
+    const r = runSandbox([bin, '6']);
+    assert.equal(r.status, 0, r.stderr);
+    const m = /memfree drop MB: (-?\d+)/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    // One copy of the data is 8 MiB; a copy per process would be 48 MiB.
+    assert.ok(Number(m[1]) < 24, `MemFree dropped by ${m[1]} MB`);
   });
 });
