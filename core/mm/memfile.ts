@@ -41,8 +41,31 @@ export class MemoryFile {
     return off;
   }
 
+  /**
+   * Extra references to extents shared by several objects (fork's lazy copy-on-write):
+   * offset -> number of references beyond the first. Absent = one owner.
+   */
+  private readonly shares = new Map<number, number>();
+
+  /** One more object holds extent `off` (MemObject.clone). */
+  shareExtent(off: number): void {
+    this.shares.set(off, (this.shares.get(off) ?? 0) + 1);
+  }
+
+  /** Whether more than one object holds extent `off`. */
+  isShared(off: number): boolean {
+    return this.shares.has(off);
+  }
+
   /** Return an extent; its pages are released to the host and read back as zeros. */
   freeExtent(off: number): void {
+    const extra = this.shares.get(off);
+    if (extra !== undefined) {
+      // Another object still holds it.
+      if (extra > 1) this.shares.set(off, extra - 1);
+      else this.shares.delete(off);
+      return;
+    }
     coreNative().punchHole(this.fd, off, EXTENT_SIZE);
     this.free.push(off);
     this.allocated--;

@@ -21,6 +21,12 @@ export interface Holdable {
 export class MemObject {
   /** extent index -> memory-file offset */
   readonly extents = new Map<number, number>();
+  /**
+   * Extents this object may share with a clone (fork's lazy copy-on-write): they are copied
+   * before anything writes them (own). An entry whose extent is no longer shared is simply
+   * dropped on the next write.
+   */
+  readonly cowIdx = new Set<number>();
   private refs = 1;
 
   /** `hold` is referenced for the object's life (and by its clones): the filler's source. */
@@ -35,11 +41,19 @@ export class MemObject {
     return this;
   }
 
+  /**
+   * Told when own() moved an extent (its memory-file offset changed) or made a shared one
+   * this object's alone, so the address space mapping this private object drops host
+   * mappings of it (stale, or read-only) and installs it afresh on the next access.
+   */
+  onMove?: (idx: number) => void;
+
   /** Drop a reference; the last one frees every extent. */
   decRef(): void {
     if (--this.refs > 0) return;
     for (const off of this.extents.values()) this.mf.freeExtent(off);
     this.extents.clear();
+    this.cowIdx.clear();
     this.hold?.decRef();
   }
 
@@ -54,10 +68,42 @@ export class MemObject {
     return off;
   }
 
+  /**
+   * Make extent `idx` this object's alone before it is written. Returns true when its
+   * memory-file offset changed (a copy was made): host mappings of the old one are stale.
+   */
+  own(idx: number): boolean {
+    if (!this.cowIdx.delete(idx)) return false;
+    const off = this.extents.get(idx);
+    if (off === undefined) return false;
+    if (!this.mf.isShared(off)) {
+      // Ours alone already, but possibly installed read-only while it was shared: the
+      // address space re-installs it on the next access.
+      this.onMove?.(idx);
+      return false;
+    }
+    const n = this.mf.allocExtent();
+    this.mf.view(n, EXTENT_SIZE).set(this.mf.view(off, EXTENT_SIZE));
+    this.mf.freeExtent(off);
+    this.extents.set(idx, n);
+    this.onMove?.(idx);
+    return true;
+  }
+
+  /** Whether extent `idx` is still shared with a clone (writes must copy it first). */
+  sharesExtent(idx: number): boolean {
+    if (!this.cowIdx.has(idx)) return false;
+    const off = this.extents.get(idx);
+    if (off !== undefined && this.mf.isShared(off)) return true;
+    this.cowIdx.delete(idx);
+    return false;
+  }
+
   /** A view of bytes [objOff, objOff+len) that stays inside one extent (allocates). */
-  viewWithinExtent(objOff: number, len: number): Uint8Array {
+  viewWithinExtent(objOff: number, len: number, forWrite = false): Uint8Array {
     const idx = Math.floor(objOff / EXTENT_SIZE);
     const inner = objOff - idx * EXTENT_SIZE;
+    if (forWrite) this.own(idx);
     return this.mf.view(this.extent(idx, true) + inner, len);
   }
 
@@ -84,6 +130,7 @@ export class MemObject {
       const idx = Math.floor(pos / EXTENT_SIZE);
       const inner = pos - idx * EXTENT_SIZE;
       const n = Math.min(EXTENT_SIZE - inner, src.length - done);
+      this.own(idx);
       const off = this.extent(idx, true);
       this.mf.view(off + inner, n).set(src.subarray(done, done + n));
       done += n;
@@ -102,8 +149,10 @@ export class MemObject {
         if (pos === start && end === start + EXTENT_SIZE) {
           this.mf.freeExtent(off);
           this.extents.delete(idx);
+          this.cowIdx.delete(idx);
         } else {
-          this.mf.view(off + (pos - start), end - pos).fill(0);
+          this.own(idx);
+          this.mf.view(this.extents.get(idx)! + (pos - start), end - pos).fill(0);
         }
       }
       pos = end;
@@ -127,11 +176,15 @@ export class MemObject {
         if (pos === start && end === start + EXTENT_SIZE) {
           this.mf.freeExtent(off);
           this.extents.delete(idx);
+          this.cowIdx.delete(idx);
         } else {
           scratch ??= new Uint8Array(EXTENT_SIZE);
           scratch.fill(0);
           this.filler(start, scratch);
-          this.mf.view(off + (pos - start), end - pos).set(scratch.subarray(pos - start, end - start));
+          this.own(idx);
+          this.mf
+            .view(this.extents.get(idx)! + (pos - start), end - pos)
+            .set(scratch.subarray(pos - start, end - start));
         }
       }
       pos = end;
@@ -145,28 +198,31 @@ export class MemObject {
       if (idx >= first) {
         this.mf.freeExtent(off);
         this.extents.delete(idx);
+        this.cowIdx.delete(idx);
       }
     }
     const partial = size % EXTENT_SIZE;
-    if (partial) {
-      const off = this.extents.get(first - 1);
-      if (off !== undefined) this.mf.view(off + partial, EXTENT_SIZE - partial).fill(0);
+    if (partial && this.extents.has(first - 1)) {
+      this.own(first - 1);
+      this.mf.view(this.extents.get(first - 1)! + partial, EXTENT_SIZE - partial).fill(0);
     }
   }
 
   /**
-   * A private copy (fork's copy-on-write, done eagerly): same content, new extents, same
-   * filler. With a range, only extents overlapping [from, to) are copied (the caller will
+   * A private copy (fork's copy-on-write, made lazily: extents are shared until written):
+   * same content, same filler. With a range, only extents overlapping [from, to) are copied (the caller will
    * never look elsewhere; absent extents read as the filler's content or zeros).
    */
   clone(from = 0, to = Infinity): MemObject {
     this.hold?.incRef();
     const c = new MemObject(this.mf, this.filler, this.hold);
+    // Lazily: both objects hold the same extents until one of them writes one (own).
     for (const [idx, off] of this.extents) {
       if ((idx + 1) * EXTENT_SIZE <= from || idx * EXTENT_SIZE >= to) continue;
-      const n = this.mf.allocExtent();
-      this.mf.view(n, EXTENT_SIZE).set(this.mf.view(off, EXTENT_SIZE));
-      c.extents.set(idx, n);
+      this.mf.shareExtent(off);
+      c.extents.set(idx, off);
+      c.cowIdx.add(idx);
+      this.cowIdx.add(idx);
     }
     return c;
   }

@@ -245,6 +245,35 @@ export class MemoryManager implements UserMemory {
   private insertVma(v: Vma): void {
     const i = this.lowerBound(v.start);
     this.vmas.splice(i, 0, v);
+    this.watch(v.obj, v.shared);
+  }
+
+  /** Private objects tell this address space when a write moved one of their extents. */
+  private watch(obj: MemObject, shared: boolean): void {
+    if (!shared) obj.onMove = (idx) => this.extentMoved(obj, idx);
+  }
+
+  /**
+   * Extent `idx` of `obj` got a new memory-file offset (a copy-on-write copy): host mappings
+   * of the old one, in every VMA of `obj`, must go (the next access installs the new one).
+   */
+  private extentMoved(obj: MemObject, idx: number): void {
+    for (const v of this.vmas) {
+      if (v.obj !== obj || !v.mapped.has(idx)) continue;
+      const [lo, hi] = this.extentRange(v, idx);
+      if (hi > lo) this.as.unmap(lo, hi - lo);
+      v.mapped.delete(idx);
+    }
+  }
+
+  /** The app addresses of extent `idx` of v's object inside v (as installExtent maps them). */
+  private extentRange(v: Vma, idx: number): [number, number] {
+    const extStart = idx * EXTENT_SIZE;
+    let objFrom = Math.max(extStart, v.objOff);
+    let objTo = Math.min(extStart + EXTENT_SIZE, v.objOff + (v.end - v.start));
+    if (v.objLimit >= 0) objTo = Math.min(objTo, pageRoundUp(v.objLimit));
+    objFrom = pageRoundDown(objFrom);
+    return [v.start + (objFrom - v.objOff), v.start + (objTo - v.objOff)];
   }
 
   /** True if [start, end) intersects no VMA. */
@@ -529,6 +558,7 @@ export class MemoryManager implements UserMemory {
     const copy = v.obj.clone(v.objOff, v.objOff + (v.end - v.start));
     v.obj.decRef();
     v.obj = copy;
+    this.watch(copy, v.shared);
     v.cow = false;
     v.pageCache = false;
     if (v.installed) {
@@ -554,6 +584,13 @@ export class MemoryManager implements UserMemory {
     const objPos = v.objOff + (addr - v.start);
     if (v.objLimit >= 0 && objPos >= pageRoundUp(v.objLimit)) return { signo: SIGBUS, code: BUS_ADRERR };
     const idx = Math.floor(objPos / EXTENT_SIZE);
+    if (v.mapped.has(idx) && v.prot & PROT_WRITE && v.obj.cowIdx.has(idx)) {
+      // Installed read-only because a fork shares it: this is the write. Copy (if still
+      // shared) and install it writable.
+      v.obj.own(idx);
+      this.installExtent(v, idx);
+      return FAULT_OK;
+    }
     if (v.mapped.has(idx)) {
       // Installed already. Either the access is not allowed, or this thread faulted while
       // another thread's fault was installing the same extent. ptrace does not tell the
@@ -577,12 +614,10 @@ export class MemoryManager implements UserMemory {
     if (v.objLimit >= 0) objTo = Math.min(objTo, pageRoundUp(v.objLimit));
     objFrom = pageRoundDown(objFrom);
     const fileOff = v.obj.extent(idx, true);
-    this.as.mapFile(
-      v.start + (objFrom - v.objOff),
-      objTo - objFrom,
-      fileOff + (objFrom - extStart),
-      v.prot & 7,
-    );
+    let prot = v.prot & 7;
+    // An extent a fork still shares is installed read-only: the first write faults and copies it.
+    if (prot & PROT_WRITE && v.obj.sharesExtent(idx)) prot &= ~PROT_WRITE;
+    this.as.mapFile(v.start + (objFrom - v.objOff), objTo - objFrom, fileOff + (objFrom - extStart), prot);
     v.mapped.add(idx);
     v.installed = true;
   }
@@ -622,16 +657,41 @@ export class MemoryManager implements UserMemory {
 
   // ---- fork ----
 
+  /** Make v's installed extents read-only in the host, in as few calls as possible. */
+  private writeProtectInstalled(v: Vma): void {
+    if (!v.mapped.size || !(v.prot & PROT_WRITE)) return;
+    const prot = v.prot & 7 & ~PROT_WRITE;
+    let runLo = -1,
+      runHi = -1;
+    for (const idx of [...v.mapped].sort((a, b) => a - b)) {
+      const [lo, hi] = this.extentRange(v, idx);
+      if (hi <= lo) continue;
+      if (lo === runHi) runHi = hi;
+      else {
+        if (runHi > runLo) this.as.protect(runLo, runHi - runLo, prot);
+        runLo = lo;
+        runHi = hi;
+      }
+    }
+    if (runHi > runLo) this.as.protect(runLo, runHi - runLo, prot);
+  }
+
   /** A copy for fork(2): private objects are copied, shared ones shared. Nothing is host-mapped in the child. */
   fork(as: AddressSpace): MemoryManager {
     const c = new MemoryManager(this.mf, as);
     // Objects split across several VMAs must stay one object in the child.
     const copies = new Map<MemObject, MemObject>();
+    // Private objects this side can write (through any of its VMAs) are copied — lazily,
+    // extent by extent — and the child uses the copy for every VMA of them. Only objects
+    // nobody can write are shared as they are (Vma.cow): a shared object is never written
+    // in place, so its extents never move under another address space.
+    const writable = new Set<MemObject>();
+    for (const v of this.vmas) if (!v.shared && v.prot & PROT_WRITE) writable.add(v.obj);
     for (const v of this.vmas) {
       let obj: MemObject;
       let cow = false;
       if (v.shared) obj = v.obj.incRef();
-      else if (!(v.prot & PROT_WRITE)) {
+      else if (!writable.has(v.obj)) {
         // Neither side can write it: share instead of copying (see Vma.cow).
         obj = v.obj.incRef();
         v.cow = cow = true;
@@ -642,6 +702,9 @@ export class MemoryManager implements UserMemory {
           obj = v.obj.clone();
           copies.set(v.obj, obj);
         }
+        // Both sides now share the extents: this side's writable host mappings become
+        // read-only so its next write to each extent faults and copies it.
+        this.writeProtectInstalled(v);
       }
       const nv = new Vma(v.start, v.end, v.prot, v.shared, obj, v.objOff, v.name, v.growsDown, v.fileOff);
       nv.objLimit = v.objLimit;
@@ -649,6 +712,7 @@ export class MemoryManager implements UserMemory {
       nv.cow = cow;
       nv.pageCache = cow && v.pageCache;
       c.vmas.push(nv);
+      c.watch(obj, v.shared);
     }
     c.brkStart = this.brkStart;
     c.brk = this.brk;
@@ -695,7 +759,8 @@ export class MemoryManager implements UserMemory {
 
   // ---- UserMemory ----
 
-  private views(addr: number, len: number, need: number): Uint8Array[] {
+  /** Views of app memory; `write` (writes through them) first copies extents a fork shares. */
+  private views(addr: number, len: number, need: number, write = (need & PROT_WRITE) !== 0): Uint8Array[] {
     const out: Uint8Array[] = [];
     if (len === 0) return out;
     if (addr < 0 || addr + len > TASK_SIZE || !Number.isSafeInteger(addr + len)) throw new SysError(EFAULT);
@@ -710,7 +775,7 @@ export class MemoryManager implements UserMemory {
         const objPos = v.objOff + (a - v.start);
         if (v.objLimit >= 0 && objPos >= pageRoundUp(v.objLimit)) throw new SysError(EFAULT);
         const n = Math.min(e - a, EXTENT_SIZE - (objPos % EXTENT_SIZE));
-        out.push(v.obj.viewWithinExtent(objPos, n));
+        out.push(v.obj.viewWithinExtent(objPos, n, write));
         a += n;
       }
       i++;
@@ -754,7 +819,7 @@ export class MemoryManager implements UserMemory {
   /** Kernel write ignoring protections (initial stack, loader). */
   forceCopyOut(addr: number, data: Uint8Array): void {
     let o = 0;
-    for (const v of this.views(addr, data.length, 0)) {
+    for (const v of this.views(addr, data.length, 0, true)) {
       v.set(data.subarray(o, o + v.length));
       o += v.length;
     }

@@ -21,10 +21,11 @@ const PROGRAMS = [
   'misc4',
   'unixsock',
   'jobctl',
+  'forkcow',
 ];
 
 /** Dynamically linked (ld.so, libc.so from the host root): the loader's PT_INTERP path. */
-const DYNAMIC = ['threads', 'forkexec', 'signals', 'memory', 'fileops'];
+const DYNAMIC = ['threads', 'forkexec', 'signals', 'memory', 'fileops', 'forkcow'];
 
 describe('C programs: native vs runsc do', function () {
   this.timeout(180000);

@@ -43,6 +43,16 @@ describe('private file mappings: native vs runsc do', function () {
     assert.ok(Number(m[1]) < 64, `MemFree dropped by ${m[1]} MB`);
   });
 
+  it('four children of a process with 64 MiB of heap share it until they write (lazy copy-on-write)', () => {
+    const bin = buildC('forkcow');
+    const r = runSandbox([bin, 'share', '4']);
+    assert.equal(r.status, 0, r.stderr);
+    const m = /memfree drop MB: (-?\d+)/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    // Copying at fork would take 4 x 64 MiB.
+    assert.ok(Number(m[1]) < 32, `MemFree dropped by ${m[1]} MB`);
+  });
+
   it("six copies of a program share its read-only segment (8 MiB): the loader maps the file's pages", () => {
     const bin = buildC('bigtext');
     const r = runSandbox([bin, '6']);
