@@ -151,7 +151,7 @@ export class MemoryManager implements UserMemory {
   private users = 1;
   /** Lazily computed number of mapped bytes, for /proc. */
 
-  /** Bumped whenever host mappings are installed (see handleFault's retry). */
+  /** Bumped whenever host mappings are removed or lose rights (see handleFault's retry). */
   gen = 0;
   /** The largest single private mapping or brk growth allowed (heuristic overcommit: RAM). */
   overcommitLimit = os.totalmem();
@@ -234,7 +234,7 @@ export class MemoryManager implements UserMemory {
     const first = i;
     while (i < this.vmas.length && this.vmas[i].start < end) {
       const v = this.vmas[i];
-      if (v.installed) this.as.unmap(v.start, v.end - v.start);
+      if (v.installed) this.hostUnmap(v.start, v.end - v.start);
       if (!v.shared && !v.cow) v.obj.zeroRange(v.objOff, v.objOff + (v.end - v.start));
       v.obj.decRef();
       i++;
@@ -246,6 +246,20 @@ export class MemoryManager implements UserMemory {
     const i = this.lowerBound(v.start);
     this.vmas.splice(i, 0, v);
     this.watch(v.obj, v.shared);
+  }
+
+  /**
+   * Host mappings go away or lose rights only through these: each bumps `gen`, so a thread
+   * that faults again at an address it already retried (handleFault) retries once more
+   * instead of taking a SIGSEGV meant for a real violation.
+   */
+  private hostUnmap(addr: number, len: number): void {
+    this.gen++;
+    this.as.unmap(addr, len);
+  }
+  private hostProtect(addr: number, len: number, prot: number): void {
+    this.gen++;
+    this.as.protect(addr, len, prot);
   }
 
   /** Private objects tell this address space when a write moved one of their extents. */
@@ -261,7 +275,7 @@ export class MemoryManager implements UserMemory {
     for (const v of this.vmas) {
       if (v.obj !== obj || !v.mapped.has(idx)) continue;
       const [lo, hi] = this.extentRange(v, idx);
-      if (hi > lo) this.as.unmap(lo, hi - lo);
+      if (hi > lo) this.hostUnmap(lo, hi - lo);
       v.mapped.delete(idx);
     }
   }
@@ -404,7 +418,7 @@ export class MemoryManager implements UserMemory {
         if (v.cow && prot & PROT_WRITE) this.breakCow(v);
         if (v.prot !== prot) {
           if (v.installed) {
-            this.as.unmap(v.start, v.end - v.start);
+            this.hostUnmap(v.start, v.end - v.start);
             v.mapped.clear();
             v.installed = false;
           }
@@ -450,7 +464,7 @@ export class MemoryManager implements UserMemory {
       const extAddr = a.start + (straddle * EXTENT_SIZE - a.objOff);
       const lo = Math.max(a.start, extAddr),
         hi = Math.min(b.end, extAddr + EXTENT_SIZE);
-      this.as.unmap(lo, hi - lo);
+      this.hostUnmap(lo, hi - lo);
       a.mapped.delete(straddle);
       b.mapped.delete(straddle);
     }
@@ -472,7 +486,7 @@ export class MemoryManager implements UserMemory {
       if (v.cow && v.pageCache) {
         // The page cache already holds the file's bytes: only the host mapping goes.
         if (v.installed) {
-          this.as.unmap(v.start, v.end - v.start);
+          this.hostUnmap(v.start, v.end - v.start);
           v.mapped.clear();
           v.installed = false;
         }
@@ -484,7 +498,7 @@ export class MemoryManager implements UserMemory {
         const s = Math.max(start, v.start),
           e = Math.min(end, v.end);
         if (v.installed) {
-          this.as.unmap(v.start, v.end - v.start);
+          this.hostUnmap(v.start, v.end - v.start);
           v.mapped.clear();
           v.installed = false;
         }
@@ -538,7 +552,7 @@ export class MemoryManager implements UserMemory {
     const first = i;
     while (i < this.vmas.length && this.vmas[i].start < oldAddr + oldLen) {
       const w = this.vmas[i];
-      if (w.installed) this.as.unmap(w.start, w.end - w.start);
+      if (w.installed) this.hostUnmap(w.start, w.end - w.start);
       w.obj.decRef();
       i++;
     }
@@ -562,7 +576,7 @@ export class MemoryManager implements UserMemory {
     v.cow = false;
     v.pageCache = false;
     if (v.installed) {
-      this.as.unmap(v.start, v.end - v.start);
+      this.hostUnmap(v.start, v.end - v.start);
       v.mapped.clear();
       v.installed = false;
     }
@@ -668,12 +682,12 @@ export class MemoryManager implements UserMemory {
       if (hi <= lo) continue;
       if (lo === runHi) runHi = hi;
       else {
-        if (runHi > runLo) this.as.protect(runLo, runHi - runLo, prot);
+        if (runHi > runLo) this.hostProtect(runLo, runHi - runLo, prot);
         runLo = lo;
         runHi = hi;
       }
     }
-    if (runHi > runLo) this.as.protect(runLo, runHi - runLo, prot);
+    if (runHi > runLo) this.hostProtect(runLo, runHi - runLo, prot);
   }
 
   /** A copy for fork(2): private objects are copied, shared ones shared. Nothing is host-mapped in the child. */

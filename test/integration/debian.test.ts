@@ -103,6 +103,12 @@ const PY: [string, string][] = [
     'import threading; n = [0]; l = threading.Lock()\ndef w():\n  for _ in range(1000):\n    with l: n[0] += 1\nts = [threading.Thread(target=w) for _ in range(8)]\n[t.start() for t in ts]; [t.join() for t in ts]; print(n[0])',
   ],
   [
+    // Each thread reuses the last one's cached stack, which glibc discards (MADV_DONTNEED)
+    // as the thread exits while the joining thread reads the thread's descriptor on it.
+    'python3 threads started and joined one at a time',
+    'import threading, sys\nfor i in range(1, 150):\n  sys.setswitchinterval(i * 0.0002)\n  t = threading.Thread(target=lambda: None); t.start(); t.join()\nprint("joined", i)',
+  ],
+  [
     'python3 subprocess pipelines',
     'import subprocess as s; p1 = s.Popen(["seq", "100"], stdout=s.PIPE); p2 = s.Popen(["grep", "7"], stdin=p1.stdout, stdout=s.PIPE); p1.stdout.close(); print(p2.communicate()[0].decode().split()); print(s.run(["sh", "-c", "exit 5"]).returncode)',
   ],
