@@ -228,8 +228,11 @@ export abstract class SocketFile extends FileDescription {
     return level === SOL_SOCKET ? null : -EOPNOTSUPP;
   }
 
-  /** getsockopt(2): family first, then the generic SOL_SOCKET options. */
-  getsockopt(t: FileTask, level: number, name: number): Uint8Array | number {
+  /**
+   * getsockopt(2): family first, then the generic SOL_SOCKET options. `_len` is the
+   * caller's optlen (a family passing options to a host socket needs it).
+   */
+  getsockopt(t: FileTask, level: number, name: number, _len = 4): Uint8Array | number {
     const r = this.getsockoptFamily(t, level, name);
     if (r !== null) return r;
     switch (name) {

@@ -394,7 +394,7 @@ export function Getsockopt(t: T, a: A): number {
   const lenp = a.ptr(4);
   const len = t.mem.readI32(lenp);
   if (len < 0) return -EINVAL;
-  const r = s.getsockopt(t, a.int(1), a.int(2));
+  const r = s.getsockopt(t, a.int(1), a.int(2), len);
   if (typeof r === 'number') return r;
   const n = Math.min(len, r.length);
   if (n) t.mem.copyOut(a.ptr(3), r.subarray(0, n));
