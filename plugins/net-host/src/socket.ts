@@ -21,6 +21,7 @@ import {
   EALREADY,
   EINPROGRESS,
   EINVAL,
+  EISCONN,
   ENOPROTOOPT,
   ENOTTY,
   EPERM,
@@ -78,6 +79,13 @@ const IFREQ_GET = new Set([
   0x8942 /* TXQLEN */,
 ]);
 const SIOCGIFCONF = 0x8912;
+/** Requests that change interfaces or routes: the app has no CAP_NET_ADMIN over the host's. */
+const NET_ADMIN_IOCTLS = new Set([
+  0x890b /* SIOCADDRT */, 0x890c /* SIOCDELRT */, 0x8914 /* SIOCSIFFLAGS */, 0x8916 /* SIOCSIFADDR */,
+  0x8918 /* SIOCSIFDSTADDR */, 0x891a /* SIOCSIFBRDADDR */, 0x891c /* SIOCSIFNETMASK */,
+  0x891e /* SIOCSIFMETRIC */, 0x8922 /* SIOCSIFMTU */, 0x8923 /* SIOCSIFNAME */, 0x8924 /* SIOCSIFHWADDR */,
+  0x8931 /* SIOCADDMULTI */, 0x8932 /* SIOCDELMULTI */, 0x8936 /* SIOCDIFADDR */, 0x8943 /* SIOCSIFTXQLEN */,
+]);
 const IFREQ_SIZE = 40;
 /** Most iovecs one host call takes (UIO_MAXIOV). */
 const MAX_SEGS = 1024;
@@ -188,7 +196,13 @@ export class HostSocket extends SocketFile {
     const deadline = deadlineFor(this.sndTimeoNs);
     const attempt = (): number | Promise<number> => {
       const ev = this.n.poll(this.fd, POLLOUT);
-      if (ev & (POLLOUT | POLLERR | POLLHUP)) return -this.hostSoError();
+      if (ev & (POLLOUT | POLLERR | POLLHUP)) {
+        const e = this.hostSoError();
+        if (e) return -e;
+        // Settle the host socket's state (its next connect would say 0, not EISCONN).
+        const again = this.n.connect(this.fd, addr);
+        return again === -EISCONN ? 0 : again;
+      }
       return this.wait(t, WRITE_EVENTS, deadline, attempt);
     };
     const w = attempt();
@@ -348,6 +362,7 @@ export class HostSocket extends SocketFile {
       t.mem.writeI32(arg, r.length);
       return 0;
     }
+    if (NET_ADMIN_IOCTLS.has(cmd)) return -EPERM;
     return -ENOTTY;
   }
 
