@@ -436,11 +436,11 @@ function checkNetlinkRequest(src: IoSrc, total: number): number {
   while (off + 16 <= total) {
     const len = dv.getUint32(off, true);
     const type = dv.getUint16(off + 4, true);
-    if (len < 16) break;
+    if (len < 16 || len > total - off) break;
     const read =
       type === 1 /* NOOP */ || type === 3 /* DONE */ || (type >= 16 && type < 128 && (type & 3) === 2);
     if (!read) return -EPERM;
-    off += (len + 3) & ~3;
+    off += Math.ceil(len / 4) * 4;
   }
   return 0;
 }
