@@ -5,10 +5,11 @@
 import * as path from 'node:path';
 import { loadAddon } from '../../../core/native';
 
-export interface HostWatcher {
-  /** Watch these poll(2) bits (added to what is armed); a fired bit is disarmed before the callback. */
-  arm(events: number): void;
-  /** Stop watching (before the fd is closed). */
+/** One edge-triggered host epoll set on the event loop (see nethost.cc). */
+export interface HostNotifier {
+  /** Report every readiness change of `fd` under `token`; 0 or -errno. */
+  add(fd: number, token: number): number;
+  del(fd: number): number;
   close(): void;
 }
 
@@ -51,7 +52,8 @@ export interface NetHostNative {
   ifconf(fd: number, len: number): Buffer | number;
   poll(fd: number, events: number): number;
   close(fd: number): number;
-  Watcher: new (fd: number, cb: (events: number) => void) => HostWatcher;
+  /** `cb` gets [token, events, token, events, ...] (poll(2) bits). */
+  Notifier: new (cb: (batch: Float64Array) => void) => HostNotifier;
 }
 
 let cached: NetHostNative | undefined;

@@ -2,12 +2,12 @@
  * A socket of the sandbox backed by a host socket the sentry owns (gVisor's hostinet).
  *
  * The host fd is always non-blocking; blocking is done in the sentry: an operation that
- * finds the host fd not ready (EAGAIN) arms the fd's libuv watcher for the direction it
- * needs and waits on the socket's WaitQueue with sockWait (registered in the same
- * synchronous run), then retries. readiness() asks the host with poll(fd, 0) and arms the
- * bits it did not find, so poll/select/epoll waiters are woken when the host fd changes.
- * A fired watcher bit is disarmed before the queue is notified: nothing spins on a
- * level-triggered fd nobody reads.
+ * finds the host fd not ready (EAGAIN) waits on the socket's WaitQueue with sockWait
+ * (registered in the same synchronous run), then retries. The stack registers every host
+ * fd edge-triggered in one host epoll set watched from the event loop (nethost.cc's
+ * Notifier), and each readiness change of the host fd notifies the WaitQueue — so
+ * blocked tasks and poll/select/epoll (level- or edge-triggered) waiters wake as they
+ * would on Linux. readiness() asks the host with poll(fd, 0).
  *
  * Addresses, data and option values pass to the host as the app gave them; the host
  * validates them, so the app sees Linux's own errnos. Options are filtered by
@@ -64,7 +64,7 @@ import {
 import { O_NONBLOCK, O_RDWR, SIGPIPE } from '../../../core/vfs/abi';
 import { IoDst, IoSrc, ioLength } from '../../../core/vfs/file';
 import type { FileTask } from '../../../core/vfs/task';
-import type { HostWatcher, NetHostNative } from './native';
+import type { NetHostNative } from './native';
 
 /** Flags of send/recv the host may see (the rest are the sentry's business). */
 const SEND_PASS =
@@ -96,7 +96,7 @@ const CTL_MAX = 65536;
 
 const READ_EVENTS = POLLIN | POLLRDNORM;
 const WRITE_EVENTS = POLLOUT | POLLWRNORM;
-const ARMABLE = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLRDHUP | POLLPRI;
+const POLL_BITS = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLRDHUP | POLLPRI;
 
 /** What a socket needs from the stack that made it. */
 export interface HostSocketOwner {
@@ -105,11 +105,14 @@ export interface HostSocketOwner {
   forget(s: HostSocket): void;
   /** Make a HostSocket for an accepted fd. */
   adopt(fd: number, family: number, type: number, protocol: number, flags: number): HostSocket;
+  /** Deliver readiness changes of `fd` to `s.fired()`. */
+  watch(fd: number, s: HostSocket): void;
+  /** Stop that (before the fd is closed). */
+  unwatch(fd: number): void;
 }
 
 export class HostSocket extends SocketFile {
   private fd: number;
-  private watcher: HostWatcher | null;
 
   constructor(
     private readonly owner: HostSocketOwner,
@@ -121,7 +124,7 @@ export class HostSocket extends SocketFile {
   ) {
     super(family, type, protocol, O_RDWR | (flags & O_NONBLOCK));
     this.fd = fd;
-    this.watcher = new owner.native.Watcher(fd, (ev) => this.fired(ev));
+    owner.watch(fd, this);
   }
 
   /** The host fd (-1 once closed). */
@@ -137,20 +140,27 @@ export class HostSocket extends SocketFile {
     return (this.flags & O_NONBLOCK) !== 0 || (flags & MSG_DONTWAIT) !== 0;
   }
 
-  private fired(ev: number): void {
+  /** The host fd's readiness changed (`ev`: poll(2) bits from the host epoll set). */
+  fired(ev: number): void {
     if (this.fd < 0) return;
-    const now = this.n.poll(this.fd, POLLIN | POLLOUT | POLLRDHUP | POLLPRI);
-    this.waitQueue().notify(ev | (now > 0 ? now : 0) | (now < 0 ? POLLERR : 0));
+    if (ev & POLLIN) ev |= POLLRDNORM;
+    if (ev & POLLOUT) ev |= POLLWRNORM;
+    this.waitQueue().notify(ev);
   }
 
-  /** Wait for `mask` on the host fd (armed now), then run `retry`. */
+  /** Notify waiters of the host fd's current state (after a change made here). */
+  private refresh(): void {
+    const now = this.n.poll(this.fd, POLL_BITS);
+    if (now > 0) this.fired(now);
+  }
+
+  /** Wait for `mask` on the host fd, then run `retry`. */
   private wait<R>(
     t: TaskApi,
     mask: number,
     deadline: number,
     retry: () => R | Promise<R>,
   ): Promise<R | number> {
-    this.watcher?.arm(mask);
     return sockWait(t, this.waitQueue(), mask, deadline, retry);
   }
 
@@ -158,10 +168,8 @@ export class HostSocket extends SocketFile {
 
   override readiness(mask: number): number {
     if (this.fd < 0) return POLLERR & mask;
-    const r = this.n.poll(this.fd, mask & ARMABLE);
+    const r = this.n.poll(this.fd, mask & POLL_BITS);
     if (r < 0) return POLLERR;
-    const missing = mask & ARMABLE & ~r;
-    if (missing) this.watcher?.arm(missing);
     return r & (mask | POLLERR | POLLHUP);
   }
 
@@ -219,7 +227,7 @@ export class HostSocket extends SocketFile {
   override shutdown(_t: FileTask, how: number): number {
     const r = this.n.shutdown(this.fd, how);
     // Waiters see the new state (EOF, EPIPE) at once.
-    if (r === 0) this.fired(0);
+    if (r === 0) this.refresh();
     return r;
   }
 
@@ -332,7 +340,7 @@ export class HostSocket extends SocketFile {
     if (!hostOptionAllowed(this.family === AF_NETLINK, level, name, true)) return -ENOPROTOOPT;
     const r = this.n.setsockopt(this.fd, level, name, val);
     // A bigger send buffer or a lower watermark may make room now.
-    if (r === 0) this.fired(0);
+    if (r === 0) this.refresh();
     return r;
   }
 
@@ -371,8 +379,7 @@ export class HostSocket extends SocketFile {
   /** Close the host fd now (the stack's shutdown, or the last reference). */
   closeHost(): void {
     if (this.fd < 0) return;
-    this.watcher?.close();
-    this.watcher = null;
+    this.owner.unwatch(this.fd);
     this.n.close(this.fd);
     this.fd = -1;
     this.owner.forget(this);

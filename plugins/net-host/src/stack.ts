@@ -18,7 +18,7 @@ import {
   SocketFile,
 } from '../../../core/net/socket';
 import type { FileTask } from '../../../core/vfs/task';
-import { netHostNative, type NetHostNative } from './native';
+import { netHostNative, type HostNotifier, type NetHostNative } from './native';
 import { HostSocket, type HostSocketOwner } from './socket';
 
 const NETLINK_ROUTE = 0;
@@ -55,7 +55,12 @@ export class HostStack implements NetworkStack, HostSocketOwner {
   private nsfd = -1;
   private readonly live = new Set<HostSocket>();
   private down = false;
+  private log: NetworkInitContext['log'];
   private nativeMod: NetHostNative | null = null;
+  private notifier: HostNotifier | null = null;
+  private readonly byToken = new Map<number, HostSocket>();
+  private readonly tokenOf = new Map<number, number>();
+  private nextToken = 1;
 
   constructor(private readonly opts: HostStackOptions = {}) {}
 
@@ -69,6 +74,7 @@ export class HostStack implements NetworkStack, HostSocketOwner {
   }
 
   init(ctx?: NetworkInitContext): void {
+    this.log = ctx?.log;
     const ns = this.opts.netns;
     if (ns === undefined || ns === '') return;
     const fd = ns === 'new' ? this.native.newNetns() : this.native.openNetns(ns);
@@ -112,6 +118,35 @@ export class HostStack implements NetworkStack, HostSocketOwner {
     this.live.delete(s);
   }
 
+  watch(fd: number, s: HostSocket): void {
+    this.notifier ??= new this.native.Notifier((batch) => this.deliver(batch));
+    const token = this.nextToken++;
+    const r = this.notifier.add(fd, token);
+    if (r < 0) throw new Error(`net-host: cannot watch host socket fd ${fd}: errno ${-r}`);
+    this.byToken.set(token, s);
+    this.tokenOf.set(fd, token);
+  }
+
+  unwatch(fd: number): void {
+    const token = this.tokenOf.get(fd);
+    if (token === undefined) return;
+    this.tokenOf.delete(fd);
+    this.byToken.delete(token);
+    this.notifier?.del(fd);
+  }
+
+  private deliver(batch: Float64Array): void {
+    for (let i = 0; i + 1 < batch.length; i += 2) {
+      const s = this.byToken.get(batch[i]);
+      if (!s) continue;
+      try {
+        s.fired(batch[i + 1]);
+      } catch (e) {
+        this.log?.warn({ err: e }, 'net-host: a readiness callback failed');
+      }
+    }
+  }
+
   procNet(name: string): string | null {
     if (!PROC_NET.has(name)) return null;
     const r = this.native.readIn(this.nsfd, `/proc/thread-self/net/${name}`);
@@ -125,5 +160,7 @@ export class HostStack implements NetworkStack, HostSocketOwner {
     this.live.clear();
     if (this.nsfd >= 0) this.native.close(this.nsfd);
     this.nsfd = -1;
+    this.notifier?.close();
+    this.notifier = null;
   }
 }

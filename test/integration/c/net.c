@@ -238,8 +238,21 @@ static void tcp_nonblock(void) {
     for (int j = 0; j < k; j++)
       if (out[j].data.fd == c && (out[j].events & EPOLLIN)) got = 1;
   }
-  ssize_t rn = read(c, b, sizeof b);
+  ssize_t rn = read(c, b, 2);
   printf("epoll in %d read %zd\n", got, rn);
+  waitpid(w, NULL, 0);
+  // Edge-triggered, not drained: no event until new data arrives, then one.
+  k = epoll_wait(ep, out, 4, 100);
+  printf("et without new data %d\n", k);
+  w = fork();
+  if (w == 0) {
+    usleep(50000);
+    write(s, "more", 4);
+    _exit(0);
+  }
+  k = epoll_wait(ep, out, 4, 5000);
+  rn = read(c, b, sizeof b);
+  printf("et after new data %d in=%d read %zd\n", k, k == 1 && (out[0].events & EPOLLIN) != 0, rn);
   waitpid(w, NULL, 0);
   // select() sees the peer's close as readable (EOF).
   close(s);

@@ -2,10 +2,9 @@
 //
 // A flat surface of host calls on non-blocking socket fds. Every call returns its result
 // or -errno (never throws for a host failure): the TypeScript side turns these into the
-// app's errnos. Readiness reaches the sentry's event loop through a Watcher (libuv
-// uv_poll_t on the fd): the TypeScript side arms the events it is waiting for; a fired
-// event is disarmed before the JS callback runs (one-shot), so a level-triggered fd that
-// nobody reads never spins the loop.
+// app's errnos. Readiness reaches the sentry's event loop through a Notifier: one host
+// epoll set with every socket registered edge-triggered, watched by a single libuv
+// uv_poll_t; each change is handed to JS in a batch (see Notifier below).
 //
 // Network namespaces: socketIn() creates a socket on a short-lived helper thread that
 // setns()'d into the namespace first (a socket keeps the namespace it was created in);
@@ -21,6 +20,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -290,44 +290,35 @@ Napi::Value Close(const Napi::CallbackInfo& info) { return Num(info.Env(), Errno
 
 // ---------------------------------------------------------------- readiness
 
-int ToUv(int pollEvents) {
-  int e = 0;
-  if (pollEvents & (POLLIN | POLLRDNORM)) e |= UV_READABLE;
-  if (pollEvents & (POLLOUT | POLLWRNORM)) e |= UV_WRITABLE;
-  if (pollEvents & POLLRDHUP) e |= UV_DISCONNECT;
-  if (pollEvents & POLLPRI) e |= UV_PRIORITIZED;
-  return e;
-}
-int FromUv(int uv) {
-  int e = 0;
-  if (uv & UV_READABLE) e |= POLLIN | POLLRDNORM;
-  if (uv & UV_WRITABLE) e |= POLLOUT | POLLWRNORM;
-  if (uv & UV_DISCONNECT) e |= POLLRDHUP;
-  if (uv & UV_PRIORITIZED) e |= POLLPRI;
-  return e;
-}
-
 void FreeHandle(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 
-// Watcher(fd, callback(pollEvents)): one uv_poll_t on the fd. arm(events) adds poll(2)
-// bits to watch; a fired bit is disarmed before the callback (an error disarms all and
-// reports POLLERR). close() stops watching (the fd itself is closed by the caller after).
-class Watcher : public Napi::ObjectWrap<Watcher> {
+// Notifier(callback(batch)): one host epoll set, edge-triggered, watched by one uv_poll_t
+// on the event loop. add(fd, token) registers a socket for every readiness change
+// (EPOLLIN|OUT|RDHUP|PRI|ET); when changes arrive, the callback gets a flat array
+// [token, events, token, events, ...] (events in poll(2) bits). Edge-triggered: a change
+// is reported once, so nothing spins on a socket nobody reads, and new data always wakes.
+// The uv handle is unref'd: it never keeps the process alive.
+class Notifier : public Napi::ObjectWrap<Notifier> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Watcher",
-                       {InstanceMethod("arm", &Watcher::Arm), InstanceMethod("close", &Watcher::CloseW)});
+    return DefineClass(env, "Notifier",
+                       {InstanceMethod("add", &Notifier::Add), InstanceMethod("del", &Notifier::Del),
+                        InstanceMethod("close", &Notifier::CloseN)});
   }
 
-  explicit Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {
+  explicit Notifier(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Notifier>(info) {
     Napi::Env env = info.Env();
-    int fd = FdArg(info, 0);
-    cb_ = Napi::Persistent(info[1].As<Napi::Function>());
+    cb_ = Napi::Persistent(info[0].As<Napi::Function>());
     ctx_ = std::make_unique<Napi::AsyncContext>(env, "tsvisor:net-host");
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) {
+      Napi::Error::New(env, std::string("epoll_create1: ") + strerror(errno)).ThrowAsJavaScriptException();
+      return;
+    }
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
     handle_ = new uv_poll_t;
-    int r = uv_poll_init(loop, handle_, fd);
+    int r = uv_poll_init(loop, handle_, epfd_);
     if (r != 0) {
       delete handle_;
       handle_ = nullptr;
@@ -335,66 +326,71 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
       return;
     }
     handle_->data = this;
+    uv_poll_start(handle_, UV_READABLE, OnPoll);
+    uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
   }
 
-  ~Watcher() override { Stop(); }
+  ~Notifier() override { Stop(); }
 
  private:
   void Stop() {
-    if (!handle_) return;
-    handle_->data = nullptr;
-    uv_poll_stop(handle_);
-    uv_close(reinterpret_cast<uv_handle_t*>(handle_), FreeHandle);
-    handle_ = nullptr;
-  }
-
-  void Apply() {
-    if (!handle_) return;
-    if (armed_)
-      uv_poll_start(handle_, armed_, OnPoll);
-    else
+    if (handle_) {
+      handle_->data = nullptr;
       uv_poll_stop(handle_);
-  }
-
-  Napi::Value Arm(const Napi::CallbackInfo& info) {
-    int want = ToUv(IntArg(info, 0));
-    if ((armed_ | want) != armed_) {
-      armed_ |= want;
-      Apply();
+      uv_close(reinterpret_cast<uv_handle_t*>(handle_), FreeHandle);
+      handle_ = nullptr;
     }
-    return info.Env().Undefined();
+    if (epfd_ >= 0) close(epfd_);
+    epfd_ = -1;
   }
 
-  Napi::Value CloseW(const Napi::CallbackInfo& info) {
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
+    ev.data.u64 = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    return Num(info.Env(), Errno(epoll_ctl(epfd_, EPOLL_CTL_ADD, FdArg(info, 0), &ev)));
+  }
+
+  Napi::Value Del(const Napi::CallbackInfo& info) {
+    return Num(info.Env(), Errno(epoll_ctl(epfd_, EPOLL_CTL_DEL, FdArg(info, 0), nullptr)));
+  }
+
+  Napi::Value CloseN(const Napi::CallbackInfo& info) {
     Stop();
     cb_.Reset();
     return info.Env().Undefined();
   }
 
   static void OnPoll(uv_poll_t* h, int status, int events) {
-    Watcher* w = static_cast<Watcher*>(h->data);
-    if (!w) return;
-    int fired;
-    if (status < 0) {
-      fired = FromUv(w->armed_) | POLLERR;
-      w->armed_ = 0;
-    } else {
-      fired = FromUv(events);
-      w->armed_ &= ~events;
-    }
-    w->Apply();
-    if (w->cb_.IsEmpty()) return;
-    Napi::Env env = w->Env();
+    Notifier* n = static_cast<Notifier*>(h->data);
+    if (!n || n->epfd_ < 0 || n->cb_.IsEmpty()) return;
+    Napi::Env env = n->Env();
     Napi::HandleScope scope(env);
+    std::vector<double> batch;
+    epoll_event evs[256];
+    for (;;) {
+      int k = epoll_wait(n->epfd_, evs, 256, 0);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) break;
+      for (int i = 0; i < k; i++) {
+        batch.push_back(static_cast<double>(evs[i].data.u64));
+        batch.push_back(static_cast<double>(evs[i].events));
+      }
+      if (k < 256) break;
+    }
+    if (batch.empty()) return;
+    auto arr = Napi::Float64Array::New(env, batch.size());
+    for (size_t i = 0; i < batch.size(); i++) arr[i] = batch[i];
     try {
-      w->cb_.MakeCallback(env.Global(), {Napi::Number::New(env, fired)}, *w->ctx_);
+      n->cb_.MakeCallback(env.Global(), {arr}, *n->ctx_);
     } catch (const Napi::Error& e) {
       fprintf(stderr, "tsvisor net-host: readiness callback threw: %s\n", e.Message().c_str());
     }
   }
 
+  int epfd_ = -1;
   uv_poll_t* handle_ = nullptr;
-  int armed_ = 0;
   Napi::FunctionReference cb_;
   std::unique_ptr<Napi::AsyncContext> ctx_;
 };
@@ -421,7 +417,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ifconf", Napi::Function::New(env, Ifconf));
   exports.Set("poll", Napi::Function::New(env, Poll));
   exports.Set("close", Napi::Function::New(env, Close));
-  exports.Set("Watcher", Watcher::Define(env));
+  exports.Set("Notifier", Notifier::Define(env));
   return exports;
 }
 
