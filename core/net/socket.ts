@@ -131,6 +131,8 @@ export interface Ucred {
 export interface SendControl {
   rights: FileDescription[] | null;
   cred: Ucred | null;
+  /** The whole control buffer as the app gave it (families with other levels' messages read it). */
+  raw?: Uint8Array;
 }
 
 /** What recvmsg reports besides the byte count. */

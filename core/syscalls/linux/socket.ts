@@ -267,7 +267,9 @@ function sendOne(t: T, s: SocketFile, msgp: number, flags: number): number | Pro
   let ctl = null;
   if (h.controllen) {
     if (h.controllen > OPTMEM_MAX) return -ENOBUFS;
-    ctl = parseSendControl(t, t.mem.copyIn(h.control, h.controllen));
+    const raw = t.mem.copyIn(h.control, h.controllen);
+    ctl = parseSendControl(t, raw) ?? { rights: null, cred: null };
+    ctl.raw = raw;
   }
   return s.sendmsg(t, segs, total, flags, addr, ctl);
 }

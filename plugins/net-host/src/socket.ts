@@ -257,11 +257,13 @@ export class HostSocket extends SocketFile {
     addr: Uint8Array | null,
     ctl: SendControl | null,
   ): number | Promise<number> {
+    let hostCtl: Uint8Array | null = null;
     if (ctl) {
       // SCM_RIGHTS / SCM_CREDENTIALS mean nothing to an inet socket (Linux: EINVAL).
       const bad = (ctl.rights && ctl.rights.length) || ctl.cred;
       releaseControl(ctl);
       if (bad) return -EINVAL;
+      hostCtl = ctl.raw ? protocolControl(ctl.raw) : null;
     }
     if (this.family === AF_NETLINK) {
       if (addr && !netlinkKernelOrSelf(addr)) return -EPERM;
@@ -273,7 +275,7 @@ export class HostSocket extends SocketFile {
     const deadline = deadlineFor(this.sndTimeoNs);
     let done = 0;
     const attempt = (): number | Promise<number> => {
-      const r = this.n.sendmsg(this.fd, clip(src, done), hflags, addr, null);
+      const r = this.n.sendmsg(this.fd, clip(src, done), hflags, addr, done ? null : hostCtl);
       if (r >= 0) {
         done += r;
         if (stream && done < total && !this.nonblocking(flags))
@@ -389,6 +391,33 @@ export class HostSocket extends SocketFile {
     this.closeHost();
     this.waitQueue().notify(POLLIN | POLLOUT | POLLERR | POLLHUP);
   }
+}
+
+/**
+ * The control messages of protocol levels (IP_TOS, IP_PKTINFO, IPV6_HOPLIMIT, UDP_SEGMENT...)
+ * for the host, which validates them; SOL_SOCKET ones were handled by the core's parser.
+ * Null when there are none.
+ */
+function protocolControl(raw: Uint8Array): Uint8Array | null {
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const keep: Uint8Array[] = [];
+  let off = 0;
+  while (off + 16 <= raw.length) {
+    const len = Number(dv.getBigUint64(off, true));
+    if (len < 16 || len > raw.length - off) break;
+    const level = dv.getInt32(off + 8, true);
+    const space = Math.min(Math.ceil(len / 8) * 8, raw.length - off);
+    if (level !== SOL_SOCKET) keep.push(raw.subarray(off, off + space));
+    off += Math.ceil(len / 8) * 8;
+  }
+  if (!keep.length) return null;
+  const out = new Uint8Array(keep.reduce((n, k) => n + k.length, 0));
+  let o = 0;
+  for (const k of keep) {
+    out.set(k, o);
+    o += k.length;
+  }
+  return out;
 }
 
 function isTimeo(name: number): boolean {

@@ -409,6 +409,79 @@ static void udp(void) {
   close(w);
 }
 
+// Control messages both ways: IP_TOS sent as a cmsg, received with IP_RECVTOS and
+// IP_PKTINFO; IPV6_HOPLIMIT sent, received with IPV6_RECVHOPLIMIT; MSG_CTRUNC.
+static void cmsgs(void) {
+  printf("== control messages\n");
+  int r = socket(AF_INET, SOCK_DGRAM, 0), w = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = lo4(0);
+  CHECK(bind(r, (struct sockaddr*)&a, sizeof a) == 0);
+  a = lo4(port_of(r));
+  int one = 1;
+  CHECK(setsockopt(r, IPPROTO_IP, IP_RECVTOS, &one, sizeof one) == 0);
+  CHECK(setsockopt(r, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) == 0);
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  struct iovec iov = {"tos", 3};
+  struct msghdr m = {.msg_name = &a, .msg_namelen = sizeof a, .msg_iov = &iov, .msg_iovlen = 1,
+                     .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = IPPROTO_IP;
+  c->cmsg_type = IP_TOS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int tos = 0x28;
+  memcpy(CMSG_DATA(c), &tos, sizeof tos);
+  R("sendmsg IP_TOS", sendmsg(w, &m, 0));
+  char data[8], rc[256];
+  struct iovec riov = {data, sizeof data};
+  struct msghdr rm = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = rc, .msg_controllen = sizeof rc};
+  ssize_t n = recvmsg(r, &rm, 0);
+  printf("recvmsg %zd", n);
+  for (struct cmsghdr* h = CMSG_FIRSTHDR(&rm); h; h = CMSG_NXTHDR(&rm, h)) {
+    if (h->cmsg_level == IPPROTO_IP && h->cmsg_type == IP_TOS) printf(" tos=0x%x", *(unsigned char*)CMSG_DATA(h));
+    else if (h->cmsg_level == IPPROTO_IP && h->cmsg_type == IP_PKTINFO) {
+      struct in_pktinfo pi;
+      memcpy(&pi, CMSG_DATA(h), sizeof pi);
+      printf(" pktinfo=%s", inet_ntoa(pi.ipi_addr));
+    } else printf(" cmsg(%d,%d)", h->cmsg_level, h->cmsg_type);
+  }
+  printf("\n");
+  // Too little room: MSG_CTRUNC.
+  CHECK(sendto(w, "x", 1, 0, (struct sockaddr*)&a, sizeof a) == 1);
+  rm.msg_controllen = 20;
+  n = recvmsg(r, &rm, 0);
+  printf("short control %zd ctrunc=%d\n", n, (rm.msg_flags & MSG_CTRUNC) != 0);
+  // A bad IP-level cmsg is the host's EINVAL.
+  c->cmsg_type = 9999;
+  R("sendmsg unknown IP cmsg", sendmsg(w, &m, 0));
+  close(r);
+  close(w);
+
+  int r6 = socket(AF_INET6, SOCK_DGRAM, 0), w6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_in6 b;
+  memset(&b, 0, sizeof b);
+  b.sin6_family = AF_INET6;
+  b.sin6_addr = in6addr_loopback;
+  CHECK(bind(r6, (struct sockaddr*)&b, sizeof b) == 0);
+  b.sin6_port = htons(port_of(r6));
+  CHECK(setsockopt(r6, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one) == 0);
+  m.msg_name = &b;
+  m.msg_namelen = sizeof b;
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_HOPLIMIT;
+  int hops = 7;
+  memcpy(CMSG_DATA(c), &hops, sizeof hops);
+  R("sendmsg IPV6_HOPLIMIT", sendmsg(w6, &m, 0));
+  rm.msg_controllen = sizeof rc;
+  n = recvmsg(r6, &rm, 0);
+  printf("recvmsg6 %zd", n);
+  for (struct cmsghdr* h = CMSG_FIRSTHDR(&rm); h; h = CMSG_NXTHDR(&rm, h))
+    if (h->cmsg_level == IPPROTO_IPV6 && h->cmsg_type == IPV6_HOPLIMIT) printf(" hoplimit=%d", *(int*)CMSG_DATA(h));
+  printf("\n");
+  close(r6);
+  close(w6);
+}
+
 static void bad_input(void) {
   printf("== bad input\n");
   R("socket family 12345", socket(12345, SOCK_STREAM, 0));
@@ -549,6 +622,7 @@ int main(int argc, char** argv) {
   if (!*only || !strcmp(only, "nonblock")) tcp_nonblock();
   if (!*only || !strcmp(only, "signals")) tcp_signals();
   if (!*only || !strcmp(only, "udp")) udp();
+  if (!*only || !strcmp(only, "cmsg")) cmsgs();
   if (!*only || !strcmp(only, "bad")) bad_input();
   if (!*only || !strcmp(only, "v6")) v6();
   printf("done\n");
