@@ -493,6 +493,10 @@ static void bad_input(void) {
   R("socket proto 200", socket(AF_INET, SOCK_STREAM, 200));
   R("socket bad flags", socket(AF_INET, SOCK_STREAM | 0x100, 0));
   R("socketpair AF_INET", socketpair(AF_INET, SOCK_STREAM, 0, (int[2]){0, 0}));
+  errno = 0;
+  int icmp = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
+  printf("socket icmp dgram: %s\n", icmp >= 0 ? "ok" : en(errno));
+  if (icmp >= 0) close(icmp);
   int s = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = lo4(0);
   R("bind len 3", bind(s, (struct sockaddr*)&a, 3));
