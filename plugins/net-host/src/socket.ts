@@ -94,6 +94,9 @@ const NAME_ROOM = 128;
 /** Most control bytes taken from the host per recvmsg. */
 const CTL_MAX = 65536;
 
+const NAME_SCRATCH = new Uint8Array(NAME_ROOM);
+const RES_SCRATCH = new Int32Array(3);
+
 const READ_EVENTS = POLLIN | POLLRDNORM;
 const WRITE_EVENTS = POLLOUT | POLLWRNORM;
 const POLL_BITS = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLRDHUP | POLLPRI;
@@ -301,9 +304,10 @@ export class HostSocket extends SocketFile {
     out: RecvResult,
   ): number | Promise<number> {
     const hflags = (flags & RECV_PASS) | MSG_DONTWAIT;
-    const name = new Uint8Array(NAME_ROOM);
+    // Scratch buffers are shared: every use copies out before anything else can run.
+    const name = NAME_SCRATCH;
     const ctl = ctlLen ? new Uint8Array(Math.min(ctlLen, CTL_MAX)) : null;
-    const res = new Int32Array(3);
+    const res = RES_SCRATCH;
     const waitall = (flags & MSG_WAITALL) !== 0 && !(flags & MSG_PEEK) && this.type === SOCK_STREAM;
     const total = waitall ? ioLength(dst) : 0;
     const deadline = deadlineFor(this.rcvTimeoNs);
