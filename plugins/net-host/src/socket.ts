@@ -312,7 +312,17 @@ export class HostSocket extends SocketFile {
     const total = waitall ? ioLength(dst) : 0;
     const deadline = deadlineFor(this.rcvTimeoNs);
     let done = 0;
+    // MSG_PEEK|MSG_WAITALL on a stream waits until the whole length is queued (or EOF).
+    const peekAll =
+      (flags & (MSG_PEEK | MSG_WAITALL)) === (MSG_PEEK | MSG_WAITALL) && this.type === SOCK_STREAM;
+    const want = peekAll ? ioLength(dst) : 0;
     const attempt = (): number | Promise<number> => {
+      if (peekAll && !this.nonblocking(flags)) {
+        const queued = this.n.ioctlInt(this.fd, SIOCINQ);
+        const ev = this.n.poll(this.fd, POLLIN | POLLRDHUP);
+        if (queued >= 0 && queued < want && !(ev & (POLLRDHUP | POLLHUP | POLLERR)))
+          return this.wait(t, READ_EVENTS, deadline, attempt);
+      }
       const r = this.n.recvmsg(this.fd, clip(dst, done), hflags, name, ctl, res);
       if (r >= 0) {
         if (done === 0) {

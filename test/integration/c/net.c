@@ -177,6 +177,18 @@ static void tcp_echo(void) {
   CHECK(ioctl(s, FIONREAD, &avail) == 0);
   printf("fionread %d\n", avail);
   R("recv DONTWAIT empty", recv(s, b, 5, MSG_DONTWAIT));
+  // SO_PEEK_OFF: successive peeks walk forward.
+  CHECK(send(s, "abcdef", 6, 0) == 6);
+  n = recv(s, b, 6, MSG_PEEK | MSG_WAITALL);  // waits for all six
+  printf("peek waitall %zd\n", n);
+  int off0 = 0;
+  R("SO_PEEK_OFF", setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &off0, sizeof off0));
+  memset(b, 0, sizeof b);
+  n = recv(s, b, 2, MSG_PEEK);
+  ssize_t n2 = recv(s, b + 2, 2, MSG_PEEK);
+  printf("peek_off %zd %zd %.4s\n", n, n2, b);
+  n = recv(s, b, 6, MSG_WAITALL);
+  printf("after peeks %zd %.6s\n", n, b);
   R("shutdown WR", shutdown(s, SHUT_WR));
   signal(SIGPIPE, on_pipe);
   R("send after SHUT_WR", send(s, "x", 1, 0));
