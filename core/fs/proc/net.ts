@@ -16,6 +16,10 @@ const HEADERS: Readonly<Record<string, string>> = {
   route:
     'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                                       \n',
   if_inet6: '',
+  ipv6_route: '',
+  raw: '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n',
+  raw6: '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n',
+  arp: 'IP address       HW type     Flags       HW address            Mask     Device\n',
 };
 
 /** Fill the /proc/net directory. */

@@ -40,12 +40,6 @@ const PROC_NET = new Set([
   'ipv6_route',
   'raw',
   'raw6',
-  'unix',
-  'snmp',
-  'netstat',
-  'sockstat',
-  'sockstat6',
-  'igmp',
   'arp',
 ]);
 
