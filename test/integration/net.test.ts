@@ -61,6 +61,32 @@ describe('net-host: sockets in the sandbox vs Linux', function () {
     assert.equal(r.stdout, '97\n');
   });
 
+  it('a non-root app may not bind a privileged port (EACCES), root may', () => {
+    const prog = `
+import socket
+for port in (80, 1023, 1024, 0):
+    s = socket.socket()
+    try:
+        s.bind(('127.0.0.1', port)); print(port, 'ok')
+    except OSError as e:
+        print(port, e.errno)
+    s.close()
+`;
+    const user = runNative([
+      '/usr/bin/setpriv',
+      '--reuid=1000',
+      '--regid=1000',
+      '--clear-groups',
+      PY,
+      '-c',
+      prog,
+    ]);
+    assert.match(user.stdout, /^80 13\n/);
+    const inside = runSandbox([PY, '-c', prog], { flags: [...HOST, '--uid', '1000', '--gid', '1000'] });
+    assert.equal(inside.stdout, user.stdout, inside.stderr);
+    same([PY, '-c', prog]);
+  });
+
   it('python sockets: threaded TCP echo, UDP, if_nameindex', () => {
     const prog = `
 import socket, threading

@@ -17,6 +17,7 @@
  * namespace; only requests that read (RTM_GET*) may be sent, to the kernel (port 0).
  */
 import {
+  EACCES,
   EAGAIN,
   EALREADY,
   EINPROGRESS,
@@ -108,6 +109,8 @@ export interface HostSocketOwner {
   forget(s: HostSocket): void;
   /** Make a HostSocket for an accepted fd. */
   adopt(fd: number, family: number, type: number, protocol: number, flags: number): HostSocket;
+  /** net.ipv4.ip_unprivileged_port_start of the stack's namespace. */
+  readonly unprivilegedPortStart: number;
   /** Deliver readiness changes of `fd` to `s.fired()`. */
   watch(fd: number, s: HostSocket): void;
   /** Stop that (before the fd is closed). */
@@ -178,8 +181,20 @@ export class HostSocket extends SocketFile {
 
   // ---------------------------------------------------------------- names and connections
 
-  override bind(_t: FileTask, addr: Uint8Array): number {
+  override bind(t: FileTask, addr: Uint8Array): number {
     if (this.family === AF_NETLINK && !netlinkKernelOrSelf(addr)) return -EPERM;
+    // The host checks the sentry's privileges; a privileged port needs the app's own
+    // (CAP_NET_BIND_SERVICE: root in the sandbox), as Linux's inet_bind.
+    // (Shorter addresses and other families get the host's own EINVAL/EAFNOSUPPORT.)
+    if (
+      this.family !== AF_NETLINK &&
+      addr.length >= minSockaddr(this.family) &&
+      (addr[0] | (addr[1] << 8)) === this.family &&
+      t.creds.euid !== 0
+    ) {
+      const port = (addr[2] << 8) | addr[3];
+      if (port && port < this.owner.unprivilegedPortStart) return -EACCES;
+    }
     return this.n.bind(this.fd, addr);
   }
 
@@ -432,6 +447,11 @@ function protocolControl(raw: Uint8Array): Uint8Array | null {
     o += k.length;
   }
   return out;
+}
+
+/** sizeof(struct sockaddr_in) / sizeof(struct sockaddr_in6). */
+function minSockaddr(family: number): number {
+  return family === 10 ? 24 : 16;
 }
 
 function isTimeo(name: number): boolean {

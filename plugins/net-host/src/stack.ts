@@ -50,6 +50,8 @@ export class HostStack implements NetworkStack, HostSocketOwner {
   private readonly live = new Set<HostSocket>();
   private down = false;
   private log: NetworkInitContext['log'];
+  /** net.ipv4.ip_unprivileged_port_start of the namespace (read at init). */
+  unprivilegedPortStart = 1024;
   private nativeMod: NetHostNative | null = null;
   private notifier: HostNotifier | null = null;
   private readonly byToken = new Map<number, HostSocket>();
@@ -70,7 +72,13 @@ export class HostStack implements NetworkStack, HostSocketOwner {
   init(ctx?: NetworkInitContext): void {
     this.log = ctx?.log;
     const ns = this.opts.netns;
-    if (ns === undefined || ns === '') return;
+    if (ns !== undefined && ns !== '') this.enterNetns(ns, ctx);
+    const v = this.native.readIn(this.nsfd, '/proc/sys/net/ipv4/ip_unprivileged_port_start');
+    if (typeof v !== 'number' && /^\d+/.test(v.toString()))
+      this.unprivilegedPortStart = parseInt(v.toString(), 10);
+  }
+
+  private enterNetns(ns: string, ctx?: NetworkInitContext): void {
     const fd = ns === 'new' ? this.native.newNetns() : this.native.openNetns(ns);
     if (fd < 0)
       throw new Error(
