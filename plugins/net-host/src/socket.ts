@@ -232,8 +232,9 @@ export class HostSocket extends SocketFile {
       return this.wait(t, WRITE_EVENTS, deadline, attempt);
     };
     const w = attempt();
-    // A timeout leaves the connection in progress (Linux: EINPROGRESS).
-    return typeof w === 'number' ? w : w.then((v) => (v === -EAGAIN ? -EINPROGRESS : v));
+    // A timeout leaves the connection in progress: Linux answers what the host said at
+    // first (EINPROGRESS, or EALREADY for a connect repeated while one is in progress).
+    return typeof w === 'number' ? w : w.then((v) => (v === -EAGAIN ? r : v));
   }
 
   private hostSoError(): number {

@@ -330,6 +330,32 @@ static void tcp_signals(void) {
   tv.tv_sec = 0;
   CHECK(setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
   R("recv interrupted", recv(c, b, sizeof b, 0));
+  // Connect to a listener whose accept queue is full: the SYN is dropped and connect
+  // waits, until a signal (EINTR, no SA_RESTART) or SO_SNDTIMEO (EINPROGRESS).
+  {
+    int full = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in fa = lo4(0);
+    CHECK(bind(full, (struct sockaddr*)&fa, sizeof fa) == 0 && listen(full, 0) == 0);
+    fa = lo4(port_of(full));
+    int fillers[4];
+    for (int i = 0; i < 4; i++) {
+      fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      connect(fillers[i], (struct sockaddr*)&fa, sizeof fa);
+    }
+    usleep(100000);
+    int cc = socket(AF_INET, SOCK_STREAM, 0);
+    setitimer(ITIMER_REAL, &it, NULL);
+    R("connect to full backlog, interrupted", connect(cc, (struct sockaddr*)&fa, sizeof fa));
+    close(cc);
+    cc = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval st = {0, 100000};
+    CHECK(setsockopt(cc, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof st) == 0);
+    R("connect to full backlog, SO_SNDTIMEO", connect(cc, (struct sockaddr*)&fa, sizeof fa));
+    R("connect again while in progress", connect(cc, (struct sockaddr*)&fa, sizeof fa));
+    close(cc);
+    for (int i = 0; i < 4; i++) close(fillers[i]);
+    close(full);
+  }
   // Reset: close with unread data.
   CHECK(write(s, "zz", 2) == 2);
   usleep(20000);
