@@ -131,6 +131,8 @@ export interface Ucred {
 export interface SendControl {
   rights: FileDescription[] | null;
   cred: Ucred | null;
+  /** The whole control buffer as the app gave it (families with other levels' messages read it). */
+  raw?: Uint8Array;
 }
 
 /** What recvmsg reports besides the byte count. */
@@ -228,8 +230,11 @@ export abstract class SocketFile extends FileDescription {
     return level === SOL_SOCKET ? null : -EOPNOTSUPP;
   }
 
-  /** getsockopt(2): family first, then the generic SOL_SOCKET options. */
-  getsockopt(t: FileTask, level: number, name: number): Uint8Array | number {
+  /**
+   * getsockopt(2): family first, then the generic SOL_SOCKET options. `_len` is the
+   * caller's optlen (a family passing options to a host socket needs it).
+   */
+  getsockopt(t: FileTask, level: number, name: number, _len = 4): Uint8Array | number {
     const r = this.getsockoptFamily(t, level, name);
     if (r !== null) return r;
     switch (name) {

@@ -1,18 +1,52 @@
 /**
- * The NetworkStack plugin API (net-host, net-netstack, or a third-party module).
- * The core's socket layer (AF_INET/AF_INET6 and friends) asks the configured stack for
- * socket endpoints; AF_UNIX and AF_NETLINK live in the core.
- * The full socket operation set is defined by the networking issue; this is the token and
- * the entry points the core resolves.
+ * The NetworkStack plugin API: what a network plugin (the built-in net-host, the
+ * user-space net-netstack, or a third-party module) provides to the core.
+ *
+ * A stack serves the address families it lists (AF_INET, AF_INET6, and AF_NETLINK when it
+ * answers NETLINK_ROUTE itself). The core registers each of them in the address-family
+ * registry (core/net/families.ts) while the sandbox runs, so socket(2) for such a family
+ * reaches `socket()` below; everything after that (bind, connect, send, readiness, options)
+ * goes through the SocketFile the stack returned — see core/net/socket.ts for the
+ * operation set and its conventions (results are numbers or -errno, or a Promise when the
+ * call blocks; the wait is registered with `sockWait` in the same synchronous run as the
+ * failed readiness check; `readiness(mask)` answers poll/epoll; `waitQueue()` is notified
+ * when readiness changes). AF_UNIX always stays in the core.
+ *
+ * Life cycle: the plugin's register(container, options) binds an instance to the
+ * `NetworkStack` token; `runsc do` resolves it, awaits init(), attaches it, runs the
+ * sandbox, then calls shutdown() (which must close every host resource the stack holds,
+ * including sockets the sandbox never closed). A sandbox with `network: none` resolves no
+ * stack: AF_INET and AF_INET6 then give EAFNOSUPPORT.
+ *
+ * See docs/net.md for a worked example.
  */
+import type { SocketFile } from '../net/socket';
+import type { FileTask } from '../vfs/task';
+
 export const NetworkStack = Symbol('NetworkStack');
+
+/** What init() is told about the sandbox. */
+export interface NetworkInitContext {
+  /** Structured logger of the sandbox (pino-like). */
+  log?: { debug(o: object, msg?: string): void; warn(o: object, msg?: string): void };
+}
 
 export interface NetworkStack {
   readonly name: string;
-  /** Address families this stack serves (e.g. [2, 10] for AF_INET, AF_INET6). */
+  /** Address families this stack serves (e.g. [2, 10] for AF_INET, AF_INET6; 16 for AF_NETLINK). */
   readonly families: readonly number[];
-  /** Prepare the stack for one sandbox (namespaces, links). */
-  init(): Promise<void> | void;
+  /** Prepare the stack for one sandbox (namespaces, links). Throws an Error naming what failed. */
+  init(ctx?: NetworkInitContext): Promise<void> | void;
+  /**
+   * socket(2) for one of `families`: a new socket (refcount 1) or -errno. `type` has
+   * SOCK_NONBLOCK/SOCK_CLOEXEC removed; `flags` carries O_NONBLOCK for the description.
+   */
+  socket(t: FileTask, family: number, type: number, protocol: number, flags: number): SocketFile | number;
+  /**
+   * The text of /proc/net/<name> (tcp, tcp6, udp, udp6, dev, route, if_inet6...) as the
+   * stack sees its namespace, or null when the stack has no such file.
+   */
+  procNet?(name: string): string | null;
   /** Tear everything down; idempotent. */
   shutdown(): void;
 }

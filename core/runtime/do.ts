@@ -18,6 +18,8 @@ import { RLIMIT_NOFILE } from '../kernel/threadgroup';
 import { MemoryFile } from '../mm/memfile';
 import { Platform } from '../plugins/platform';
 import { FilesystemType } from '../plugins/filesystem';
+import { NetworkStack } from '../plugins/network';
+import { attachNetworkStack } from '../net/inet';
 import { linuxTable } from '../syscalls/all';
 import { StraceFormatter } from '../syscalls/strace';
 import { createDoMountNamespace } from '../fs/rootfs';
@@ -113,9 +115,16 @@ export async function runDo(opts: DoOptions): Promise<number> {
   const mf = new MemoryFile();
   let kernel: Kernel | undefined;
   const forwarded: [NodeJS.Signals, () => void][] = [];
+  let detachNetwork: (() => void) | undefined;
   try {
     const platform = sc.container.resolve<Platform>(Platform);
     platform.init({ memoryFd: mf.fd, log });
+    // network: none registers no stack (AF_INET/AF_INET6 give EAFNOSUPPORT).
+    if (sc.container.isRegistered(NetworkStack)) {
+      const stack = sc.container.resolve<NetworkStack>(NetworkStack);
+      await stack.init({ log });
+      detachNetwork = attachNetworkStack(stack);
+    }
     const types = sc.container.isRegistered(FilesystemType)
       ? sc.container.resolveAll<FilesystemType>(FilesystemType)
       : [];
@@ -219,6 +228,7 @@ export async function runDo(opts: DoOptions): Promise<number> {
     try {
       kernel?.shutdown();
     } finally {
+      detachNetwork?.();
       await sc.dispose();
       mf.close();
     }

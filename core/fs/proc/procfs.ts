@@ -28,6 +28,7 @@ import type { FileDescription } from '../../vfs/file';
 import { DirEntry, Inode, PROC_SUPER_MAGIC } from '../../vfs/inode';
 import { pathOf, VirtualDentry } from '../../vfs/mount';
 import { fdLinkTarget, fdLinkText, formatFdinfo } from './fdlinks';
+import { buildProcNet } from './net';
 import {
   CAP_LAST_CAP,
   formatAuxv,
@@ -165,6 +166,7 @@ export class ProcFilesystem extends SynthFs {
       return `${c.tgid}/task/${c.tid}`;
     });
     this.buildSys(r.dir('sys'));
+    buildProcNet(r.dir('net'));
   }
 
   private buildSys(sys: SynthDir): void {

@@ -6,7 +6,7 @@
  * Handlers decode arguments (sockaddr bytes, msghdr, iovecs, control messages) and call
  * the socket (core/net/socket.ts's SocketFile); the family behind it comes from the
  * registry in core/net/families.ts — AF_UNIX from the core, other families when a network
- * plugin registers them (EAFNOSUPPORT until then). read/write/poll/ioctl on sockets go
+ * plugin registers them (EAFNOSUPPORT until then; see docs/net.md). read/write/poll/ioctl on sockets go
  * through the ordinary file paths.
  */
 import { EAFNOSUPPORT, EBADF, EINVAL, EMSGSIZE, ENOBUFS, ENOTSOCK, SysError } from '../../abi/errno';
@@ -267,7 +267,9 @@ function sendOne(t: T, s: SocketFile, msgp: number, flags: number): number | Pro
   let ctl = null;
   if (h.controllen) {
     if (h.controllen > OPTMEM_MAX) return -ENOBUFS;
-    ctl = parseSendControl(t, t.mem.copyIn(h.control, h.controllen));
+    const raw = t.mem.copyIn(h.control, h.controllen);
+    ctl = parseSendControl(t, raw) ?? { rights: null, cred: null };
+    ctl.raw = raw;
   }
   return s.sendmsg(t, segs, total, flags, addr, ctl);
 }
@@ -394,7 +396,7 @@ export function Getsockopt(t: T, a: A): number {
   const lenp = a.ptr(4);
   const len = t.mem.readI32(lenp);
   if (len < 0) return -EINVAL;
-  const r = s.getsockopt(t, a.int(1), a.int(2));
+  const r = s.getsockopt(t, a.int(1), a.int(2), len);
   if (typeof r === 'number') return r;
   const n = Math.min(len, r.length);
   if (n) t.mem.copyOut(a.ptr(3), r.subarray(0, n));
@@ -402,7 +404,8 @@ export function Getsockopt(t: T, a: A): number {
   return 0;
 }
 
-const NOTE_FAMILIES = 'AF_UNIX only; other families give EAFNOSUPPORT until a network plugin registers them';
+const NOTE_FAMILIES =
+  'AF_UNIX in the core; AF_INET, AF_INET6 and AF_NETLINK (NETLINK_ROUTE) from the network plugin (net-host: docs/net.md); EAFNOSUPPORT with network: none';
 
 export const socketSyscalls: SyscallDef<FileTask>[] = [
   {
@@ -465,7 +468,7 @@ export const socketSyscalls: SyscallDef<FileTask>[] = [
     name: 'setsockopt',
     handler: Setsockopt,
     support: 'partial',
-    note: 'SOL_SOCKET options (buffer sizes, timeouts, SO_PASSCRED, SO_LINGER and flags stored); no SO_PEEK_OFF, SO_ATTACH_FILTER, SO_BINDTODEVICE',
+    note: 'AF_UNIX: SOL_SOCKET options (buffer sizes, timeouts, SO_PASSCRED, SO_LINGER and flags stored); net-host: an allow-list of SOL_SOCKET/TCP/IP/IPV6/UDP/NETLINK options passed to the host; no SO_PEEK_OFF, SO_ATTACH_FILTER, SO_BINDTODEVICE',
     args: ['fd', 'int', 'int', 'ptr', 'int'],
   },
   {
@@ -473,7 +476,7 @@ export const socketSyscalls: SyscallDef<FileTask>[] = [
     name: 'getsockopt',
     handler: Getsockopt,
     support: 'partial',
-    note: 'SOL_SOCKET options incl. SO_PEERCRED, SO_ERROR, SO_ACCEPTCONN; no SO_PEERSEC, SO_PEERGROUPS, SO_PEERPIDFD',
+    note: 'SOL_SOCKET options incl. SO_PEERCRED, SO_ERROR, SO_ACCEPTCONN; net-host: the allow-listed inet options (TCP_INFO...); no SO_PEERSEC, SO_PEERGROUPS, SO_PEERPIDFD',
     args: ['fd', 'int', 'int', 'ptr', 'ptr'],
   },
   { nr: 288, name: 'accept4', handler: Accept4, support: 'full', args: ['fd', 'ptr', 'ptr', 'hex'] },

@@ -1,0 +1,29 @@
+/**
+ * /proc/net: the network stack's view of its namespace (tcp, tcp6, udp, udp6, dev, route,
+ * if_inet6 ...). The attached NetworkStack (core/net/inet) renders each file; without one
+ * (network: none) the socket tables have only their header line and there are no links.
+ */
+import { networkStack } from '../../net/inet';
+import type { SynthDir } from './synth';
+
+/** Header lines of the tables, as Linux prints them (an empty table is just the header). */
+const HEADERS: Readonly<Record<string, string>> = {
+  tcp: '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode                                                     \n',
+  tcp6: '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n',
+  udp: '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops            \n',
+  udp6: '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n',
+  dev: 'Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n',
+  route:
+    'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                                       \n',
+  if_inet6: '',
+  ipv6_route: '',
+  raw: '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n',
+  raw6: '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n',
+  arp: 'IP address       HW type     Flags       HW address            Mask     Device\n',
+};
+
+/** Fill the /proc/net directory. */
+export function buildProcNet(net: SynthDir): void {
+  for (const name of Object.keys(HEADERS))
+    net.file(name, () => networkStack()?.procNet?.(name) ?? HEADERS[name]);
+}

@@ -1,0 +1,168 @@
+/**
+ * The net-host NetworkStack: AF_INET, AF_INET6 and AF_NETLINK (NETLINK_ROUTE) sockets are
+ * host sockets the sentry creates and owns (see socket.ts), in one network namespace:
+ *   - `netns` unset: the namespace the sentry runs in (for `runsc do`, runsc's own);
+ *   - `netns: <path>`: that namespace (an OCI `linux.namespaces` network path, or
+ *     /var/run/netns/<name>); sockets are created by a helper thread that joined it;
+ *   - `netns: new`: a fresh namespace with only loopback, made at init.
+ */
+import { EAFNOSUPPORT, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../../core/abi/errno';
+import type { NetworkInitContext, NetworkStack } from '../../../core/plugins/network';
+import {
+  AF_INET,
+  AF_INET6,
+  AF_NETLINK,
+  SOCK_DGRAM,
+  SOCK_RAW,
+  SOCK_STREAM,
+  SocketFile,
+} from '../../../core/net/socket';
+import type { FileTask } from '../../../core/vfs/task';
+import { netHostNative, type HostNotifier, type NetHostNative } from './native';
+import { HostSocket, type HostSocketOwner } from './socket';
+
+const NETLINK_ROUTE = 0;
+
+export interface HostStackOptions {
+  /** Network namespace: unset (the sentry's), a path to a netns file, or 'new'. */
+  netns?: string;
+}
+
+/** /proc/net files the stack passes through from its namespace. */
+const PROC_NET = new Set([
+  'tcp',
+  'tcp6',
+  'udp',
+  'udp6',
+  'dev',
+  'route',
+  'if_inet6',
+  'ipv6_route',
+  'raw',
+  'raw6',
+  'arp',
+]);
+
+export class HostStack implements NetworkStack, HostSocketOwner {
+  readonly name = 'net-host';
+  readonly families = [AF_INET, AF_INET6, AF_NETLINK] as const;
+  private nsfd = -1;
+  private readonly live = new Set<HostSocket>();
+  private down = false;
+  private log: NetworkInitContext['log'];
+  /** net.ipv4.ip_unprivileged_port_start of the namespace (read at init). */
+  unprivilegedPortStart = 1024;
+  private nativeMod: NetHostNative | null = null;
+  private notifier: HostNotifier | null = null;
+  private readonly byToken = new Map<number, HostSocket>();
+  private readonly tokenOf = new Map<number, number>();
+  private nextToken = 1;
+
+  constructor(private readonly opts: HostStackOptions = {}) {}
+
+  get native(): NetHostNative {
+    return (this.nativeMod ??= netHostNative());
+  }
+
+  /** Host fds of every open socket (tests count them). */
+  get openSockets(): number {
+    return this.live.size;
+  }
+
+  init(ctx?: NetworkInitContext): void {
+    this.log = ctx?.log;
+    const ns = this.opts.netns;
+    if (ns !== undefined && ns !== '') this.enterNetns(ns, ctx);
+    const v = this.native.readIn(this.nsfd, '/proc/sys/net/ipv4/ip_unprivileged_port_start');
+    if (typeof v !== 'number' && /^\d+/.test(v.toString()))
+      this.unprivilegedPortStart = parseInt(v.toString(), 10);
+  }
+
+  private enterNetns(ns: string, ctx?: NetworkInitContext): void {
+    const fd = ns === 'new' ? this.native.newNetns() : this.native.openNetns(ns);
+    if (fd < 0)
+      throw new Error(
+        `net-host: cannot ${ns === 'new' ? 'create a network namespace' : `open the network namespace ${ns}`}: errno ${-fd}`,
+      );
+    this.nsfd = fd;
+    ctx?.log?.debug({ netns: ns }, 'net-host uses a network namespace');
+  }
+
+  socket(_t: FileTask, family: number, type: number, protocol: number, flags: number): SocketFile | number {
+    if (this.down) return -EAFNOSUPPORT;
+    if (family === AF_NETLINK) {
+      if (type !== SOCK_RAW && type !== SOCK_DGRAM) return -ESOCKTNOSUPPORT;
+      if (protocol !== NETLINK_ROUTE) return -EPROTONOSUPPORT;
+    } else if (type === SOCK_RAW) {
+      // Raw sockets would use the sentry's CAP_NET_RAW on the host.
+      return -EPERM;
+    }
+    const fd =
+      this.nsfd >= 0
+        ? this.native.socketIn(this.nsfd, family, type, protocol)
+        : this.native.socket(family, type, protocol);
+    if (fd < 0) return fd;
+    if (family !== AF_NETLINK && type !== SOCK_STREAM && type !== SOCK_DGRAM) {
+      // Something the host has (SCTP...) that this stack does not serve.
+      this.native.close(fd);
+      return -ESOCKTNOSUPPORT;
+    }
+    return this.adopt(fd, family, type, protocol, flags);
+  }
+
+  adopt(fd: number, family: number, type: number, protocol: number, flags: number): HostSocket {
+    const s = new HostSocket(this, fd, family, type, protocol, flags);
+    this.live.add(s);
+    return s;
+  }
+
+  forget(s: HostSocket): void {
+    this.live.delete(s);
+  }
+
+  watch(fd: number, s: HostSocket): void {
+    this.notifier ??= new this.native.Notifier((batch) => this.deliver(batch));
+    const token = this.nextToken++;
+    const r = this.notifier.add(fd, token);
+    if (r < 0) throw new Error(`net-host: cannot watch host socket fd ${fd}: errno ${-r}`);
+    this.byToken.set(token, s);
+    this.tokenOf.set(fd, token);
+  }
+
+  unwatch(fd: number): void {
+    const token = this.tokenOf.get(fd);
+    if (token === undefined) return;
+    this.tokenOf.delete(fd);
+    this.byToken.delete(token);
+    this.notifier?.del(fd);
+  }
+
+  private deliver(batch: Float64Array): void {
+    for (let i = 0; i + 1 < batch.length; i += 2) {
+      const s = this.byToken.get(batch[i]);
+      if (!s) continue;
+      try {
+        s.fired(batch[i + 1]);
+      } catch (e) {
+        this.log?.warn({ err: e }, 'net-host: a readiness callback failed');
+      }
+    }
+  }
+
+  procNet(name: string): string | null {
+    if (!PROC_NET.has(name)) return null;
+    const r = this.native.readIn(this.nsfd, `/proc/thread-self/net/${name}`);
+    return typeof r === 'number' ? null : r.toString('latin1');
+  }
+
+  shutdown(): void {
+    if (this.down) return;
+    this.down = true;
+    for (const s of [...this.live]) s.closeHost();
+    this.live.clear();
+    if (this.nsfd >= 0) this.native.close(this.nsfd);
+    this.nsfd = -1;
+    this.notifier?.close();
+    this.notifier = null;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * Networking through the net-host plugin (`--network=host`): programs run natively and
+ * in the sandbox must print the same thing. Covers TCP/UDP over IPv4 and IPv6 loopback
+ * (test/integration/c/net.c), getaddrinfo with AI_ADDRCONFIG over rtnetlink (netgai.c),
+ * busybox nc, busybox ip addr/route, python sockets and /proc/net.
+ */
+import * as assert from 'node:assert/strict';
+import { buildC, haveBusybox, runNative, runSandbox } from './harness';
+
+const HOST = ['--network=host'];
+const PY = '/usr/bin/python3';
+
+function same(argv: string[], o: { input?: string } = {}): void {
+  const native = runNative(argv, o);
+  const sandbox = runSandbox(argv, { ...o, flags: HOST });
+  assert.equal(sandbox.stdout, native.stdout, 'stdout');
+  assert.equal(sandbox.stderr, native.stderr, 'stderr');
+  assert.equal(sandbox.status, native.status, 'exit status');
+}
+
+/**
+ * Other processes on the machine may add or drop links between the native and the sandbox
+ * run: a comparison of host network state is retried (up to 3 tries); a persistent
+ * mismatch fails.
+ */
+function soon(check: () => void): void {
+  for (let i = 0; ; i++) {
+    try {
+      check();
+      return;
+    } catch (e) {
+      if (i === 2) throw e;
+    }
+  }
+}
+const sameSoon = (argv: string[]) => soon(() => same(argv));
+
+describe('net-host: sockets in the sandbox vs Linux', function () {
+  this.timeout(180000);
+
+  for (const mode of ['static', 'dynamic'] as const)
+    it(`net.c (${mode}): TCP, UDP, IPv6, epoll, signals, bad input`, () => {
+      const bin = buildC('net', mode);
+      const native = runNative([bin]);
+      assert.equal(native.status, 0, native.stdout + native.stderr);
+      assert.match(native.stdout, /done\n$/);
+      same([bin]);
+    });
+
+  it('getaddrinfo("localhost") with AI_ADDRCONFIG, then connect to each address', () => {
+    const bin = buildC('netgai', 'dynamic');
+    same([bin]);
+  });
+
+  it('without a network stack (network: none) AF_INET is EAFNOSUPPORT', () => {
+    const r = runSandbox([
+      PY,
+      '-c',
+      'import socket\ntry:\n socket.socket()\nexcept OSError as e: print(e.errno)',
+    ]);
+    assert.equal(r.stdout, '97\n');
+  });
+
+  it('a non-root app may not bind a privileged port (EACCES), root may', () => {
+    const prog = `
+import socket
+for port in (80, 1023, 1024, 0):
+    s = socket.socket()
+    try:
+        s.bind(('127.0.0.1', port)); print(port, 'ok')
+    except OSError as e:
+        print(port, e.errno)
+    s.close()
+`;
+    const user = runNative([
+      '/usr/bin/setpriv',
+      '--reuid=1000',
+      '--regid=1000',
+      '--clear-groups',
+      PY,
+      '-c',
+      prog,
+    ]);
+    assert.match(user.stdout, /^80 13\n/);
+    const inside = runSandbox([PY, '-c', prog], { flags: [...HOST, '--uid', '1000', '--gid', '1000'] });
+    assert.equal(inside.stdout, user.stdout, inside.stderr);
+    same([PY, '-c', prog]);
+  });
+
+  it('python sockets: threaded TCP echo, UDP, if_nameindex', () => {
+    const prog = `
+import socket, threading
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+def serve():
+    c, _ = s.accept()
+    with c:
+        while True:
+            d = c.recv(65536)
+            if not d: break
+            c.sendall(d[::-1])
+t = threading.Thread(target=serve); t.start()
+c = socket.create_connection(s.getsockname())
+msg = bytes(range(256)) * 1000
+c.sendall(msg); c.shutdown(socket.SHUT_WR)
+got = b''
+while True:
+    d = c.recv(65536)
+    if not d: break
+    got += d
+t.join()
+print('tcp', len(got))
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(('::1', 0))
+v = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+v.sendto(b'datagram', u.getsockname())
+d, a = u.recvfrom(4, socket.MSG_PEEK)
+print('udp peek', d, a[0])
+d, a = u.recvfrom(100)
+print('udp', d)
+print('names', sorted(n for _, n in socket.if_nameindex()))
+print('gai', sorted({x[4][0] for x in socket.getaddrinfo('localhost', 80, socket.AF_INET)}))
+`;
+    sameSoon([PY, '-c', prog]);
+  });
+
+  it('python asyncio: 50 concurrent IPv6 clients of a line-echo server (epoll, non-blocking connect)', () => {
+    const prog = `
+import asyncio
+async def handle(r, w):
+    while True:
+        line = await r.readline()
+        if not line: break
+        w.write(line.upper()); await w.drain()
+    w.close()
+async def main():
+    srv = await asyncio.start_server(handle, '::1', 0)
+    port = srv.sockets[0].getsockname()[1]
+    async def client(i):
+        r, w = await asyncio.open_connection('::1', port)
+        out = []
+        for j in range(20):
+            w.write(f'c{i} line {j}\\n'.encode()); await w.drain()
+            out.append(await r.readline())
+        w.close(); await w.wait_closed()
+        return out
+    res = await asyncio.gather(*(client(i) for i in range(50)))
+    print(all(o == [f'C{i} LINE {j}\\n'.encode() for j in range(20)] for i, o in enumerate(res)), len(res))
+    srv.close(); await srv.wait_closed()
+asyncio.run(main())
+`;
+    const native = runNative([PY, '-c', prog]);
+    assert.equal(native.stdout, 'True 50\n', native.stderr);
+    same([PY, '-c', prog]);
+  });
+
+  (haveBusybox() ? it : it.skip)('busybox nc echo server and client in one sandbox', () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const script = `busybox nc -l -p ${port} -e /bin/cat &
+i=0
+while [ $i -lt 100 ]; do
+  out=$(echo hello-through-nc | busybox nc -w 2 127.0.0.1 ${port} 2>/dev/null) && [ -n "$out" ] && break
+  i=$((i+1)); sleep 0.1
+done
+echo "got: $out"
+wait`;
+    const r = runSandbox(['/bin/sh', '-c', script], { flags: HOST });
+    assert.equal(r.stdout, 'got: hello-through-nc\n');
+    assert.equal(r.status, 0);
+  });
+
+  (haveBusybox() ? it : it.skip)('busybox ip addr and ip route (rtnetlink dumps) match the host', () => {
+    sameSoon(['/bin/busybox', 'ip', 'addr']);
+    sameSoon(['/bin/busybox', 'ip', 'route']);
+    sameSoon(['/bin/busybox', 'ip', '-6', 'route']);
+    sameSoon(['/bin/busybox', 'ip', 'link']);
+  });
+
+  (haveBusybox() ? it : it.skip)('rtnetlink writes are refused (EPERM), the host is unchanged', () => {
+    const r = runSandbox(['/bin/busybox', 'ip', 'link', 'set', 'lo', 'mtu', '1280'], { flags: HOST });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /Operation not permitted|RTNETLINK/);
+    const mtu = runNative(['/bin/cat', '/sys/class/net/lo/mtu']).stdout.trim();
+    assert.notEqual(mtu, '1280');
+  });
+
+  it('/proc/net/{route,if_inet6,dev} show the host namespace', () => {
+    // Tables of stable content (tcp/udp change as other processes use the network).
+    sameSoon(['/bin/cat', '/proc/net/route']);
+    sameSoon(['/bin/cat', '/proc/net/if_inet6']);
+    const ifaces = (s: string) =>
+      s
+        .split('\n')
+        .slice(2)
+        .map((l) => l.split(':')[0].trim())
+        .filter(Boolean);
+    soon(() => {
+      const dev = runSandbox(['/bin/cat', '/proc/net/dev'], { flags: HOST });
+      const native = runNative(['/bin/cat', '/proc/net/dev']);
+      assert.deepEqual(ifaces(dev.stdout), ifaces(native.stdout));
+      assert.equal(
+        dev.stdout.split('\n').slice(0, 2).join('\n'),
+        native.stdout.split('\n').slice(0, 2).join('\n'),
+      );
+    });
+  });
+
+  it('/proc/net/tcp lists a listener the sandbox opened', () => {
+    const prog = `
+import socket
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+port = '%04X' % s.getsockname()[1]
+rows = open('/proc/net/tcp').read().splitlines()[1:]
+print(any(r.split()[1] == '0100007F:' + port and r.split()[3] == '0A' for r in rows))
+`;
+    const r = runSandbox([PY, '-c', prog], { flags: HOST });
+    assert.equal(r.stdout, 'True\n', r.stderr);
+  });
+});
