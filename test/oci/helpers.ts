@@ -68,8 +68,6 @@ export interface Result {
   stderr: string;
 }
 
-let seq = 0;
-
 /** Runs `cmd args` with stdout/stderr in files; resolves at its exit (not at the close of its stdio). */
 export function runTo(
   cmd: string,
@@ -84,7 +82,6 @@ export function runTo(
   const fin = fs.openSync(inF, 'r'),
     fout = fs.openSync(outF, 'w'),
     ferr = fs.openSync(errF, 'w');
-  seq++;
   return new Promise<Result>((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: opts.cwd ?? os.tmpdir(),
