@@ -18,6 +18,8 @@ import type { Logger } from '../../log/index';
 import { ContainerSetupError, Sandbox, type ProcessSpec } from '../sandbox';
 import { RpcError, serve } from './rpc';
 import { loadSpec } from './spec';
+import { ociNative } from './native';
+import { coreNative } from '../../native/index';
 import { StateStore } from './state';
 
 export interface ServeOptions {
@@ -29,6 +31,31 @@ export interface ServeOptions {
   log: Logger;
   /** Tells the parent (runsc create) the sandbox is ready, or why it is not. */
   ready(msg: Record<string, unknown>): void;
+}
+
+/**
+ * A host pty for a terminal container: the master goes to the console socket (SCM_RIGHTS,
+ * with the terminal's name as data, as runc sends it); the slave is the init's stdio.
+ */
+function consoleTerminal(socket: string, size?: { height: number; width: number }): [number, number, number] {
+  const pty = ociNative().openPty();
+  try {
+    if (size) {
+      const ws = new Uint8Array(8);
+      new DataView(ws.buffer).setUint16(0, size.height, true);
+      new DataView(ws.buffer).setUint16(2, size.width, true);
+      coreNative().hostTtyIoctl(pty.slave, 0x5414 /* TIOCSWINSZ */, ws);
+    }
+    ociNative().sendFd(socket, pty.master, pty.name);
+  } catch (e) {
+    fs.closeSync(pty.slave);
+    throw new ContainerSetupError(
+      `--console-socket ${socket}: cannot send the terminal: ${(e as Error).message}`,
+    );
+  } finally {
+    fs.closeSync(pty.master);
+  }
+  return [pty.slave, pty.slave, pty.slave];
 }
 
 /** Reopens fd `n` of host process `pid` for the sandbox. */
@@ -70,7 +97,10 @@ export async function serveContainer(o: ServeOptions): Promise<number> {
   let sb: Sandbox;
   try {
     const spec = loadSpec(o.bundle, (p) => fs.readFileSync(p, 'utf8'));
-    sb = await Sandbox.boot({ config: o.config, id: o.id, spec, bundle: o.bundle, log, stdio: [0, 1, 2] });
+    let stdio: [number, number, number] = [0, 1, 2];
+    if (spec.process?.terminal && o.consoleSocket)
+      stdio = consoleTerminal(o.consoleSocket, spec.process.consoleSize);
+    sb = await Sandbox.boot({ config: o.config, id: o.id, spec, bundle: o.bundle, log, stdio });
   } catch (e) {
     const internal = !(e instanceof ContainerSetupError) && !(e instanceof Error && e.name === 'SpecError');
     log.error({ err: e instanceof Error ? e.stack : String(e) }, 'the sandbox could not be built');
