@@ -260,6 +260,71 @@ describe('oci: lifecycle (runsc create/start/state/exec/ps/kill/wait/delete)', f
     assert.ok(!fs.existsSync(path.join(root, 'b1')), 'nothing is left behind');
   });
 
+  it('runs the OCI hooks on the host with the state on stdin, at their points of the lifecycle', async () => {
+    const log = path.join(work, 'hooks.log');
+    const hook = (kind: string) => ({ path: '/bin/sh', args: ['sh', '-c', `echo ${kind} $(cat) >> ${log}`] });
+    const b = makeBundle(path.join(work, 'hooks'), ['sleep', '1000'], (s) => {
+      s.hooks = {
+        prestart: [hook('prestart')],
+        createRuntime: [hook('createRuntime')],
+        createContainer: [hook('createContainer')],
+        startContainer: [hook('startContainer')],
+        poststart: [hook('poststart')],
+        poststop: [hook('poststop')],
+      };
+    });
+    const lines = (): { kind: string; status: string; id: string }[] =>
+      fs.existsSync(log)
+        ? fs
+            .readFileSync(log, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => {
+              const sp = l.indexOf(' ');
+              return {
+                kind: l.slice(0, sp),
+                ...(JSON.parse(l.slice(sp + 1)) as { status: string; id: string }),
+              };
+            })
+        : [];
+    assert.equal((await runsc(root, ['create', '--bundle', b, 'h1'])).code, 0);
+    assert.deepEqual(
+      lines().map((l) => [l.kind, l.id, l.status]),
+      [
+        ['prestart', 'h1', 'created'],
+        ['createRuntime', 'h1', 'created'],
+        ['createContainer', 'h1', 'created'],
+      ],
+    );
+    assert.equal((await runsc(root, ['start', 'h1'])).code, 0);
+    assert.deepEqual(
+      lines()
+        .slice(3)
+        .map((l) => [l.kind, l.status]),
+      [
+        ['startContainer', 'created'],
+        ['poststart', 'running'],
+      ],
+    );
+    assert.equal((await runsc(root, ['delete', '--force', 'h1'])).code, 0);
+    assert.deepEqual(
+      lines()
+        .slice(5)
+        .map((l) => [l.kind, l.status]),
+      [['poststop', 'stopped']],
+    );
+  });
+
+  it('a failing createRuntime hook fails create and leaves nothing behind', async () => {
+    const b = makeBundle(path.join(work, 'badhook'), ['sleep', '1000'], (s) => {
+      s.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo no way >&2; exit 3'] }] };
+    });
+    const r = await runsc(root, ['create', '--bundle', b, 'h2']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /hooks\.createRuntime\[0\] \(\/bin\/sh\): exited with status 3: no way/);
+    assert.ok(!fs.existsSync(path.join(root, 'h2')));
+  });
+
   describe('errors, compared with runc', () => {
     // [what, runsc steps before, the failing call]; runc gets the same sequence.
     const cases: [string, string[][], string[]][] = [
