@@ -325,6 +325,57 @@ describe('oci: lifecycle (runsc create/start/state/exec/ps/kill/wait/delete)', f
     assert.ok(!fs.existsSync(path.join(root, 'h2')));
   });
 
+  it('linux.resources go to the sandbox cgroup (memory, pids, cpu), removed by delete', async function () {
+    const v1 =
+      fs.existsSync('/sys/fs/cgroup/pids/cgroup.procs') &&
+      fs.existsSync('/sys/fs/cgroup/memory/cgroup.procs');
+    if (!v1 && !fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) this.skip();
+    const cg = `/tsvisor-test/${path.basename(work)}`;
+    const b = makeBundle(path.join(work, 'res'), ['sleep', '1000'], (s) => {
+      s.linux!.cgroupsPath = cg;
+      s.linux!.resources = {
+        memory: { limit: 512 * 1024 * 1024 },
+        pids: { limit: 200 },
+        cpu: { quota: 50000, period: 100000 },
+      };
+    });
+    assert.equal((await runsc(root, ['run', '--detach', '--bundle', b, 'cg1'])).code, 0);
+    const pid = state(await runsc(root, ['state', 'cg1'])).pid;
+    const read = (f: string): string => fs.readFileSync(f, 'utf8').trim();
+    const dirs = v1
+      ? {
+          mem: `/sys/fs/cgroup/memory${cg}`,
+          pids: `/sys/fs/cgroup/pids${cg}`,
+          cpu: `/sys/fs/cgroup/cpu${cg}`,
+        }
+      : { mem: `/sys/fs/cgroup${cg}`, pids: `/sys/fs/cgroup${cg}`, cpu: `/sys/fs/cgroup${cg}` };
+    try {
+      assert.equal(
+        read(`${dirs.mem}/${v1 ? 'memory.limit_in_bytes' : 'memory.max'}`),
+        String(512 * 1024 * 1024),
+      );
+      assert.equal(read(`${dirs.pids}/pids.max`), '200');
+      if (v1) assert.equal(read(`${dirs.cpu}/cpu.cfs_quota_us`), '50000');
+      else assert.equal(read(`${dirs.cpu}/cpu.max`), '50000 100000');
+      assert.ok(
+        read(`${dirs.pids}/cgroup.procs`).split('\n').map(Number).includes(pid),
+        'the sandbox process is in the cgroup',
+      );
+      // The stubs that run the app are in it too (they are the sandbox's children, started after it moved).
+      assert.ok(Number(read(`${dirs.pids}/pids.current`)) > 1);
+    } finally {
+      assert.equal((await runsc(root, ['delete', '--force', 'cg1'])).code, 0);
+    }
+    for (const d of new Set(Object.values(dirs))) assert.ok(!fs.existsSync(d), `${d} is removed`);
+    for (const c of v1 ? ['memory', 'pids', 'cpu'] : ['']) {
+      try {
+        fs.rmdirSync(path.join('/sys/fs/cgroup', c, 'tsvisor-test'));
+      } catch {
+        /* already gone */
+      }
+    }
+  });
+
   describe('errors, compared with runc', () => {
     // [what, runsc steps before, the failing call]; runc gets the same sequence.
     const cases: [string, string[][], string[]][] = [

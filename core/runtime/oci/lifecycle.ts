@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { removeCgroups } from './cgroups';
 import { runHooks } from './hooks';
 import { call, RpcError, UnreachableError } from './rpc';
 import { loadSpec, OCI_VERSION, type Spec } from './spec';
@@ -322,6 +323,12 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
       spec = undefined;
     }
     const st = { ...stateOf(store, rec), status: 'stopped' as const, pid: 0 };
+    try {
+      const dirs = JSON.parse(fs.readFileSync(path.join(store.dir(id), 'cgroups.json'), 'utf8')) as string[];
+      await removeCgroups(dirs);
+    } catch {
+      /* no cgroups were made */
+    }
     store.remove(id);
     if (spec) await runHooks(spec, 'poststop', st).catch(() => undefined);
   });

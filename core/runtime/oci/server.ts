@@ -18,6 +18,7 @@ import type { Logger } from '../../log/index';
 import { ContainerSetupError, Sandbox, type ProcessSpec } from '../sandbox';
 import { RpcError, serve } from './rpc';
 import { loadSpec } from './spec';
+import { applyCgroups, hasLimits, type Resources } from './cgroups';
 import { ociNative } from './native';
 import { coreNative } from '../../native/index';
 import { StateStore } from './state';
@@ -97,6 +98,16 @@ export async function serveContainer(o: ServeOptions): Promise<number> {
   let sb: Sandbox;
   try {
     const spec = loadSpec(o.bundle, (p) => fs.readFileSync(p, 'utf8'));
+    // Enter the cgroup before any stub exists, so every host process of the sandbox is in it.
+    const res = spec.linux?.resources as Resources | undefined;
+    if (hasLimits(res)) {
+      try {
+        const dirs = applyCgroups(process.pid, o.id, spec.linux?.cgroupsPath, res);
+        fs.writeFileSync(path.join(store.dir(o.id), 'cgroups.json'), JSON.stringify(dirs));
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, 'linux.resources ignored: cgroups are not writable here');
+      }
+    }
     let stdio: [number, number, number] = [0, 1, 2];
     if (spec.process?.terminal && o.consoleSocket)
       stdio = consoleTerminal(o.consoleSocket, spec.process.consoleSize);
