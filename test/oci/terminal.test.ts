@@ -102,6 +102,31 @@ describe('oci: terminal container (--console-socket)', function () {
     }
   });
 
+  it("exec --tty --console-socket gives an exec'd shell its own terminal", async () => {
+    const bundle = makeBundle(path.join(work, 'b3'), ['sleep', '1000']);
+    assert.equal((await runsc(root, ['run', '--detach', '--bundle', bundle, 't3'])).code, 0);
+    const sock = path.join(work, 'console3.sock');
+    const recv = spawn('/usr/bin/python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    recv.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    recv.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const recvDone = new Promise<number | null>((r) => recv.on('exit', r));
+    try {
+      await until(() => out.includes('listening'));
+      const ex = await runsc(root, ['exec', '--tty', '--console-socket', sock, 't3', 'sh']);
+      assert.equal(await recvDone, 0, err);
+      assert.equal(ex.code, 6, ex.stderr);
+      const t = JSON.parse(out.slice(out.indexOf('{'))) as Record<string, string>;
+      assert.match(t.prompt, /# $/);
+      assert.match(t.echo, /typed-5\r\n/);
+      assert.match(t.size2, /\r\n33 111\r\n/);
+    } finally {
+      recv.kill('SIGKILL');
+      await runsc(root, ['delete', '--force', 't3']);
+    }
+  });
+
   it('create refuses a terminal container without --console-socket, as runc', async () => {
     const bundle = makeBundle(path.join(work, 'b2'), ['sh'], (s) => (s.process!.terminal = true));
     const r = await runsc(root, ['create', '--bundle', bundle, 't2']);

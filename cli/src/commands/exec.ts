@@ -1,4 +1,6 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tty from 'node:tty';
 import { Args, Flags } from '@oclif/core';
 import { passthroughStart, PASSTHROUGH } from '../argv';
 import { OciCommand, ociGlobalFlags } from '../oci-base';
@@ -40,7 +42,8 @@ export default class Exec extends OciCommand {
     detach: Flags.boolean({ char: 'd', description: 'Return once the process is started.' }),
     tty: Flags.boolean({
       char: 't',
-      description: 'Allocate a terminal (not supported yet: runsc exec fails).',
+      description:
+        "Give the process a terminal: a new one sent to --console-socket, else runsc exec's own (stdin must be a terminal).",
     }),
     'pid-file': Flags.string({
       description: 'Write the pid of the process that stands for the new one to FILE.',
@@ -73,7 +76,6 @@ export default class Exec extends OciCommand {
     const fail = (msg: string, code = 1): never => {
       throw Object.assign(new Error(msg), { exitCode: code });
     };
-    if (flags.tty) fail('exec --tty: terminals for exec are not supported yet (see docs/oci.md)');
     const rec = lc.readRecord(store, args.id);
     const spec = JSON.parse(fs.readFileSync(rec.configPath, 'utf8')) as {
       process?: { env?: string[]; cwd: string; user: { uid: number; gid: number } };
@@ -132,6 +134,21 @@ export default class Exec extends OciCommand {
       proc.uid = Number(m![1]);
       if (m![2] !== undefined) proc.gid = Number(m![2]);
     }
+    let terminal = flags.tty;
+    let consoleSize: { height: number; width: number } | undefined;
+    if (flags.process) {
+      const raw = JSON.parse(fs.readFileSync(flags.process, 'utf8')) as {
+        terminal?: boolean;
+        consoleSize?: { height: number; width: number };
+      };
+      terminal ||= raw.terminal === true;
+      consoleSize = raw.consoleSize;
+    }
+    const consoleSocket = terminal ? flags['console-socket'] : undefined;
+    if (terminal && !consoleSocket && !tty.isatty(0))
+      fail('exec --tty: needs --console-socket, or a terminal on stdin');
+    if (!terminal && flags['console-socket'])
+      fail('cannot use console socket if runc will not detach or allocate tty');
     if (flags.detach && process.env[HELPER_ENV] !== '1') {
       // Leave a helper (this command without --detach) that waits for the process and
       // exits with its status; the pid file names the helper.
@@ -156,7 +173,14 @@ export default class Exec extends OciCommand {
     };
     let pid: number;
     try {
-      ({ pid } = await lc.exec(store, args.id, proc, process.pid));
+      ({ pid } = await lc.exec(
+        store,
+        args.id,
+        proc,
+        process.pid,
+        consoleSocket && path.resolve(consoleSocket),
+        consoleSize,
+      ));
     } catch (e) {
       ready({ error: (e as Error).message, exitCode: 1 });
       throw e;

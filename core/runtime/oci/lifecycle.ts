@@ -344,12 +344,14 @@ export async function exec(
   id: string,
   p: ProcessSpec,
   stdioPid: number,
+  consoleSocket?: string,
+  consoleSize?: { height: number; width: number },
 ): Promise<ExecResult> {
   const rec = readRecord(store, id);
   const status = store.status(rec);
   if (status !== 'running')
     throw new OciError(status === 'created' ? 'cannot exec in a created container' : 'container not running');
-  return rpc<ExecResult>(store, id, 'exec', { process: p, stdioPid });
+  return rpc<ExecResult>(store, id, 'exec', { process: p, stdioPid, consoleSocket, consoleSize });
 }
 
 export async function ps(store: StateStore, id: string): Promise<ProcessInfo[]> {

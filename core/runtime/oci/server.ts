@@ -150,11 +150,27 @@ export async function serveContainer(o: ServeOptions): Promise<number> {
           return true;
         },
         exec: (p) => {
-          const { process: proc, stdioPid } = p as { process: unknown; stdioPid: number };
+          const {
+            process: proc,
+            stdioPid,
+            consoleSocket,
+            consoleSize,
+          } = p as {
+            process: unknown;
+            stdioPid: number;
+            consoleSocket?: string;
+            consoleSize?: { height: number; width: number };
+          };
           const spec = asProcess(proc);
           const fds: number[] = [];
           try {
-            for (const n of [0, 1, 2]) fds.push(reopenFd(stdioPid, n));
+            if (consoleSocket) {
+              // Each stdio file owns its fd: the pty slave, then two more opens of it.
+              const [slave] = consoleTerminal(consoleSocket, consoleSize);
+              fds.push(slave);
+              for (let i = 0; i < 2; i++)
+                fds.push(fs.openSync(`/proc/self/fd/${slave}`, fs.constants.O_RDWR | fs.constants.O_NOCTTY));
+            } else for (const n of [0, 1, 2]) fds.push(reopenFd(stdioPid, n));
             const r = sb.exec(spec, fds);
             execs.set(r.pid, r.exited);
             void r.exited.then(() => setTimeout(() => execs.delete(r.pid), 60_000).unref());
