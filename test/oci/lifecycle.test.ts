@@ -376,12 +376,35 @@ describe('oci: lifecycle (runsc create/start/state/exec/ps/kill/wait/delete)', f
     }
   });
 
+  it('--log FILE --log-format json before the command (as containerd passes them): the error is a JSON line, as runc writes it', async () => {
+    const ours = path.join(work, 'ours.log.json');
+    const r = await runsc(root, ['--log', ours, '--log-format', 'json', 'kill', 'nosuch', 'KILL']);
+    assert.equal(r.code, 1);
+    const line = JSON.parse(fs.readFileSync(ours, 'utf8').trim().split('\n').pop()!) as {
+      level: string;
+      msg: string;
+    };
+    assert.equal(line.level, 'error');
+    assert.equal(line.msg, 'container does not exist');
+    if (haveRunc()) {
+      const theirs = path.join(work, 'runc.log.json');
+      const t = await runc(runcRoot, ['--log', theirs, '--log-format', 'json', 'kill', 'nosuch', 'KILL']);
+      assert.equal(t.code, r.code);
+      const tl = JSON.parse(fs.readFileSync(theirs, 'utf8').trim().split('\n').pop()!) as {
+        level: string;
+        msg: string;
+      };
+      assert.deepEqual([tl.level, tl.msg], [line.level, line.msg]);
+    }
+  });
+
   describe('errors, compared with runc', () => {
     // [what, runsc steps before, the failing call]; runc gets the same sequence.
     const cases: [string, string[][], string[]][] = [
       ['kill of an unknown container', [], ['kill', 'nosuch', 'KILL']],
       ['state of an unknown container', [], ['state', 'nosuch']],
       ['delete of an unknown container', [], ['delete', 'nosuch']],
+      ['start of an unknown container', [], ['start', 'nosuch']],
       ['double create', [['create', '--bundle', '{b}', 'x1']], ['create', '--bundle', '{b}', 'x1']],
       [
         'start of a running container',
