@@ -394,12 +394,17 @@ export class Sandbox {
   }
 }
 
+/** The process's arguments from its memory (as /proc/<pid>/cmdline), else its comm. */
 function cmdline(t: Task | undefined): string {
-  try {
-    const a = (t as unknown as { tg: { argv?: string[] } } | undefined)?.tg.argv;
-    if (a) return a.join(' ');
-  } catch {
-    /* fall through */
+  const mm = t?.tg.mm;
+  if (mm && mm.argEnd > mm.argStart) {
+    try {
+      const b = mm.copyIn(mm.argStart, Math.min(mm.argEnd - mm.argStart, 4096));
+      const s = Buffer.from(b).toString('utf8').replace(/\0+$/, '');
+      if (s) return s.split('\0').join(' ');
+    } catch {
+      /* unreadable: fall back */
+    }
   }
   return t?.comm ?? '';
 }

@@ -90,7 +90,7 @@ describe('oci: lifecycle (runsc create/start/state/exec/ps/kill/wait/delete)', f
     assert.deepEqual(JSON.parse(r.stdout), [1], 'only the init (pid 1 inside) runs');
     r = await runsc(root, ['ps', 'c1']);
     assert.match(r.stdout, /^UID +PID +PPID/);
-    assert.match(r.stdout, /\n0 +1 +0 +S +1 +sleep/);
+    assert.match(r.stdout, /\n0 +1 +0 +S +1 +sleep 1000\n/);
 
     r = await runsc(root, ['list', '--format', 'json']);
     const list = JSON.parse(r.stdout) as { id: string; status: string; pid: number }[];
