@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BIN, haveBusybox, makeBundle, runTo, tmpDir, until, type Result } from './helpers';
+import { BIN, haveBusybox, isRoot, makeBundle, runTo, tmpDir, until, type Result } from './helpers';
 
 function have(cmd: string): boolean {
   return ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].some((d) => fs.existsSync(path.join(d, cmd)));
@@ -97,7 +97,7 @@ describe('oci: containerd runs tsvisor containers (ctr --runc-binary)', function
   const runtimeFlags = (): string[] => ['--runc-binary', BIN, '--runc-root', runscRoot];
 
   before(async function () {
-    if (!haveBusybox() || !have('containerd') || !have('ctr')) this.skip();
+    if (!haveBusybox() || !isRoot() || !have('containerd') || !have('ctr')) this.skip();
     work = tmpDir('tsvisor-ctd-');
     sock = path.join(work, 'containerd.sock');
     runscRoot = path.join(work, 'runsc-root');

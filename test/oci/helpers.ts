@@ -18,8 +18,13 @@ export function haveBusybox(): boolean {
   return fs.existsSync(BUSYBOX);
 }
 
+/** runc is installed and usable (it needs root). */
 export function haveRunc(): boolean {
-  return fs.existsSync('/usr/sbin/runc') || fs.existsSync('/usr/bin/runc');
+  return isRoot() && (fs.existsSync('/usr/sbin/runc') || fs.existsSync('/usr/bin/runc'));
+}
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
 }
 
 const APPLETS = [

@@ -12,6 +12,7 @@ import {
   cleanupRuncRoot,
   haveBusybox,
   haveRunc,
+  isRoot,
   makeBundle,
   runc,
   runcMessage,
@@ -329,7 +330,7 @@ describe('oci: lifecycle (runsc create/start/state/exec/ps/kill/wait/delete)', f
     const v1 =
       fs.existsSync('/sys/fs/cgroup/pids/cgroup.procs') &&
       fs.existsSync('/sys/fs/cgroup/memory/cgroup.procs');
-    if (!v1 && !fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) this.skip();
+    if (!isRoot() || (!v1 && !fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))) this.skip();
     const cg = `/tsvisor-test/${path.basename(work)}`;
     const b = makeBundle(path.join(work, 'res'), ['sleep', '1000'], (s) => {
       s.linux!.cgroupsPath = cg;
