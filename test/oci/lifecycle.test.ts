@@ -236,6 +236,53 @@ describe('oci: lifecycle (runsc create/start/state/exec/ps/kill/wait/delete)', f
     assert.equal((await runsc(root, ['delete', '--force', 'e1'])).code, 0);
   });
 
+  it('exec --process FILE --detach --pid-file (as containerd calls it) and streamed events', async () => {
+    const b = makeBundle(path.join(work, 'execd'), ['sleep', '1000'], (s) =>
+      s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['mode=1777'] }),
+    );
+    assert.equal((await runsc(root, ['run', '--detach', '--bundle', b, 'x9'])).code, 0);
+    const pf = path.join(work, 'x9-exec.pid');
+    const procFile = path.join(work, 'x9-proc.json');
+    fs.writeFileSync(
+      procFile,
+      JSON.stringify({
+        user: { uid: 0, gid: 0 },
+        args: ['sh', '-c', 'echo $MSG > /tmp/out; sleep 0.3; exit 3'],
+        env: ['MSG=detached'],
+        cwd: '/',
+      }),
+    );
+    let r = await runsc(root, ['exec', '--process', procFile, '--detach', '--pid-file', pf, 'x9']);
+    assert.equal(r.code, 0, r.stderr);
+    const helper = Number(fs.readFileSync(pf, 'utf8'));
+    assert.ok(helper > 0 && helper !== process.pid);
+    // The helper stands for the process while it runs and goes when it ends.
+    await until(() => !isAlive(helper, 0));
+    r = await runsc(root, ['exec', 'x9', 'cat', '/tmp/out']);
+    assert.equal(r.stdout, 'detached\n');
+    const bad = path.join(work, 'x9-bad.json');
+    fs.writeFileSync(bad, JSON.stringify({ user: { uid: 0, gid: 0 }, args: [], cwd: 'x' }));
+    r = await runsc(root, ['exec', '--process', bad, 'x9']);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /x9-bad\.json: 2 invalid fields: process\.args: .*process\.cwd: must be an absolute path/,
+    );
+    // events without --stats streams one line per interval until the container stops.
+    const ev = runsc(root, ['events', '--interval', '100ms', 'x9']);
+    await new Promise((res) => setTimeout(res, 800));
+    assert.equal((await runsc(root, ['kill', 'x9', 'KILL'])).code, 0);
+    const e = await ev;
+    assert.equal(e.code, 0, e.stderr);
+    const lines = e.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; id: string });
+    assert.ok(lines.length >= 2, `several stats lines, got ${lines.length}`);
+    assert.ok(lines.every((l) => l.type === 'stats' && l.id === 'x9'));
+    assert.equal((await runsc(root, ['delete', 'x9'])).code, 0);
+  });
+
   it('kill -9 of the sandbox process: state says stopped, delete cleans up', async () => {
     assert.equal((await runsc(root, ['run', '--detach', '--bundle', bundle, 's1'])).code, 0);
     const st = state(await runsc(root, ['state', 's1']));

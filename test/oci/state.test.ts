@@ -106,3 +106,42 @@ describe('oci: state folder', () => {
     assert.throws(() => parseSignal('99'), /unknown signal "99"/);
   });
 });
+
+describe('oci: control socket (JSON-RPC)', () => {
+  let dir: string;
+  before(() => (dir = tmpDir('tsvisor-rpc-')));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('answers calls, reports handler errors and unknown methods, survives garbage', async () => {
+    const { serve, call, RpcError } = await import('../../core/runtime/oci/rpc');
+    const net = await import('node:net');
+    const sock = path.join(dir, 's.sock');
+    const server = await serve(sock, {
+      add: (p) => (p as { a: number; b: number }).a + (p as { a: number; b: number }).b,
+      slow: () => new Promise((r) => setTimeout(() => r('late'), 50)),
+      fail: () => {
+        throw new RpcError('container not running');
+      },
+    });
+    try {
+      assert.equal(await call(sock, 'add', { a: 2, b: 40 }), 42);
+      assert.equal(await call(sock, 'slow'), 'late');
+      await assert.rejects(call(sock, 'fail'), /container not running/);
+      await assert.rejects(call(sock, 'nosuch'), /unknown method nosuch/);
+      await assert.rejects(call(sock, 'constructor'), /unknown method constructor/);
+      // Garbage: a parse error answer, and the server keeps serving.
+      const reply = await new Promise<string>((resolve) => {
+        const c = net.connect(sock, () => c.write('{not json\n'));
+        c.setEncoding('utf8').once('data', (d: string) => {
+          c.destroy();
+          resolve(d);
+        });
+      });
+      assert.match(reply, /"code":-32700/);
+      assert.equal(await call(sock, 'add', { a: 1, b: 1 }), 2);
+    } finally {
+      server.close();
+    }
+    await assert.rejects(call(sock, 'add', { a: 1, b: 1 }), /cannot reach the sandbox/);
+  });
+});

@@ -199,6 +199,8 @@ export async function serveContainer(o: ServeOptions): Promise<number> {
     await sb.dispose();
     return 1;
   }
+  // Only the owner (root, normally) may drive the sandbox.
+  fs.chmodSync(sock, 0o600);
   process.chdir('/');
   log.debug({ socket: sock, pid: process.pid }, 'sandbox ready');
   o.ready({ ok: true, pid: process.pid });
