@@ -135,6 +135,8 @@ function creds(p: ProcessSpec): Credentials {
 
 export class Sandbox {
   private initTask: Task | undefined;
+  /** The init's stdin description (its terminal's foreground group is kept there). */
+  private initStdin: unknown;
   private paused = false;
   private constructor(
     readonly id: string,
@@ -246,13 +248,15 @@ export class Sandbox {
     const { path: exe, fsc, argv, env } = this.prepare(p);
     for (const r of p.rlimits ?? [])
       this.kernel.defaultLimits[RLIMITS[r.type]] = [BigInt(r.soft), BigInt(r.hard)];
+    const files = this.files(this.stdio, false);
+    this.initStdin = files.get(0);
     try {
       this.initTask = this.kernel.startInit({
         path: exe,
         argv,
         envp: env,
         creds: creds(p),
-        files: this.files(this.stdio, false),
+        files,
         fs: fsc,
       });
     } catch (e) {
@@ -319,6 +323,19 @@ export class Sandbox {
     for (const tg of [...this.kernel.tgs.values()]) {
       if (tg.exitStatus < 0) this.kernel.signalGroup(tg, info);
     }
+  }
+
+  /**
+   * A terminal signal (SIGINT, SIGQUIT, SIGTSTP, SIGWINCH, SIGHUP) for the terminal's
+   * foreground process group as the sandbox knows it (its TIOCSPGRP), else init's group.
+   */
+  signalForeground(signo: number): void {
+    const init = this.kernel.init;
+    if (!init || this.kernel.done) return;
+    const stdin = this.initStdin as unknown as { tty?: { fgPgrp: number } | null } | undefined;
+    const pg = stdin?.tty?.fgPgrp || init.pgid;
+    if (this.kernel.signalProcesses('pgrp', pg, signo) === 0)
+      this.kernel.signalGroup(init, { signo, code: 0x80 });
   }
 
   /** The processes inside (runsc ps). */

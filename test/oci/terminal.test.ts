@@ -48,9 +48,38 @@ out["echo"] += read_until("# ")
 os.write(master, b"stty size\n")
 out["size1"] = read_until("# ")
 fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+# The shell may redraw its prompt on SIGWINCH: let that pass first.
+time.sleep(0.5)
+while select.select([master], [], [], 0.2)[0]:
+    buf += os.read(master, 4096)
+buf = b""
 os.write(master, b"stty size\n")
-out["size2"] = read_until("# ")
+out["size2"] = read_until("stty size\r\n") + read_until("# ")
+if len(sys.argv) > 2:
+    # ^C stops the foreground job; a resize signals the foreground group (SIGWINCH).
+    os.write(master, b"sleep 100\n")
+    read_until("sleep 100\r\n")
+    time.sleep(0.5)
+    os.write(master, b"\x03")
+    read_until("# ")  # (^C also flushes pending input, so type only after the prompt)
+    os.write(master, b"echo rc=$?\n")
+    out["intr"] = read_until("# ")
+    os.write(master, b"sh -c 'trap \"echo got-winch; exit 0\" WINCH; while :; do sleep 0.1; done'\n")
+    read_until("done'\r\n")
+    time.sleep(0.5)
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    out["winch"] = read_until("# ")
 os.write(master, b"exit 6\n")
+# Keep the master open until the container has gone (closing it would hang up the shell).
+end = time.time() + 30
+while time.time() < end:
+    r, _, _ = select.select([master], [], [], 1)
+    if r:
+        try:
+            if not os.read(master, 4096):
+                break
+        except OSError:
+            break
 print(json.dumps(out), flush=True)
 `;
 
@@ -70,13 +99,15 @@ describe('oci: terminal container (--console-socket)', function () {
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('a shell prompt appears, input echoes, a resize reaches TIOCGWINSZ', async () => {
+  it('a shell prompt appears, input echoes, a resize reaches TIOCGWINSZ and SIGWINCH, ^C interrupts', async () => {
     const bundle = makeBundle(path.join(work, 'b'), ['sh'], (s) => {
       s.process!.terminal = true;
       s.process!.consoleSize = { height: 24, width: 80 };
     });
     const sock = path.join(work, 'console.sock');
-    const recv = spawn('/usr/bin/python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const recv = spawn('/usr/bin/python3', ['-c', RECEIVER, sock, 'signals'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     recv.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -97,6 +128,8 @@ describe('oci: terminal container (--console-socket)', function () {
       );
       assert.match(t.size1, /\r\n24 80\r\n/);
       assert.match(t.size2, /\r\n33 111\r\n/);
+      assert.match(t.intr, /rc=130\r\n/, '^C ended the foreground sleep with SIGINT');
+      assert.match(t.winch, /got-winch\r\n/, 'the resize sent SIGWINCH to the foreground job');
     } finally {
       recv.kill('SIGKILL');
     }

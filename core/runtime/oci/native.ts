@@ -7,6 +7,8 @@ export interface OciNative {
   openPty(): { master: number; slave: number; name: string };
   /** Connects to unix socket `socketPath` and sends `fd` (SCM_RIGHTS) with `name` as the data. */
   sendFd(socketPath: string, fd: number, name: string): void;
+  /** ioctl(fd, TIOCSCTTY): the terminal becomes the (session-leader) caller's controlling tty. */
+  setControllingTty(fd: number): void;
 }
 
 let cached: OciNative | undefined;

@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { EffectiveConfig } from '../../config/types';
 import type { Logger } from '../../log/index';
@@ -96,6 +97,7 @@ export async function serveContainer(o: ServeOptions): Promise<number> {
   const store = new StateStore(o.root);
   const log = o.log;
   let sb: Sandbox;
+  let ttySignals = false;
   try {
     const spec = loadSpec(o.bundle, (p) => fs.readFileSync(p, 'utf8'));
     // Enter the cgroup before any stub exists, so every host process of the sandbox is in it.
@@ -109,8 +111,20 @@ export async function serveContainer(o: ServeOptions): Promise<number> {
       }
     }
     let stdio: [number, number, number] = [0, 1, 2];
-    if (spec.process?.terminal && o.consoleSocket)
+    if (spec.process?.terminal && o.consoleSocket) {
       stdio = consoleTerminal(o.consoleSocket, spec.process.consoleSize);
+      // The pty becomes this session's controlling terminal, so the host's line discipline
+      // sends us ^C, ^\, ^Z and window changes; they go on to the app's foreground group.
+      try {
+        ociNative().setControllingTty(stdio[0]);
+        ttySignals = true;
+      } catch (e) {
+        log.warn(
+          { err: (e as Error).message },
+          'the container terminal cannot be our controlling tty: ^C and resizes will not signal the app',
+        );
+      }
+    }
     sb = await Sandbox.boot({ config: o.config, id: o.id, spec, bundle: o.bundle, log, stdio });
   } catch (e) {
     const internal = !(e instanceof ContainerSetupError) && !(e instanceof Error && e.name === 'SpecError');
@@ -204,6 +218,13 @@ export async function serveContainer(o: ServeOptions): Promise<number> {
   process.chdir('/');
   log.debug({ socket: sock, pid: process.pid }, 'sandbox ready');
   o.ready({ ok: true, pid: process.pid });
+  if (ttySignals) {
+    for (const sig of ['SIGINT', 'SIGQUIT', 'SIGTSTP', 'SIGWINCH', 'SIGHUP'] as NodeJS.Signals[]) {
+      process.on(sig, () => {
+        if (sb.started) sb.signalForeground(os.constants.signals[sig]);
+      });
+    }
+  }
   // The sandbox is alive until init exits, even while every task waits on the sentry.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const status = await sb.finished.finally(() => clearInterval(keepAlive));

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -92,7 +93,17 @@ Napi::Value SendFd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setControllingTty(fd): makes the terminal the caller's controlling terminal (TIOCSCTTY); the
+// caller must be a session leader without one.
+Napi::Value SetControllingTty(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "setControllingTty(fd: number)");
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCSCTTY, 0) < 0) throw ErrnoError(env, "ioctl(TIOCSCTTY)", errno);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setControllingTty", Napi::Function::New(env, SetControllingTty));
   exports.Set("openPty", Napi::Function::New(env, OpenPty));
   exports.Set("sendFd", Napi::Function::New(env, SendFd));
   return exports;
