@@ -31,7 +31,9 @@ export abstract class OciCommand extends RunscCommand {
   private logFile: string | undefined;
 
   protected override async init(): Promise<void> {
-    // --log is runc's name for the log file: the same as our --debug-log.
+    // --log is runc's name for the log file: the same as our --debug-log (which wins when
+    // both are given; errors still go to the --log file).
+    const hasDebugLog = this.argv.some((a) => a === '--debug-log' || a.startsWith('--debug-log='));
     const out: string[] = [];
     for (let i = 0; i < this.argv.length; i++) {
       const a = this.argv[i];
@@ -40,11 +42,11 @@ export abstract class OciCommand extends RunscCommand {
         break;
       }
       if (a === '--log' || a === '-log') {
-        this.logFile = this.argv[i + 1];
-        out.push('--debug-log', this.argv[++i]);
+        this.logFile = this.argv[++i];
+        if (!hasDebugLog) out.push('--debug-log', this.logFile);
       } else if (a.startsWith('--log=')) {
         this.logFile = a.slice(6);
-        out.push(`--debug-log=${this.logFile}`);
+        if (!hasDebugLog) out.push(`--debug-log=${this.logFile}`);
       } else out.push(a);
     }
     this.argv = out;

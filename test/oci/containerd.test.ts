@@ -203,6 +203,25 @@ describe('oci: containerd runs tsvisor containers (ctr --runc-binary)', function
     assert.deepEqual(left, []);
   });
 
+  it("ctr run -t: a terminal through the shim's console socket (driven under script(1))", async function () {
+    if (!have('script')) this.skip();
+    const cmd = `ctr --address ${sock} run -t --rm --rootfs --runc-binary ${BIN} --runc-root ${runscRoot} ${rootfs} ctd4 sh`;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await until(() => out.includes('# '), 60_000);
+      child.stdin.write('[ -t 0 ] && [ -t 1 ] && echo on-a-tty; echo typed-$((1+1)); exit 5\n');
+      assert.equal(await exited, 5, out);
+      // (Two terminals in a row, script's and the container's, each turn \n into \r\n.)
+      assert.match(out, /\non-a-tty\r+\n/, 'stdin and stdout are a terminal in the container');
+      assert.match(out, /\ntyped-2\r+\n/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('an OCI image built from busybox-static, imported with ctr, runs', async () => {
     const tar = path.join(work, 'image.tar');
     await buildImage(rootfs, work, tar, IMAGE);

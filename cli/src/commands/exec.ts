@@ -156,7 +156,11 @@ export default class Exec extends OciCommand {
       const pf = argv.indexOf('--pid-file');
       if (pf >= 0) argv.splice(pf, 2);
       const withoutPidFile = argv.filter((a) => !a.startsWith('--pid-file='));
-      const r = await lc.spawnReady(['exec', ...withoutPidFile], { ...process.env, [HELPER_ENV]: '1' });
+      const r = await lc.spawnReady(
+        ['exec', ...withoutPidFile],
+        { ...process.env, [HELPER_ENV]: '1' },
+        !consoleSocket,
+      );
       if (flags['pid-file']) lc.writePidFile(flags['pid-file'], r.pid);
       return;
     }

@@ -101,12 +101,17 @@ export function writePidFile(file: string, pid: number): void {
 export function spawnReady(
   args: string[],
   env: NodeJS.ProcessEnv,
+  inheritStdio = true,
 ): Promise<{ pid: number; ready: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [runscScript(), ...args], {
       detached: true,
       env,
-      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+      // Without inheritStdio (a terminal goes to a console socket instead), the child holds
+      // none of our stdio: a caller reading our output to its end must not wait for it.
+      stdio: inheritStdio
+        ? ['inherit', 'inherit', 'inherit', 'pipe']
+        : ['ignore', 'ignore', 'ignore', 'pipe'],
     });
     const pipe = child.stdio[3] as NodeJS.ReadableStream;
     let buf = '';
@@ -185,7 +190,7 @@ export async function create(o: CreateOptions): Promise<ContainerRecord> {
       const args = ['boot', ...o.bootArgs, '--root', store.root, '--bundle', bundle];
       if (o.consoleSocket) args.push('--console-socket', path.resolve(o.consoleSocket));
       args.push(id);
-      const r = await spawnReady(args, { ...process.env, [INTERNAL_ENV]: 'boot' });
+      const r = await spawnReady(args, { ...process.env, [INTERNAL_ENV]: 'boot' }, !o.consoleSocket);
       pid = r.pid;
       rec.pid = pid;
       rec.pidStart = processStart(pid) ?? 0;
