@@ -168,7 +168,7 @@ describe('oci: containerd runs tsvisor containers (ctr --runc-binary)', function
     assert.equal(r.code, 3);
   });
 
-  it('ctr task exec, task ps, task kill, task rm: no leftovers', async () => {
+  it('ctr task exec, task ps, task pause/resume, task kill, task rm: no leftovers', async () => {
     let r = await ctr(['run', '-d', '--rootfs', ...runtimeFlags(), rootfs, 'ctd2', 'sleep', '1000']);
     assert.equal(r.code, 0, r.stderr);
     r = await ctr(['task', 'ls']);
@@ -189,6 +189,12 @@ describe('oci: containerd runs tsvisor containers (ctr --runc-binary)', function
     r = await ctr(['task', 'ps', 'ctd2']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^PID\s+INFO\n1\s/);
+    r = await ctr(['task', 'pause', 'ctd2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match((await ctr(['task', 'ls'])).stdout, /ctd2\s+\d+\s+PAUSED/);
+    r = await ctr(['task', 'resume', 'ctd2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match((await ctr(['task', 'ls'])).stdout, /ctd2\s+\d+\s+RUNNING/);
     r = await ctr(['task', 'kill', '-s', 'SIGKILL', 'ctd2']);
     assert.equal(r.code, 0, r.stderr);
     await until(async () => /ctd2\s+\d+\s+STOPPED/.test((await ctr(['task', 'ls'])).stdout));
