@@ -228,6 +228,30 @@ describe('oci: containerd runs tsvisor containers (ctr --runc-binary)', function
     }
   });
 
+  it("ctr task exec -t: an exec'd shell with its own terminal", async function () {
+    if (!have('script')) this.skip();
+    let r = await ctr(['run', '-d', '--rootfs', ...runtimeFlags(), rootfs, 'ctd5', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    const cmd = `ctr --address ${sock} task exec -t --exec-id t1 ctd5 sh`;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    try {
+      await until(() => out.includes('# '), 60_000);
+      child.stdin.write('[ -t 0 ] && echo exec-on-a-tty; exit 7\n');
+      assert.equal(await exited, 7, out);
+      assert.match(out, /\nexec-on-a-tty\r+\n/);
+    } finally {
+      child.kill('SIGKILL');
+      await ctr(['task', 'kill', '-s', 'SIGKILL', 'ctd5']);
+      await until(async () => !/ctd5\s+\d+\s+RUNNING/.test((await ctr(['task', 'ls'])).stdout));
+      r = await ctr(['task', 'rm', 'ctd5']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((await ctr(['containers', 'rm', 'ctd5'])).code, 0);
+    }
+  });
+
   it('an OCI image built from busybox-static, imported with ctr, runs', async () => {
     const tar = path.join(work, 'image.tar');
     await buildImage(rootfs, work, tar, IMAGE);
