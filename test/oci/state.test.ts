@@ -138,6 +138,15 @@ describe('oci: control socket (JSON-RPC)', () => {
         });
       });
       assert.match(reply, /"code":-32700/);
+      // An endless line is cut off, not buffered without bound.
+      const long = await new Promise<string>((resolve) => {
+        const c = net.connect(sock, () => c.write('x'.repeat(2 << 20)));
+        let got = '';
+        c.setEncoding('utf8').on('data', (d: string) => (got += d));
+        c.on('error', () => undefined);
+        c.on('close', () => resolve(got));
+      });
+      assert.match(long, /request longer than/);
       assert.equal(await call(sock, 'add', { a: 1, b: 1 }), 2);
     } finally {
       server.close();

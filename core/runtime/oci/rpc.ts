@@ -30,6 +30,9 @@ export class RpcError extends Error {
   }
 }
 
+/** The longest request line served (a process spec with its environment fits easily). */
+const MAX_LINE = 1 << 20;
+
 export type Handler = (params: unknown, conn: net.Socket) => unknown;
 
 /** Serves `handlers` on `socketPath`; resolves with the listening server. */
@@ -44,6 +47,16 @@ export function serve(
     conn.on('error', (e) => onError?.(e));
     conn.on('data', (chunk: string) => {
       buf += chunk;
+      if (buf.length > MAX_LINE && buf.indexOf('\n') < 0) {
+        reply(conn, {
+          jsonrpc: '2.0',
+          id: 0,
+          error: { code: -32600, message: `request longer than ${MAX_LINE} bytes` },
+        });
+        conn.destroySoon();
+        buf = '';
+        return;
+      }
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
