@@ -61,6 +61,7 @@ export interface ProcessSpec {
   uid: number;
   gid: number;
   additionalGids?: number[];
+  umask?: number;
   rlimits?: { type: string; soft: number; hard: number }[];
   noNewPrivileges?: boolean;
 }
@@ -84,6 +85,7 @@ export function processFromSpec(p: SpecProcess): ProcessSpec {
     uid: p.user.uid,
     gid: p.user.gid,
     additionalGids: p.user.additionalGids,
+    umask: p.user.umask,
     rlimits: p.rlimits,
     noNewPrivileges: p.noNewPrivileges,
   };
@@ -219,6 +221,7 @@ export class Sandbox {
 
   private prepare(p: ProcessSpec): { path: string; fsc: FsContext; argv: string[]; env: string[] } {
     const fsc = new FsContext(this.root, this.root);
+    if (p.umask !== undefined) fsc.umask = p.umask & 0o777;
     const c = creds(p);
     const pre = { files: new FdTable(), fs: fsc, creds: c } as unknown as FileTask;
     try {

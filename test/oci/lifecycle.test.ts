@@ -172,16 +172,17 @@ describe('oci: lifecycle (runsc create/start/state/exec/ps/kill/wait/delete)', f
     assert.ok(!fs.existsSync(path.join(root, 'r2')));
   });
 
-  it('run --detach leaves a running container; a hostname and env from config.json are seen', async () => {
+  it('run --detach leaves a running container; hostname, env and umask from config.json are seen', async () => {
     const b = makeBundle(path.join(work, 'host'), ['sleep', '1000'], (s) => {
       s.hostname = 'box1';
       s.process!.env!.push('GREETING=hello');
+      s.process!.user.umask = 0o027;
     });
     let r = await runsc(root, ['run', '--detach', '--bundle', b, 'd1']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(state(await runsc(root, ['state', 'd1'])).status, 'running');
-    r = await runsc(root, ['exec', 'd1', 'sh', '-c', 'echo $(hostname) $GREETING']);
-    assert.equal(r.stdout, 'box1 hello\n');
+    r = await runsc(root, ['exec', 'd1', 'sh', '-c', 'echo $(hostname) $GREETING $(umask)']);
+    assert.equal(r.stdout, 'box1 hello 0027\n');
     r = await runsc(root, ['delete', '--force', 'd1']);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!fs.existsSync(path.join(root, 'd1')));

@@ -78,7 +78,11 @@ export default class Exec extends OciCommand {
     };
     const rec = lc.readRecord(store, args.id);
     const spec = JSON.parse(fs.readFileSync(rec.configPath, 'utf8')) as {
-      process?: { env?: string[]; cwd: string; user: { uid: number; gid: number } };
+      process?: {
+        env?: string[];
+        cwd: string;
+        user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
+      };
     };
     let proc: {
       args: string[];
@@ -87,6 +91,7 @@ export default class Exec extends OciCommand {
       uid: number;
       gid: number;
       additionalGids?: number[];
+      umask?: number;
       rlimits?: [];
       noNewPrivileges?: boolean;
     };
@@ -105,6 +110,7 @@ export default class Exec extends OciCommand {
         uid: p.user.uid,
         gid: p.user.gid,
         additionalGids: p.user.additionalGids,
+        umask: p.user.umask,
         noNewPrivileges: p.noNewPrivileges,
       };
     } else {
@@ -116,6 +122,8 @@ export default class Exec extends OciCommand {
         cwd: spec.process?.cwd ?? '/',
         uid: spec.process?.user.uid ?? 0,
         gid: spec.process?.user.gid ?? 0,
+        additionalGids: spec.process?.user.additionalGids,
+        umask: spec.process?.user.umask,
       };
     }
     for (const e of flags.env ?? []) {
