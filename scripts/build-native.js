@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const dirs = [path.join(root, 'core', 'native')];
+const dirs = [path.join(root, 'core', 'native'), path.join(root, 'core', 'runtime', 'oci', 'native')];
 const pluginsDir = path.join(root, 'plugins');
 for (const p of fs.existsSync(pluginsDir) ? fs.readdirSync(pluginsDir, { withFileTypes: true }) : []) {
   const d = path.join(root, 'plugins', p.name, 'native');

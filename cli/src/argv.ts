@@ -27,7 +27,22 @@ export const VALUE_FLAGS: ReadonlySet<string> = new Set([
   'uid',
   'gid',
   'root-dir',
+  // the OCI lifecycle commands (runc's spellings; containerd passes --log before the command)
+  'log',
+  'bundle',
+  'pid-file',
+  'console-socket',
+  'process',
+  'user',
+  'format',
+  'interval',
+  'rootless',
+  'preserve-fds',
+  'runtime',
 ]);
+
+/** Short flags of the OCI commands that take a value (never rewritten, only skipped with their value). */
+const SHORT_VALUE_FLAGS: ReadonlySet<string> = new Set(['-b', '-u', '-e', '-p']);
 
 /** Boolean long flags; those also in NEGATABLE accept `=false` (rewritten to `--no-x`). */
 export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['debug', 'strace', 'json', 'help', 'version']);
@@ -37,7 +52,7 @@ const NEGATABLE: ReadonlySet<string> = new Set(['debug', 'strace']);
  * Commands whose arguments, after this many positionals, belong to a program and are
  * passed through untouched (`do COMMAND ARGS...`).
  */
-export const PASSTHROUGH: Readonly<Record<string, number>> = { do: 0 };
+export const PASSTHROUGH: Readonly<Record<string, number>> = { do: 0, exec: 1 };
 
 /** `-name`/`--name`/`-name=v` → `{name, value}` when `name` is a known long flag; else undefined. */
 function parseLong(arg: string): { name: string; value: string | undefined } | undefined {
@@ -62,6 +77,7 @@ function rewrite(arg: string): string {
 
 /** Whether `arg` is a value-taking flag written without `=value` (so the value is the next argument). */
 function takesNext(arg: string): boolean {
+  if (SHORT_VALUE_FLAGS.has(arg)) return true;
   const f = parseLong(arg);
   return f !== undefined && VALUE_FLAGS.has(f.name) && f.value === undefined;
 }

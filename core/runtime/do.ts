@@ -47,7 +47,7 @@ export interface DoOptions {
 }
 
 /** The VFS as the kernel sees it. */
-function kernelVfs(): KernelVfs {
+export function kernelVfs(): KernelVfs {
   return {
     openForExec(t: Task, path: string) {
       const ft = t as unknown as FileTask;
@@ -85,7 +85,7 @@ function kernelVfs(): KernelVfs {
 }
 
 /** Find `cmd` as execvp would: a name with a slash is used as is; otherwise search PATH. */
-function resolveCommand(t: FileTask, cmd: string, env: string[]): string | null {
+export function resolveCommand(t: FileTask, cmd: string, env: string[]): string | null {
   if (cmd.includes('/')) return cmd;
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
   for (const dir of pathVar.split(':')) {
@@ -101,7 +101,7 @@ function resolveCommand(t: FileTask, cmd: string, env: string[]): string | null 
 }
 
 /** A host string (decoded from UTF-8 by Node) as a sentry byte string (one char per byte). */
-function bytes(s: string): string {
+export function bytes(s: string): string {
   return Buffer.from(s, 'utf8').toString('latin1');
 }
 
@@ -235,7 +235,7 @@ export async function runDo(opts: DoOptions): Promise<number> {
   }
 }
 
-function describe(e: unknown): string {
+export function describe(e: unknown): string {
   if (e instanceof SysError) {
     const m: Record<number, string> = {
       2: 'no such file or directory',
