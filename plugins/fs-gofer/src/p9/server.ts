@@ -849,6 +849,9 @@ export class GoferConnection {
   private xattrwalk(m: MessageOf<'Txattrwalk'>): Message {
     const f = this.fid(m.fid);
     this.newFidSlot(m.newfid, m.fid);
+    // Extended attributes are reached through /proc/self/fd, which for a symlink fid could
+    // name what the link points to: not served.
+    if (f.type === S_IFLNK) fail(EOPNOTSUPP, 'xattrs of symlinks are not served');
     const data = m.name === '' ? this.n.listxattrFd(f.fd) : this.n.getxattrFd(f.fd, m.name);
     const fd = this.n.dup(f.fd);
     if (m.newfid === m.fid) this.closeFid(f);
@@ -865,6 +868,7 @@ export class GoferConnection {
   private xattrcreate(m: MessageOf<'Txattrcreate'>): Message {
     const f = this.fid(m.fid);
     if (f.open !== undefined || f.xattr) fail(EBADF, 'fid is open');
+    if (f.type === S_IFLNK) fail(EOPNOTSUPP, 'xattrs of symlinks are not served');
     if (m.name === '') fail(EINVAL, 'empty xattr name');
     if (m.attrSize > BigInt(XATTR_SIZE_MAX)) fail(E2BIG);
     if (m.flags & ~3) fail(EINVAL, 'bad xattr flags');
