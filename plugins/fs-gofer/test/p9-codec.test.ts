@@ -69,7 +69,8 @@ function norm(m: Message): unknown {
 
 const ALL = Object.keys(MESSAGES) as MessageName[];
 
-describe('9P2000.L codec', () => {
+describe('9P2000.L codec', function () {
+  this.timeout(60_000);
   it('covers every message the gofer issue lists, T and R, and Rlerror', () => {
     const listed = [
       'version',

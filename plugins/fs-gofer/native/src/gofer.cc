@@ -13,7 +13,11 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -30,6 +34,15 @@ Napi::Error ErrnoError(Napi::Env env, const char* call, int err) {
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("syscall", Napi::String::New(env, call));
   return e;
+}
+
+// An O_PATH fd of /proc/self/fd, opened before any chroot so that reopening an fd through
+// its magic link keeps working inside the gofer's new root (which has no /proc).
+int procFdDir = -1;
+
+int ProcFdDir() {
+  if (procFdDir < 0) procFdDir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  return procFdDir;
 }
 
 int Fd(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
@@ -61,9 +74,9 @@ Napi::Value OpenAt(const Napi::CallbackInfo& info) {
 Napi::Value Reopen(const Napi::CallbackInfo& info) {
   int fd = Fd(info, 0);
   int flags = (info[1].As<Napi::Number>().Int32Value() | O_CLOEXEC | O_NOCTTY) & ~(O_CREAT | O_NOFOLLOW);
-  std::string p = "/proc/self/fd/" + std::to_string(fd);
+  std::string p = std::to_string(fd);
   int nfd;
-  do nfd = open(p.c_str(), flags); while (nfd < 0 && errno == EINTR);
+  do nfd = openat(ProcFdDir(), p.c_str(), flags); while (nfd < 0 && errno == EINTR);
   if (nfd < 0) throw ErrnoError(info.Env(), "open(/proc/self/fd)", errno);
   return Napi::Number::New(info.Env(), nfd);
 }
@@ -118,8 +131,8 @@ Napi::Value LinkFd(const Napi::CallbackInfo& info) {
   std::string name = Component(info, 2, "linkat");
   if (linkat(fd, "", newdir, name.c_str(), AT_EMPTY_PATH) == 0) return info.Env().Undefined();
   if (errno != ENOENT && errno != EPERM) throw ErrnoError(info.Env(), "linkat", errno);
-  std::string p = "/proc/self/fd/" + std::to_string(fd);
-  if (linkat(AT_FDCWD, p.c_str(), newdir, name.c_str(), AT_SYMLINK_FOLLOW) < 0)
+  std::string p = std::to_string(fd);
+  if (linkat(ProcFdDir(), p.c_str(), newdir, name.c_str(), AT_SYMLINK_FOLLOW) < 0)
     throw ErrnoError(info.Env(), "linkat", errno);
   return info.Env().Undefined();
 }
@@ -155,8 +168,8 @@ Napi::Value UtimensFd(const Napi::CallbackInfo& info) {
   ts[0].tv_nsec = (long)info[2].As<Napi::Number>().Int64Value();
   ts[1].tv_sec = (time_t)info[3].As<Napi::Number>().Int64Value();
   ts[1].tv_nsec = (long)info[4].As<Napi::Number>().Int64Value();
-  std::string p = "/proc/self/fd/" + std::to_string(Fd(info, 0));
-  if (utimensat(AT_FDCWD, p.c_str(), ts, 0) < 0) throw ErrnoError(info.Env(), "utimensat", errno);
+  std::string p = std::to_string(Fd(info, 0));
+  if (utimensat(ProcFdDir(), p.c_str(), ts, 0) < 0) throw ErrnoError(info.Env(), "utimensat", errno);
   return info.Env().Undefined();
 }
 
@@ -197,44 +210,44 @@ Napi::Value Getdents(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(info.Env(), all.data(), all.size());
 }
 
-std::string ProcPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+// The xattr calls take an fd opened for reading (the caller reopens the O_PATH fd).
 
 // getxattrFd(fd, name) -> Buffer; listxattrFd(fd) -> Buffer (NUL-separated names).
 Napi::Value GetxattrFd(const Napi::CallbackInfo& info) {
-  std::string p = ProcPath(Fd(info, 0));
+  int fd = Fd(info, 0);
   std::string name = info[1].As<Napi::String>().Utf8Value();
-  ssize_t n = getxattr(p.c_str(), name.c_str(), nullptr, 0);
+  ssize_t n = fgetxattr(fd, name.c_str(), nullptr, 0);
   if (n < 0) throw ErrnoError(info.Env(), "getxattr", errno);
   std::string buf((size_t)n, '\0');
-  n = getxattr(p.c_str(), name.c_str(), buf.data(), buf.size());
+  n = fgetxattr(fd, name.c_str(), buf.data(), buf.size());
   if (n < 0) throw ErrnoError(info.Env(), "getxattr", errno);
   return Napi::Buffer<char>::Copy(info.Env(), buf.data(), (size_t)n);
 }
 
 Napi::Value ListxattrFd(const Napi::CallbackInfo& info) {
-  std::string p = ProcPath(Fd(info, 0));
-  ssize_t n = listxattr(p.c_str(), nullptr, 0);
+  int fd = Fd(info, 0);
+  ssize_t n = flistxattr(fd, nullptr, 0);
   if (n < 0) throw ErrnoError(info.Env(), "listxattr", errno);
   std::string buf((size_t)n, '\0');
-  n = listxattr(p.c_str(), buf.data(), buf.size());
+  n = flistxattr(fd, buf.data(), buf.size());
   if (n < 0) throw ErrnoError(info.Env(), "listxattr", errno);
   return Napi::Buffer<char>::Copy(info.Env(), buf.data(), (size_t)n);
 }
 
 // setxattrFd(fd, name, value, flags); removexattrFd(fd, name).
 Napi::Value SetxattrFd(const Napi::CallbackInfo& info) {
-  std::string p = ProcPath(Fd(info, 0));
+  int fd = Fd(info, 0);
   std::string name = info[1].As<Napi::String>().Utf8Value();
   Napi::Uint8Array v = info[2].As<Napi::Uint8Array>();
-  if (setxattr(p.c_str(), name.c_str(), v.Data(), v.ByteLength(), info[3].As<Napi::Number>().Int32Value()) < 0)
+  if (fsetxattr(fd, name.c_str(), v.Data(), v.ByteLength(), info[3].As<Napi::Number>().Int32Value()) < 0)
     throw ErrnoError(info.Env(), "setxattr", errno);
   return info.Env().Undefined();
 }
 
 Napi::Value RemovexattrFd(const Napi::CallbackInfo& info) {
-  std::string p = ProcPath(Fd(info, 0));
+  int fd = Fd(info, 0);
   std::string name = info[1].As<Napi::String>().Utf8Value();
-  if (removexattr(p.c_str(), name.c_str()) < 0) throw ErrnoError(info.Env(), "removexattr", errno);
+  if (fremovexattr(fd, name.c_str()) < 0) throw ErrnoError(info.Env(), "removexattr", errno);
   return info.Env().Undefined();
 }
 
@@ -267,6 +280,7 @@ Napi::Value OfdLock(const Napi::CallbackInfo& info) {
 Napi::Value Confine(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string root = info[0].As<Napi::String>().Utf8Value();
+  if (ProcFdDir() < 0) throw ErrnoError(env, "open(/proc/self/fd)", errno);
   if (unshare(CLONE_NEWNS) < 0) throw ErrnoError(env, "unshare(CLONE_NEWNS)", errno);
   if (chroot(root.c_str()) < 0) throw ErrnoError(env, "chroot", errno);
   if (chdir("/") < 0) throw ErrnoError(env, "chdir", errno);
@@ -290,6 +304,46 @@ Napi::Value Confine(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// socketpair() -> [fd0, fd1]: blocking AF_UNIX SOCK_STREAM, close-on-exec.
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) throw ErrnoError(info.Env(), "socketpair", errno);
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, Napi::Number::New(info.Env(), sv[0]));
+  a.Set(1u, Napi::Number::New(info.Env(), sv[1]));
+  return a;
+}
+
+// connectTcp(ipv4, port) -> a blocking, close-on-exec TCP socket fd (TCP_NODELAY).
+Napi::Value ConnectTcp(const Napi::CallbackInfo& info) {
+  std::string host = info[0].As<Napi::String>().Utf8Value();
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)info[1].As<Napi::Number>().Uint32Value());
+  if (inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) throw ErrnoError(info.Env(), "inet_pton", EINVAL);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw ErrnoError(info.Env(), "socket", errno);
+  int r;
+  do r = connect(fd, (struct sockaddr*)&sa, sizeof sa); while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    close(fd);
+    throw ErrnoError(info.Env(), "connect", e);
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// clearCloexec(fd): let a child inherit fd.
+Napi::Value ClearCloexec(const Napi::CallbackInfo& info) {
+  int fd = Fd(info, 0);
+  int fl = fcntl(fd, F_GETFD);
+  if (fl < 0 || fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC) < 0) throw ErrnoError(info.Env(), "fcntl(F_SETFD)", errno);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openat", Napi::Function::New(env, OpenAt));
   exports.Set("reopen", Napi::Function::New(env, Reopen));
@@ -310,6 +364,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setxattrFd", Napi::Function::New(env, SetxattrFd));
   exports.Set("removexattrFd", Napi::Function::New(env, RemovexattrFd));
   exports.Set("ofdLock", Napi::Function::New(env, OfdLock));
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair));
+  exports.Set("connectTcp", Napi::Function::New(env, ConnectTcp));
+  exports.Set("clearCloexec", Napi::Function::New(env, ClearCloexec));
   exports.Set("confine", Napi::Function::New(env, Confine));
   return exports;
 }

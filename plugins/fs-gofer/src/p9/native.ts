@@ -27,12 +27,18 @@ export interface GoferNative {
   /** [type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen]. */
   fstatfsFd(fd: number): [number, number, bigint, bigint, bigint, bigint, bigint, bigint, number];
   getdents(fd: number): Buffer;
+  /** The xattr calls take an fd open for reading (not O_PATH). */
   getxattrFd(fd: number, name: string): Buffer;
   listxattrFd(fd: number): Buffer;
   setxattrFd(fd: number, name: string, value: Uint8Array, flags: number): void;
   removexattrFd(fd: number, name: string): void;
   /** cmd 0 = F_OFD_SETLK, 1 = F_OFD_GETLK (out: type, start, len, pid). Returns 0 or an errno. */
   ofdLock(fd: number, cmd: number, type: number, start: number, len: number, out?: Float64Array): number;
+  /** A blocking AF_UNIX stream socketpair (close-on-exec). */
+  socketpair(): [number, number];
+  /** A blocking TCP connection to an IPv4 address (close-on-exec, TCP_NODELAY). */
+  connectTcp(ipv4: string, port: number): number;
+  clearCloexec(fd: number): void;
   /** unshare(CLONE_NEWNS), chroot(root), chdir('/'), NO_NEW_PRIVS, drop unneeded capabilities. */
   confine(root: string): void;
 }

@@ -312,6 +312,17 @@ export class GoferConnection {
     f.open = undefined;
   }
 
+  /** Runs fn on a read-only fd of a regular file or directory fid (fchmod, f*xattr). */
+  private withReadFd<T>(f: Fid, fn: (fd: number) => T): T {
+    if (f.type !== S_IFREG && f.type !== S_IFDIR) fail(EOPNOTSUPP, 'not a regular file or directory');
+    const fd = this.n.reopen(f.fd, f.type === S_IFDIR ? O_DIRECTORY : 0);
+    try {
+      return fn(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   private stat(fd: number): fs.BigIntStats {
     return fs.fstatSync(fd, { bigint: true });
   }
@@ -618,10 +629,11 @@ export class GoferConnection {
     this.fids.delete(m.fid);
     const x = f.xattr;
     try {
-      if (x?.kind === 'write') {
-        if (x.size === 0 && x.flags === 0) this.n.removexattrFd(f.fd, x.name);
-        else this.n.setxattrFd(f.fd, x.name, x.data, x.flags);
-      }
+      if (x?.kind === 'write')
+        this.withReadFd(f, (fd) => {
+          if (x.size === 0 && x.flags === 0) this.n.removexattrFd(fd, x.name);
+          else this.n.setxattrFd(fd, x.name, x.data, x.flags);
+        });
     } finally {
       this.closeFid(f);
     }
@@ -682,7 +694,7 @@ export class GoferConnection {
     const v = m.valid;
     if (v & SETATTR.MODE) {
       if (f.type === S_IFLNK) fail(EOPNOTSUPP, 'symlinks have no mode');
-      fs.chmodSync(`/proc/self/fd/${f.fd}`, m.mode & 0o7777);
+      this.withReadFd(f, (fd) => fs.fchmodSync(fd, m.mode & 0o7777));
     }
     if (v & (SETATTR.UID | SETATTR.GID))
       this.n.fchownFd(f.fd, v & SETATTR.UID ? m.uid : -1, v & SETATTR.GID ? m.gid : -1);
@@ -852,7 +864,9 @@ export class GoferConnection {
     // Extended attributes are reached through /proc/self/fd, which for a symlink fid could
     // name what the link points to: not served.
     if (f.type === S_IFLNK) fail(EOPNOTSUPP, 'xattrs of symlinks are not served');
-    const data = m.name === '' ? this.n.listxattrFd(f.fd) : this.n.getxattrFd(f.fd, m.name);
+    const data = this.withReadFd(f, (fd) =>
+      m.name === '' ? this.n.listxattrFd(fd) : this.n.getxattrFd(fd, m.name),
+    );
     const fd = this.n.dup(f.fd);
     if (m.newfid === m.fid) this.closeFid(f);
     this.fids.set(m.newfid, {
