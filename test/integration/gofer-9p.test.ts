@@ -206,6 +206,50 @@ describe('gofer mode 9p: the sandbox root over 9P2000.L', function () {
     }
   });
 
+  it('escapes from inside the sandbox (symlinks to /etc/shadow and beside the root, .. past the root, /proc/self/root) behave as in a chroot', async () => {
+    fs.writeFileSync(path.join(tmp, 'secret'), 'HOST SECRET\n');
+    const esc = path.join(tree, 'esc');
+    fs.mkdirSync(esc);
+    fs.symlinkSync('/etc/shadow', path.join(esc, 'shadow'));
+    fs.symlinkSync('../../../../../../etc/shadow', path.join(esc, 'up'));
+    fs.symlinkSync('../../secret', path.join(esc, 'secret-rel'));
+    fs.symlinkSync(path.join(tmp, 'secret'), path.join(esc, 'secret-abs'));
+    fs.symlinkSync('../../..', path.join(esc, 'updir'));
+    try {
+      // Applets by full name: a chroot has no /proc, so busybox cannot re-exec itself there.
+      const script = [
+        'B=/bin/busybox',
+        'for f in /esc/shadow /esc/up /esc/secret-rel /esc/secret-abs /../../secret /esc/updir/secret /esc/updir/../../secret; do $B cat $f; echo "$f rc=$?"; done',
+        'cd /esc/updir && pwd && $B ls -a',
+        'cd / && cd ../../.. && pwd && $B ls',
+        '$B ls -L /esc/updir/etc',
+      ].join('; ');
+      // Linux's answer: the same script in a chroot of the tree.
+      const native = spawnSync('chroot', [tree, '/bin/busybox', 'sh', '-c', script], { encoding: 'utf8' });
+      assert.equal(native.status, 0, native.stderr);
+      assert.doesNotMatch(native.stdout, /HOST SECRET/);
+      for (const cfg of [cfg9p, cfgDirect]) {
+        const { proc, done } = runscDo(cfg, ['--root-dir', tree, '--', '/bin/busybox', 'sh', '-c', script]);
+        procs.push(proc);
+        const r = await done;
+        assert.equal(r.stdout, native.stdout, `${path.basename(cfg)} stdout`);
+        assert.equal(r.stderr, native.stderr, `${path.basename(cfg)} stderr`);
+        assert.equal(r.code, 0);
+      }
+      // /proc/self/root is the sandbox's root, not the host's.
+      const probe =
+        'readlink /proc/self/root; cat /proc/self/root/../../secret; echo "rc=$?"; ls /proc/self/root/ | tr "\\n" " "';
+      const { proc, done } = runscDo(cfg9p, ['--root-dir', tree, '--', '/bin/busybox', 'sh', '-c', probe]);
+      procs.push(proc);
+      const r = await done;
+      assert.equal(r.stdout, `/\nrc=1\n${fs.readdirSync(tree).sort().join(' ')} `);
+      assert.match(r.stderr, /can't open '\/proc\/self\/root\/..\/..\/secret': No such file or directory/);
+      assert.equal(fs.readFileSync(path.join(tmp, 'secret'), 'utf8'), 'HOST SECRET\n');
+    } finally {
+      fs.rmSync(esc, { recursive: true, force: true });
+    }
+  });
+
   it('when the 9P server dies, its files fail with EIO, one log line says so, and the sentry carries on', async () => {
     const g = await startGofer(tree);
     gofers.push(g);
