@@ -30,6 +30,8 @@ import {
   DirectoryFile,
   FileDescription,
   allocAnonDev,
+  copyToSegs,
+  ioLength,
   type DirEntry,
   type Filesystem,
   type Inode,
@@ -87,6 +89,13 @@ export class SyncP9Conn {
     private readonly log?: Logger,
     /** What the peer is, for messages ("the gofer", "9P server 127.0.0.1:564"). */
     readonly peer = 'the gofer',
+    /**
+     * Whether the server answers requests in order, one after the other (runsc gofer does),
+     * so that a request may depend on an earlier one sent in the same write (Twalk then
+     * Tgetattr of the new fid). 9P does not promise this: other servers (diod) serve
+     * requests concurrently, and get dependent requests one round trip at a time.
+     */
+    readonly ordered = false,
   ) {}
 
   get alive(): boolean {
@@ -132,16 +141,28 @@ export class SyncP9Conn {
     }
   }
 
-  /** Sends one request; returns its reply. Rlerror throws SysError(ecode). */
-  call<T extends Request>(req: T): MessageOf<ReplyOf<T['op']>> {
-    if (this.dead) throw new SysError(EIO, `${this.peer}: ${this.dead}`);
-    let frame: Buffer;
+  /** Tags of requests sent without waiting (post): tag -> callback when the reply arrives. */
+  private readonly posted = new Map<number, (r: Message) => void>();
+  private nextTag = 1;
+
+  private allocTag(taken: Set<number>): number {
+    for (;;) {
+      const t = this.nextTag;
+      this.nextTag = this.nextTag >= 0xfffe ? 1 : this.nextTag + 1;
+      if (!this.posted.has(t) && !taken.has(t)) return t;
+    }
+  }
+
+  private frame(req: Request, tag: number): Buffer {
     try {
-      frame = encode({ ...req, tag: 1 } as Message);
+      return encode({ ...req, tag } as Message);
     } catch (e) {
       throw new SysError(e instanceof P9ProtocolError ? EINVAL : EIO, (e as Error).message);
     }
-    this.writeAll(frame);
+  }
+
+  /** Reads one reply frame. */
+  private readReply(): Message {
     this.readExact(this.hdr, 4);
     const size = this.hdr.readUInt32LE(0);
     if (size < HEADER_SIZE || size > this.msize)
@@ -149,16 +170,64 @@ export class SyncP9Conn {
     const body = Buffer.allocUnsafe(size);
     this.hdr.copy(body, 0, 0, 4);
     this.readExact(body.subarray(4), size - 4);
-    let r: Message;
     try {
-      r = decode(body);
+      return decode(body);
     } catch (e) {
       this.lost(`malformed reply: ${(e as Error).message}`);
     }
-    if (r.tag !== 1) this.lost(`reply with tag ${r.tag}, expected 1`);
-    if (r.op === 'Rlerror') throw new SysError(r.ecode || EIO, `${this.peer}: ${req.op}`);
-    if (r.op !== `R${req.op.slice(1)}`) this.lost(`${req.op} answered by ${r.op}`);
+  }
+
+  /**
+   * Sends `reqs` in one write (pipelined, each with its own tag) and waits for all their
+   * replies, matched by tag (a multi-threaded server may answer out of order). Returns, in
+   * request order, each reply or the SysError its Rlerror stands for.
+   */
+  callMany(reqs: readonly Request[]): (Message | SysError)[] {
+    if (this.dead) throw new SysError(EIO, `${this.peer}: ${this.dead}`);
+    const taken = new Set<number>();
+    const tags = reqs.map(() => {
+      const t = this.allocTag(taken);
+      taken.add(t);
+      return t;
+    });
+    this.writeAll(Buffer.concat(reqs.map((r, i) => this.frame(r, tags[i]))));
+    const out = new Array<Message | SysError | undefined>(reqs.length);
+    let left = reqs.length;
+    while (left > 0) {
+      const r = this.readReply();
+      const cb = this.posted.get(r.tag);
+      if (cb) {
+        this.posted.delete(r.tag);
+        cb(r);
+        continue;
+      }
+      const i = tags.indexOf(r.tag);
+      if (i < 0 || out[i] !== undefined) this.lost(`reply with unexpected tag ${r.tag}`);
+      const req = reqs[i];
+      if (r.op === 'Rlerror') out[i] = new SysError(r.ecode || EIO, `${this.peer}: ${req.op}`);
+      else if (r.op !== `R${req.op.slice(1)}`) this.lost(`${req.op} answered by ${r.op}`);
+      else out[i] = r;
+      left--;
+    }
+    return out as (Message | SysError)[];
+  }
+
+  /** Sends one request; returns its reply. Rlerror throws SysError(ecode). */
+  call<T extends Request>(req: T): MessageOf<ReplyOf<T['op']>> {
+    const [r] = this.callMany([req]);
+    if (r instanceof SysError) throw r;
     return r as MessageOf<ReplyOf<T['op']>>;
+  }
+
+  /**
+   * Sends a request without waiting (Tclunk); `done` runs when its reply is read, which
+   * happens while waiting for a later call's reply.
+   */
+  post(req: Request, done: (r: Message) => void): void {
+    if (this.dead) return;
+    const tag = this.allocTag(new Set());
+    this.posted.set(tag, done);
+    this.writeAll(this.frame(req, tag));
   }
 
   close(): void {
@@ -229,25 +298,7 @@ export class P9fs implements Filesystem {
   }
 
   getattr(fid: number): Stat {
-    const a = this.conn.call({ op: 'Tgetattr', fid, requestMask: GETATTR.BASIC });
-    return {
-      dev: this.dev,
-      ino: Number(a.qid.path),
-      mode: a.mode,
-      nlink: Number(a.nlink),
-      uid: a.uid,
-      gid: a.gid,
-      rdev: Number(a.rdev),
-      size: Number(a.size),
-      blksize: Number(a.blksize),
-      blocks: Number(a.blocks),
-      atimeSec: Number(a.atimeSec),
-      atimeNsec: Number(a.atimeNsec),
-      mtimeSec: Number(a.mtimeSec),
-      mtimeNsec: Number(a.mtimeNsec),
-      ctimeSec: Number(a.ctimeSec),
-      ctimeNsec: Number(a.ctimeNsec),
-    };
+    return this.statOf(this.conn.call({ op: 'Tgetattr', fid, requestMask: GETATTR.BASIC }));
   }
 
   /** A new fid for `names` walked from `from` (one component each); throws SysError. */
@@ -268,13 +319,69 @@ export class P9fs implements Filesystem {
     return fid;
   }
 
+  /** Clunks without waiting; the fid number is reused only once the server has answered. */
   clunk(fid: number): void {
+    if (!this.conn.alive) return;
     try {
-      if (this.conn.alive) this.conn.call({ op: 'Tclunk', fid });
+      this.conn.post({ op: 'Tclunk', fid }, () => this.fids.release(fid));
     } catch {
-      /* the fid is gone either way */
+      /* the connection is gone; so is the fid */
     }
-    this.fids.release(fid);
+  }
+
+  /**
+   * Walks `names` from `from` to a new fid and runs `then` on it, in one round trip (the
+   * requests are pipelined; if the walk fails, `then` fails with EBADF and is ignored).
+   * Returns the fid and the reply to `then`.
+   */
+  walkThen<T extends Request>(
+    from: number,
+    names: string[],
+    then: (fid: number) => T,
+  ): { fid: number; reply: Message } {
+    const fid = this.fids.alloc();
+    const walk: Request = { op: 'Twalk', fid: from, newfid: fid, wnames: names.map(toWire) };
+    let w: Message | SysError, r: Message | SysError;
+    if (this.conn.ordered) [w, r] = this.conn.callMany([walk, then(fid)]);
+    else {
+      [w] = this.conn.callMany([walk]);
+      r = w instanceof SysError ? new SysError(EBADF) : this.conn.callMany([then(fid)])[0];
+    }
+    if (w instanceof SysError) {
+      this.fids.release(fid);
+      throw w;
+    }
+    if (w.op !== 'Rwalk' || w.qids.length !== names.length) {
+      this.fids.release(fid);
+      throw new SysError(ENOENT);
+    }
+    if (r instanceof SysError) {
+      this.clunk(fid);
+      throw r;
+    }
+    return { fid, reply: r };
+  }
+
+  /** Stat of an Rgetattr. */
+  statOf(a: MessageOf<'Rgetattr'>): Stat {
+    return {
+      dev: this.dev,
+      ino: Number(a.qid.path),
+      mode: a.mode,
+      nlink: Number(a.nlink),
+      uid: a.uid,
+      gid: a.gid,
+      rdev: Number(a.rdev),
+      size: Number(a.size),
+      blksize: Number(a.blksize),
+      blocks: Number(a.blocks),
+      atimeSec: Number(a.atimeSec),
+      atimeNsec: Number(a.atimeNsec),
+      mtimeSec: Number(a.mtimeSec),
+      mtimeNsec: Number(a.mtimeNsec),
+      ctimeSec: Number(a.ctimeSec),
+      ctimeNsec: Number(a.ctimeNsec),
+    };
   }
 
   /** The fid of directory `d` (walked from its parent when not held). */
@@ -358,38 +465,34 @@ export class P9Inode implements Inode {
     throw new SysError(EROFS);
   }
 
-  /** A new fid for this inode (walked from its parent's directory fid). */
-  fid(): number {
-    if (!this.parent) return this.fs.walk(this.fs.rootFid, []);
-    return this.fs.walk(this.fs.dirFid(this.parent), [this.name]);
-  }
-
   lookup(name: string): P9Inode | null {
     if ((this.mode & S_IFMT) !== S_IFDIR) return null;
-    let fid: number;
+    let r: { fid: number; reply: Message };
     try {
-      fid = this.fs.walk(this.fs.dirFid(this), [name]);
+      // Twalk + Tgetattr in one round trip.
+      r = this.fs.walkThen(this.fs.dirFid(this), [name], (fid) => ({
+        op: 'Tgetattr',
+        fid,
+        requestMask: GETATTR.BASIC,
+      }));
     } catch (e) {
       if (e instanceof SysError && e.errno === ENOENT) return null;
       throw e;
     }
-    let child: P9Inode;
-    try {
-      child = new P9Inode(this.fs, this, name, this.fs.getattr(fid));
-    } catch (e) {
-      this.fs.clunk(fid);
-      throw e;
-    }
-    if ((child.mode & S_IFMT) === S_IFDIR) this.fs.adoptDirFid(child, fid);
-    else this.fs.clunk(fid);
+    const child = new P9Inode(this.fs, this, name, this.fs.statOf(r.reply as MessageOf<'Rgetattr'>));
+    if ((child.mode & S_IFMT) === S_IFDIR) this.fs.adoptDirFid(child, r.fid);
+    else this.fs.clunk(r.fid);
     return child;
   }
 
   readdir(): DirEntry[] {
     if ((this.mode & S_IFMT) !== S_IFDIR) throw new SysError(20 /* ENOTDIR */);
-    const fid = this.fs.walk(this.fs.dirFid(this), []);
+    const { fid } = this.fs.walkThen(this.fs.dirFid(this), [], (f) => ({
+      op: 'Tlopen',
+      fid: f,
+      flags: O_RDONLY,
+    }));
     try {
-      this.fs.conn.call({ op: 'Tlopen', fid, flags: O_RDONLY });
       const out: DirEntry[] = [];
       let offset = 0n;
       for (;;) {
@@ -413,24 +516,20 @@ export class P9Inode implements Inode {
 
   readlink(): string {
     if ((this.mode & S_IFMT) !== S_IFLNK) throw new SysError(EINVAL);
-    const fid = this.fid();
-    try {
-      return fromWire(this.fs.conn.call({ op: 'Treadlink', fid }).target);
-    } finally {
-      this.fs.clunk(fid);
-    }
+    const r = this.fs.walkThen(this.fs.dirFid(this.parent!), [this.name], (fid) => ({
+      op: 'Treadlink',
+      fid,
+    }));
+    this.fs.clunk(r.fid);
+    return fromWire((r.reply as MessageOf<'Rreadlink'>).target);
   }
 
   /** A fid of this regular file opened for reading. */
   openFid(): number {
-    const fid = this.fid();
-    try {
-      this.fs.conn.call({ op: 'Tlopen', fid, flags: O_RDONLY });
-    } catch (e) {
-      this.fs.clunk(fid);
-      throw e;
-    }
-    return fid;
+    // Twalk + Tlopen in one round trip.
+    const from = this.parent ? this.fs.dirFid(this.parent) : this.fs.rootFid;
+    const names = this.parent ? [this.name] : [];
+    return this.fs.walkThen(from, names, (fid) => ({ op: 'Tlopen', fid, flags: O_RDONLY })).fid;
   }
 
   open(_t: TaskApi, flags: number, vd: VirtualDentry): FileDescription {
@@ -449,7 +548,13 @@ export class P9Inode implements Inode {
     let done = 0;
     while (done < dst.length) {
       const count = Math.min(dst.length - done, this.fs.maxIo);
-      const r = this.fs.conn.call({ op: 'Tread', fid, offset: BigInt(off + done), count });
+      let r: MessageOf<'Rread'>;
+      try {
+        r = this.fs.conn.call({ op: 'Tread', fid, offset: BigInt(off + done), count });
+      } catch (e) {
+        if (done > 0) break; // a short read; the error comes with the next call
+        throw e;
+      }
       if (r.data.length > count) throw new SysError(EIO, 'Rread longer than asked');
       dst.set(r.data, done);
       done += r.data.length;
@@ -517,19 +622,15 @@ export class P9File extends FileDescription implements Mappable {
   }
 
   override read(_t: TaskApi, dst: IoDst, off: number): number {
-    let pos = off < 0 ? this.pos : off;
+    const pos = off < 0 ? this.pos : off;
     let done = 0;
-    try {
-      for (const seg of dst) {
-        const n = this.node.readAt(this.fid, seg, pos);
-        pos += n;
-        done += n;
-        if (n < seg.length) break;
-      }
-    } catch (e) {
-      if (done === 0) throw e;
+    if (dst.length === 1) done = this.node.readAt(this.fid, dst[0], pos);
+    else {
+      // Segments are often single pages of the app's buffer: read once, scatter after.
+      const tmp = Buffer.allocUnsafe(ioLength(dst));
+      done = copyToSegs(dst, tmp.subarray(0, this.node.readAt(this.fid, tmp, pos)));
     }
-    if (off < 0) this.pos = pos;
+    if (off < 0) this.pos = pos + done;
     return done;
   }
 

@@ -56,7 +56,8 @@ export function mountP9(source: string, o: MountP9Options): P9fs {
   fs.closeSync(theirs);
   // The gofer lives as long as its socket: it exits when this process closes its end.
   child.unref();
-  const conn = new SyncP9Conn(mine, o.log, `runsc gofer (pid ${child.pid})`);
+  // runsc gofer serves requests in order, so dependent requests may be pipelined.
+  const conn = new SyncP9Conn(mine, o.log, `runsc gofer (pid ${child.pid})`, true);
   try {
     return new P9fs(conn, { mf: o.mf, aname: '', log: o.log });
   } catch (e) {

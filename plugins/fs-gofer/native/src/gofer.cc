@@ -308,6 +308,16 @@ Napi::Value Confine(const Napi::CallbackInfo& info) {
 Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) throw ErrnoError(info.Env(), "socketpair", errno);
+  // Room for a whole 1 MiB Rread in flight (the default ~200 KiB makes a large read several
+  // wake-ups of each side). The *FORCE variants need CAP_NET_ADMIN; without it the kernel
+  // clamps to net.core.*mem_max, which is fine.
+  int sz = 4 << 20;
+  for (int i = 0; i < 2; i++) {
+    if (setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0)
+      setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    if (setsockopt(sv[i], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) < 0)
+      setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  }
   Napi::Array a = Napi::Array::New(info.Env(), 2);
   a.Set(0u, Napi::Number::New(info.Env(), sv[0]));
   a.Set(1u, Napi::Number::New(info.Env(), sv[1]));
