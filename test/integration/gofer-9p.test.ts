@@ -134,25 +134,22 @@ describe('gofer mode 9p: the sandbox root over 9P2000.L', function () {
   });
 
   it('runsc do starts one runsc gofer, chrooted into the root in its own mount namespace with few capabilities; it exits with the sandbox', async () => {
-    const { proc, done } = runscDo(cfg9p, [
+    const { proc, done, out } = runscDo(cfg9p, [
       '--root-dir',
       tree,
       '--',
       '/bin/busybox',
       'sh',
       '-c',
-      'cat /data/a/b/c/deep.txt; sleep 3; echo end',
+      'cat /data/a/b/c/deep.txt; sleep 5; echo end',
     ]);
     procs.push(proc);
-    let gofer: number[] = [];
-    for (let i = 0; i < 100 && gofer.length === 0 && proc.exitCode === null; i++) {
-      await sleep(50);
-      gofer = childrenMatching(proc.pid!, ['gofer', '--root-dir', tree]);
-    }
+    // Once the sandbox has read a file, the gofer is serving, so it has confined itself.
+    for (let i = 0; i < 600 && !out().includes('deep') && proc.exitCode === null; i++) await sleep(50);
+    assert.equal(out(), 'deep\n');
+    const gofer = childrenMatching(proc.pid!, ['gofer', '--root-dir', tree]);
     assert.equal(gofer.length, 1, 'one gofer child');
     const g = gofer[0];
-    // Give it a moment to confine itself (it does so before serving, and the sandbox is running).
-    await sleep(500);
     assert.equal(fs.readlinkSync(`/proc/${g}/root`), tree, 'chrooted into the root');
     assert.notEqual(
       fs.readlinkSync(`/proc/${g}/ns/mnt`),
@@ -173,7 +170,7 @@ describe('gofer mode 9p: the sandbox root over 9P2000.L', function () {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'deep\nend\n');
     let alive = true;
-    for (let i = 0; i < 100 && alive; i++) {
+    for (let i = 0; i < 200 && alive; i++) {
       await sleep(50);
       alive =
         fs.existsSync(`/proc/${g}`) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${g}/status`, 'utf8'));
