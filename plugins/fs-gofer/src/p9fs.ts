@@ -8,8 +8,12 @@
  * time on a blocking socket (SyncP9Conn), tag 1, the reply read before the next request.
  *
  * Fids: every directory whose fid is in use keeps one (at most MAX_DIR_FIDS, least recently
- * used are clunked and re-walked from their parent on demand); files and symlinks are walked
- * to when opened or read, and their fids clunked on close. Attributes are fetched at lookup
+ * used are clunked and re-walked from their parent on demand). A regular file opened for
+ * reading gets one fid (Twalk + Tlopen) shared by all its open files (reads are positional)
+ * and kept after the last close for the next open (at most MAX_IDLE_READ_FIDS idle ones).
+ * Symlinks are walked to when read and clunked. Clunks are sent without waiting for the
+ * reply. With runsc gofer, which answers in order, a walk and the request on the new fid
+ * go in one write (one round trip). Attributes are fetched at lookup
  * and kept (gVisor's "exclusive" file access: the tree is assumed not to change beneath the
  * sandbox).
  *
@@ -64,6 +68,8 @@ const S_IFMT = 0o170000,
 
 /** Most directory fids kept at once. */
 export const MAX_DIR_FIDS = 256;
+/** Most open-for-reading fids kept for files no longer open (so reopening costs nothing). */
+export const MAX_IDLE_READ_FIDS = 256;
 /** msize the client asks for. */
 export const CLIENT_MSIZE = 1 << 20;
 
@@ -398,6 +404,24 @@ export class P9fs implements Filesystem {
     return fid;
   }
 
+  /** Inodes whose shared read fid no open file uses, least recently used first. */
+  private readonly idleReadFids = new Set<P9Inode>();
+
+  /** An inode's shared read fid gained a user (no longer idle). */
+  readFidBusy(n: P9Inode): void {
+    this.idleReadFids.delete(n);
+  }
+
+  /** An inode's shared read fid lost its last user: keep it for the next open, within bounds. */
+  readFidIdle(n: P9Inode): void {
+    this.idleReadFids.add(n);
+    if (this.idleReadFids.size > MAX_IDLE_READ_FIDS) {
+      const old = this.idleReadFids.values().next().value as P9Inode;
+      this.idleReadFids.delete(old);
+      old.dropReadFid();
+    }
+  }
+
   adoptDirFid(d: P9Inode, fid: number): void {
     this.dirFids.set(d, fid);
     if (this.dirFids.size > MAX_DIR_FIDS) {
@@ -524,6 +548,28 @@ export class P9Inode implements Inode {
     return fromWire((r.reply as MessageOf<'Rreadlink'>).target);
   }
 
+  /** The fid opened for reading that every open file of this inode shares (reads are positional). */
+  private readFid?: number;
+  private readFidUsers = 0;
+
+  acquireReadFid(): number {
+    this.readFid ??= this.openFid();
+    this.readFidUsers++;
+    this.fs.readFidBusy(this);
+    return this.readFid;
+  }
+
+  releaseReadFid(): void {
+    if (--this.readFidUsers === 0) this.fs.readFidIdle(this);
+  }
+
+  /** Clunks the shared read fid (only when no open file uses it). */
+  dropReadFid(): void {
+    if (this.readFidUsers !== 0 || this.readFid === undefined) return;
+    this.fs.clunk(this.readFid);
+    this.readFid = undefined;
+  }
+
   /** A fid of this regular file opened for reading. */
   openFid(): number {
     // Twalk + Tlopen in one round trip.
@@ -540,7 +586,7 @@ export class P9Inode implements Inode {
     }
     if (type !== S_IFREG) throw new SysError(ENXIO);
     if ((flags & 3) !== O_RDONLY) throw new SysError(EROFS);
-    return new P9File(flags, this, this.openFid());
+    return new P9File(flags, this, this.acquireReadFid());
   }
 
   /** Reads up to dst.length bytes at `off` from an open fid; returns the count (short at EOF). */
@@ -658,7 +704,7 @@ export class P9File extends FileDescription implements Mappable {
   protected override release(): void {
     if (!this.closed) {
       this.closed = true;
-      this.node.fs.clunk(this.fid);
+      this.node.releaseReadFid();
     }
   }
 }
