@@ -119,7 +119,7 @@ export async function runDo(opts: DoOptions): Promise<number> {
       ? sc.container.resolveAll<FilesystemType>(FilesystemType)
       : [];
     // gofer.mode picks the lower layer: directfs (default) or 9p (a runsc gofer process).
-    const goferOpts = opts.config.pluginOptions.gofer ?? {};
+    const goferOpts = opts.config.values.rootfs === 'gofer' ? (opts.config.pluginOptions.gofer ?? {}) : {};
     const lowerName = goferOpts.mode === '9p' ? '9p' : 'directfs';
     const lowerType = types.find((t) => t.name === lowerName);
     if (!lowerType)
