@@ -7,7 +7,7 @@ export function parseListen(v: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port >= 0 && port <= 65535))
-    throw Object.assign(new Error(`runsc gofer: --listen ${v}: expected HOST:PORT (port 0..65535)`), {
+    throw Object.assign(new Error(`gofer: --listen ${v}: expected HOST:PORT (port 0..65535)`), {
       exitCode: ExitCode.USAGE,
     });
   return { host: m[1] ?? m[2], port };
@@ -64,12 +64,12 @@ use a loopback address). The first line on stdout is "listening on HOST:PORT".`;
     try {
       st = fs.statSync(root);
     } catch (e) {
-      throw Object.assign(new Error(`runsc gofer: --root-dir ${root}: ${(e as Error).message}`), {
+      throw Object.assign(new Error(`gofer: --root-dir ${root}: ${(e as Error).message}`), {
         exitCode: ExitCode.USAGE,
       });
     }
     if (!st.isDirectory())
-      throw Object.assign(new Error(`runsc gofer: --root-dir ${root}: not a directory`), {
+      throw Object.assign(new Error(`gofer: --root-dir ${root}: not a directory`), {
         exitCode: ExitCode.USAGE,
       });
 
@@ -82,9 +82,7 @@ use a loopback address). The first line on stdout is "listening on HOST:PORT".`;
       });
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', (e) =>
-          reject(
-            Object.assign(new Error(`runsc gofer: --listen ${flags.listen}: ${e.message}`), { exitCode: 1 }),
-          ),
+          reject(Object.assign(new Error(`gofer: --listen ${flags.listen}: ${e.message}`), { exitCode: 1 })),
         );
         tcp.listen(port, host, () => resolve());
       });
@@ -105,7 +103,7 @@ use a loopback address). The first line on stdout is "listening on HOST:PORT".`;
     }
 
     if (flags.fd === undefined)
-      throw Object.assign(new Error('runsc gofer: give --fd N (internal) or --listen HOST:PORT'), {
+      throw Object.assign(new Error('gofer: give --fd N (internal) or --listen HOST:PORT'), {
         exitCode: ExitCode.USAGE,
       });
     // Internal mode: confine first, then serve '/' (the old root dir) on the inherited socket.
@@ -113,7 +111,7 @@ use a loopback address). The first line on stdout is "listening on HOST:PORT".`;
     try {
       goferNative().confine(root);
     } catch (e) {
-      throw Object.assign(new Error(`runsc gofer: confining to ${root}: ${(e as Error).message}`), {
+      throw Object.assign(new Error(`gofer: confining to ${root}: ${(e as Error).message}`), {
         exitCode: 1,
       });
     }
