@@ -128,12 +128,15 @@ export async function runDo(opts: DoOptions): Promise<number> {
     const types = sc.container.isRegistered(FilesystemType)
       ? sc.container.resolveAll<FilesystemType>(FilesystemType)
       : [];
-    const lowerType = types.find((t) => t.name === 'directfs');
+    // gofer.mode picks the lower layer: directfs (default) or 9p (a runsc gofer process).
+    const goferOpts = opts.config.values.rootfs === 'gofer' ? (opts.config.pluginOptions.gofer ?? {}) : {};
+    const lowerName = goferOpts.mode === '9p' ? '9p' : 'directfs';
+    const lowerType = types.find((t) => t.name === lowerName);
     if (!lowerType)
       throw new Error(
-        `rootfs plugin "${opts.config.values.rootfs}" provides no "directfs" filesystem, which runsc do needs`,
+        `rootfs plugin "${opts.config.values.rootfs}" provides no "${lowerName}" filesystem, which runsc do needs`,
       );
-    const lower = await lowerType.mount(opts.rootDir ?? '/', { mf });
+    const lower = await lowerType.mount(opts.rootDir ?? '/', { ...goferOpts, mf, log });
     kernel = new Kernel({
       platform,
       mf,

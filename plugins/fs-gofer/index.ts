@@ -1,31 +1,47 @@
 /**
- * The gofer filesystem plugin. Today it provides the "directfs" mode: the sentry serves a
- * host directory read-only by itself, walking beneath the root one component at a time
- * with openat(O_NOFOLLOW) (see src/directfs.ts). The separate gofer process speaking
- * 9P2000.L comes in its own issue; until then the config accepts only `mode: directfs`.
+ * The gofer filesystem plugin, two modes (docs/gofer.md):
+ *   directfs  the sentry opens host files itself, read-only, beneath the root, walking one
+ *             component at a time with openat(O_NOFOLLOW) (src/directfs.ts). The default.
+ *   9p        a separate, confined `runsc gofer` process serves the root over 9P2000.L on a
+ *             socketpair (src/p9/server.ts); the sentry reads it with a 9P client (src/p9fs.ts).
  *
  * Config block:
  *   gofer:
- *     mode: directfs
+ *     mode: directfs | 9p
+ *     server: HOST:PORT   # 9p only, tests/debugging: use this 9P2000.L server (e.g. diod)
+ *     aname: PATH         #   and attach to this name, instead of starting runsc gofer
  *
- * Registers a FilesystemType named `directfs` under the `FilesystemType` token. The rootfs
- * is built by core/fs/rootfs.ts: overlay(tmpfs upper, directfs lower).
+ * Registers FilesystemTypes `directfs` and `9p` under the `FilesystemType` token; runsc do
+ * mounts the one `mode` names as the lower layer of overlay(tmpfs upper, lower)
+ * (core/fs/rootfs.ts).
  */
 import { FilesystemType, type ConfigSchema, type PluginManifest } from '../../core/plugins';
 import { Directfs, type DirectfsOptions } from './src/directfs';
 import type { MemoryFile } from '../../core/mm/memfile';
+import type { Logger } from '../../core/log';
+import { mountP9 } from './src/p9mount';
 
 export { Directfs, DirectInode, DirectFile, MAX_DIR_FDS, type DirectfsOptions } from './src/directfs';
+export { P9fs, P9Inode, P9File, SyncP9Conn } from './src/p9fs';
 
 export const configSchema: ConfigSchema = {
   type: 'object',
   properties: {
     mode: {
       type: 'string',
-      enum: ['directfs'],
+      enum: ['directfs', '9p'],
       default: 'directfs',
       description:
-        'How host files are reached. directfs: the sentry opens them itself, beneath the root, never following host symlinks (read-only). The 9P gofer process is not available yet.',
+        'How host files are reached. directfs: the sentry opens them itself, beneath the root, never following host symlinks (read-only). 9p: a confined `runsc gofer` process serves them over 9P2000.L.',
+    },
+    server: {
+      type: 'string',
+      description:
+        'mode 9p, tests and debugging: read the root from this 9P2000.L server (IPv4 HOST:PORT, e.g. diod) instead of starting runsc gofer.',
+    },
+    aname: {
+      type: 'string',
+      description: 'mode 9p with server: the attach name (the exported path for diod).',
     },
   },
   additionalProperties: false,
@@ -42,16 +58,34 @@ export const directfsType: FilesystemType = {
   },
 };
 
+/**
+ * The `9p` filesystem type: mount(source = host directory, {mf?, log?, server?, aname?}).
+ * Without `server` it starts `runsc gofer` on a socketpair serving `source`.
+ */
+export const p9Type: FilesystemType = {
+  name: '9p',
+  userMountable: false,
+  mount(source: string, options: Record<string, unknown>) {
+    return mountP9(source, {
+      mf: options.mf as MemoryFile | undefined,
+      log: options.log as Logger | undefined,
+      server: options.server as string | undefined,
+      aname: options.aname as string | undefined,
+    });
+  },
+};
+
 export const manifest: PluginManifest = {
   apiVersion: 1,
   kind: 'filesystem',
   name: 'gofer',
   version: '0.1.0',
   description:
-    'Host directories as the sandbox root: directfs mode (the sentry opens host files itself, read-only, beneath the root).',
+    'Host directories as the sandbox root: directfs (the sentry opens host files itself, read-only, beneath the root) or 9p (a confined gofer process serves them over 9P2000.L).',
   configSchema,
   register(container) {
     container.register(FilesystemType, { useValue: directfsType });
+    container.register(FilesystemType, { useValue: p9Type });
   },
 };
 

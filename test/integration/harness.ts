@@ -62,7 +62,12 @@ export function runSandbox(argv: string[], o: RunOpts & { flags?: string[] } = {
       {
         input: o.input ?? '',
         cwd: REPO,
-        env: { PATH: process.env.PATH ?? BASE_ENV.PATH, HOME: '/root' },
+        // RUNSC_CONFIG passes through so a suite can run under another config (gofer.mode: 9p).
+        env: {
+          PATH: process.env.PATH ?? BASE_ENV.PATH,
+          HOME: '/root',
+          ...(process.env.RUNSC_CONFIG ? { RUNSC_CONFIG: process.env.RUNSC_CONFIG } : {}),
+        },
         timeout: o.timeoutMs ?? 60000,
         killSignal: 'SIGKILL',
       },

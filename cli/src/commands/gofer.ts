@@ -1,17 +1,51 @@
+import { Flags } from '@oclif/core';
 import { RunscCommand } from '../base';
 import { ExitCode, INTERNAL_ENV } from '../exit-codes';
 
+/** `HOST:PORT` (IPv6 as `[::1]:PORT`) -> parts, or a message naming the flag. */
+export function parseListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535))
+    throw Object.assign(new Error(`gofer: --listen ${v}: expected HOST:PORT (port 0..65535)`), {
+      exitCode: ExitCode.USAGE,
+    });
+  return { host: m[1] ?? m[2], port };
+}
+
 export default class Gofer extends RunscCommand {
   static override hidden = true;
-  static override strict = false;
   static override summary =
-    'The file proxy of a sandbox: serves the root filesystem of a container to the sentry. Internal: started by runsc create/run.';
+    'The file proxy of a sandbox: serves a root directory over 9P2000.L. Internal: started by runsc; --listen is a test/debug mode.';
+  static override description = `Serves DIR (--root-dir) over 9P2000.L (docs/gofer.md).
+
+Internal mode (TSVISOR_INTERNAL=gofer, started by runsc): serves the socket on --fd after
+entering a private mount namespace, chrooting into DIR and dropping capabilities.
+
+Test/debug mode: --listen HOST:PORT serves TCP connections (unconfined, no authentication:
+use a loopback address). The first line on stdout is "listening on HOST:PORT".`;
+
+  static override flags = {
+    'root-dir': Flags.string({ description: 'The directory served as /.', helpValue: 'DIR', required: true }),
+    listen: Flags.string({
+      description: 'Serve TCP connections on HOST:PORT (tests, debugging).',
+      helpValue: 'HOST:PORT',
+    }),
+    fd: Flags.integer({ description: 'Internal: serve this inherited socket fd.', min: 3 }),
+    aname: Flags.string({
+      description: 'Also accept this attach name (besides "", "/" and DIR itself), e.g. ctl for diodload.',
+      multiple: true,
+      helpValue: 'NAME',
+    }),
+    msize: Flags.integer({ description: 'Largest message size offered. [default: 1048576]', min: 4096 }),
+  };
 
   protected override async init(): Promise<void> {
-    // Refuse before anything else (config loading included): people should not start this by hand.
-    if (process.env[INTERNAL_ENV] !== 'gofer') {
+    // Refuse before anything else (config loading included), unless this is the test/debug mode.
+    const listen = this.argv.some((a) => a === '--listen' || a.startsWith('--listen='));
+    if (process.env[INTERNAL_ENV] !== 'gofer' && !listen) {
       this.logToStderr(
-        'runsc gofer: internal command: used by runsc create/run; not for direct use (see `runsc help` for the commands to use)',
+        'runsc gofer: internal command: used by runsc create/run; not for direct use (`runsc gofer --listen HOST:PORT --root-dir DIR` serves a directory for tests)',
       );
       this.exit(ExitCode.USAGE);
     }
@@ -19,13 +53,73 @@ export default class Gofer extends RunscCommand {
   }
 
   async run(): Promise<void> {
-    // runsc create/run (the OCI lifecycle) are what start this process; until this build has
-    // them there is no parent to hand over a bundle, control socket or file descriptors.
-    throw Object.assign(
-      new Error(
-        'runsc gofer: this build has no OCI lifecycle (runsc create/run), so there is no sandbox to serve',
-      ),
-      { exitCode: ExitCode.RUNTIME },
-    );
+    const { flags } = await this.parse(Gofer);
+    const { GoferServer } = await import('../../../plugins/fs-gofer/src/p9/server');
+    const log = await this.logger();
+    const net = await import('node:net');
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const root = path.resolve(flags['root-dir']);
+    let st: import('node:fs').Stats;
+    try {
+      st = fs.statSync(root);
+    } catch (e) {
+      throw Object.assign(new Error(`gofer: --root-dir ${root}: ${(e as Error).message}`), {
+        exitCode: ExitCode.USAGE,
+      });
+    }
+    if (!st.isDirectory())
+      throw Object.assign(new Error(`gofer: --root-dir ${root}: not a directory`), {
+        exitCode: ExitCode.USAGE,
+      });
+
+    if (flags.listen !== undefined) {
+      const { host, port } = parseListen(flags.listen);
+      const server = new GoferServer({ root, maxMsize: flags.msize, anames: flags.aname, log });
+      const tcp = net.createServer((sock) => {
+        sock.setNoDelay(true);
+        server.serve(sock);
+      });
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', (e) =>
+          reject(Object.assign(new Error(`gofer: --listen ${flags.listen}: ${e.message}`), { exitCode: 1 })),
+        );
+        tcp.listen(port, host, () => resolve());
+      });
+      const addr = tcp.address() as import('node:net').AddressInfo;
+      process.stdout.write(
+        `listening on ${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          tcp.close();
+          server.close();
+          resolve();
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      return;
+    }
+
+    if (flags.fd === undefined)
+      throw Object.assign(new Error('gofer: give --fd N (internal) or --listen HOST:PORT'), {
+        exitCode: ExitCode.USAGE,
+      });
+    // Internal mode: confine first, then serve '/' (the old root dir) on the inherited socket.
+    const { goferNative } = await import('../../../plugins/fs-gofer/src/p9/native');
+    try {
+      goferNative().confine(root);
+    } catch (e) {
+      throw Object.assign(new Error(`gofer: confining to ${root}: ${(e as Error).message}`), {
+        exitCode: 1,
+      });
+    }
+    const server = new GoferServer({ root: '/', maxMsize: flags.msize, log });
+    const sock = new net.Socket({ fd: flags.fd, readable: true, writable: true });
+    server.serve(sock);
+    // The sandbox holds the other end: when it goes, so does the gofer.
+    await new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    server.close();
   }
 }

@@ -6,7 +6,7 @@ import { EROFS, ENOENT, SysError } from '../../../core/abi/errno';
 import { AT_FDCWD, O_RDONLY, O_WRONLY, O_CREAT, O_DIRECTORY } from '../../../core/vfs/abi';
 import type { FileDescription } from '../../../core/vfs/file';
 import { lookupAt, openAt, readlinkAt, mkdirAt } from '../../../core/vfs/ops';
-import { directfsType, manifest } from '../index';
+import { directfsType, manifest, p9Type } from '../index';
 import { Directfs } from '../src/directfs';
 import { newWorld, testMemoryFile } from '../../../test/helpers/fake-task';
 
@@ -43,11 +43,13 @@ describe('fs-gofer directfs', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('has a manifest registering the directfs type', () => {
+  it('has a manifest registering the directfs and 9p types', () => {
     assert.equal(manifest.kind, 'filesystem');
     assert.equal(manifest.name, 'gofer');
-    assert.deepEqual(manifest.configSchema?.properties.mode.enum, ['directfs']);
+    assert.deepEqual(manifest.configSchema?.properties.mode.enum, ['directfs', '9p']);
+    assert.equal(manifest.configSchema?.properties.mode.default, 'directfs');
     assert.equal(directfsType.name, 'directfs');
+    assert.equal(p9Type.name, '9p');
   });
 
   it('reads files, lists directories and reports host inode numbers with ns times', () => {
