@@ -35,7 +35,8 @@ export const KPT_PAGES = KMEM_SIZE / 2 ** 21;
 /** Per-vCPU area: a kernel stack page, then a page with the GDT (at 0) and the TSS (at 0x80). */
 export const VCPU_OFF = 0x400000;
 export const VCPU_AREA = 0x2000;
-export const MAX_VCPUS = 64;
+/** KVM's limit on this host (KVM_CAP_MAX_VCPUS); one vCPU per app thread. */
+export const MAX_VCPUS = 1024;
 /** The page-table command buffer read by the flush stub: entries of 3 u64 (entry KVA, value, VA to invlpg). */
 export const CMD_OFF = VCPU_OFF + MAX_VCPUS * VCPU_AREA;
 export const CMD_SIZE = 0x400000;
@@ -90,7 +91,8 @@ export function landingCode(mode: EntryMode): Uint8Array {
     b.push(v % 256);
     v = Math.floor(v / 256);
   }
-  if (mode === 'pvm') b.push(0xff, 0xe1); // jmp *%rcx
+  if (mode === 'pvm')
+    b.push(0xff, 0xe1); // jmp *%rcx
   else b.push(0x48, 0x0f, 0x07); // sysretq
   return Uint8Array.from(b);
 }
@@ -110,8 +112,35 @@ export function vectorStub(vector: number): Uint8Array {
  * The store is made by the guest, so KVM's shadow MMU (kvm_pvm) sees it.
  */
 export const FLUSH_STUB = Uint8Array.from([
-  0x48, 0x8b, 0x3e, 0x48, 0x8b, 0x46, 0x08, 0x48, 0x89, 0x07, 0x48, 0x8b, 0x56, 0x10, 0x0f, 0x01, 0x3a, 0x48,
-  0x83, 0xc6, 0x18, 0x48, 0xff, 0xc9, 0x75, 0xe6, 0xe6, FLUSH_PORT, 0xf4,
+  0x48,
+  0x8b,
+  0x3e,
+  0x48,
+  0x8b,
+  0x46,
+  0x08,
+  0x48,
+  0x89,
+  0x07,
+  0x48,
+  0x8b,
+  0x56,
+  0x10,
+  0x0f,
+  0x01,
+  0x3a,
+  0x48,
+  0x83,
+  0xc6,
+  0x18,
+  0x48,
+  0xff,
+  0xc9,
+  0x75,
+  0xe6,
+  0xe6,
+  FLUSH_PORT,
+  0xf4,
 ]);
 
 // Page-table entry bits.
@@ -163,7 +192,6 @@ export function writeKernelImage(kmem: ArrayBuffer, mode: EntryMode): void {
       put64(pt + j * 8, off + (PTE_P | PTE_W | PTE_A | PTE_D), kgpaHi);
     }
   }
-  for (let c = 0; c < MAX_VCPUS; c++) writeVcpuArea(dv, c);
 }
 
 /** The kernel VAs of vCPU `c`'s GDT, TSS and kernel stack top. */
@@ -172,7 +200,9 @@ export function vcpuAddresses(c: number): { gdt: bigint; tss: bigint; stackTop: 
   return { gdt: kva(base + 0x1000), tss: kva(base + 0x1080), stackTop: kva(base + 0x1000) };
 }
 
-function writeVcpuArea(dv: DataView, c: number): void {
+/** Writes vCPU `c`'s GDT and TSS (done when the slot is first used). */
+export function writeVcpuArea(kmem: ArrayBuffer, c: number): void {
+  const dv = new DataView(kmem);
   const base = VCPU_OFF + c * VCPU_AREA;
   const gdt = base + 0x1000;
   const tss = base + 0x1080;
@@ -190,7 +220,11 @@ function writeVcpuArea(dv: DataView, c: number): void {
   // 64-bit TSS descriptor (16 bytes): limit 0x67, type 9 (available), present.
   const tssLo = tss; // low 32 bits of the TSS's kernel VA
   dv.setUint32(gdt + TSS_SEL, ((tssLo & 0xffff) << 16) | 0x67, true);
-  dv.setUint32(gdt + TSS_SEL + 4, ((tssLo >>> 16) & 0xff) | (0x89 << 8) | (((tssLo >>> 24) & 0xff) << 24), true);
+  dv.setUint32(
+    gdt + TSS_SEL + 4,
+    ((tssLo >>> 16) & 0xff) | (0x89 << 8) | (((tssLo >>> 24) & 0xff) << 24),
+    true,
+  );
   dv.setUint32(gdt + TSS_SEL + 8, KVA_HI, true);
   dv.setUint32(gdt + TSS_SEL + 12, 0, true);
   // TSS: RSP0 = stack top; no I/O bitmap.

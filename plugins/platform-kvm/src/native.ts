@@ -39,7 +39,14 @@ export interface KvmNative {
   /** Closes every vCPU and the VM. Idempotent. */
   destroyVm(): void;
   /** A vCPU (new or reused) bound to `regs`; returns its slot (the lowest free one). */
-  createVcpu(regs: BigUint64Array, gdtKva: bigint, tssKva: bigint, stackTop: bigint, star: bigint, lstar: number): number;
+  createVcpu(
+    regs: BigUint64Array,
+    gdtKva: bigint,
+    tssKva: bigint,
+    stackTop: bigint,
+    star: bigint,
+    lstar: number,
+  ): number;
   releaseVcpu(slot: number): void;
   /**
    * Runs the slot's vCPU until its next stop: a StopReason, or 0 when the time slice ended
@@ -47,12 +54,14 @@ export interface KvmNative {
    * to apply (guest stores) first.
    */
   run(slot: number, fromStop: boolean, cr3: number, flush: number): number;
-  /** Copies the vCPU's registers into its regs[] (after a time slice). */
-  fetchRegs(slot: number): void;
+  /** Copies the vCPU's registers into its regs[] (after a time slice); false (nothing copied) while it is inside a CPL0 stub. */
+  fetchRegs(slot: number): boolean;
   /** Arms (us > 0) or disarms the time-slice timer. */
   armSlice(us: number): void;
   getFpState(slot: number, out: Uint8Array): void;
   setFpState(slot: number, state: Uint8Array): void;
+  /** Nanoseconds the slot's vCPU spent in KVM_RUN since its context was created. */
+  runNs(slot: number): number;
   /** KVM_RUN calls made by the slot's vCPU. */
   exits(slot: number): number;
   /** Returns kernel-memory pages to the host (they read back as zeros). */

@@ -99,7 +99,8 @@ export class BumpPool implements PagePool {
 
 /** PTE bits for a protection. */
 function leafBits(prot: number): { lo: number; nx: boolean; present: boolean } {
-  if ((prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0) return { lo: PTE_SW_NONE, nx: true, present: false };
+  if ((prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0)
+    return { lo: PTE_SW_NONE, nx: true, present: false };
   let lo = PTE_P | PTE_U | PTE_A | PTE_D;
   if (prot & PROT_WRITE) lo |= PTE_W;
   return { lo, nx: (prot & PROT_EXEC) === 0, present: true };
@@ -161,7 +162,7 @@ export class PageTables {
     this.checkLive();
     const bits = leafBits(prot);
     const end = va + len;
-    for (let a = va; a < end; ) {
+    for (let a = va; a < end;) {
       const pt = this.walkFind(a);
       if (pt.table < 0) {
         a = (Math.floor(a / SPAN[pt.level]) + 1) * SPAN[pt.level];
@@ -187,7 +188,7 @@ export class PageTables {
     const lo = this.u32[pt.table / 4 + i * 2];
     const hi = this.u32[pt.table / 4 + i * 2 + 1];
     if (!(lo & (PTE_P | PTE_SW_NONE))) return undefined;
-    const gpa = (lo - (lo % PAGE)) + (hi & 0xfffff) * TWO32;
+    const gpa = lo - (lo % PAGE) + (hi & 0xfffff) * TWO32;
     let prot = 0;
     if (lo & PTE_P) {
       prot = PROT_READ;
@@ -246,7 +247,13 @@ export class PageTables {
 
   private setLeaf(va: number, gpa: number, bitsLo: number, nx: boolean): void {
     const pt = this.walkCreate(va);
-    this.setEntry(pt, index(va, 1), ((gpa % TWO32) + bitsLo) >>> 0, (Math.floor(gpa / TWO32) + (nx ? PTE_NX_HI : 0)) >>> 0, va);
+    this.setEntry(
+      pt,
+      index(va, 1),
+      ((gpa % TWO32) + bitsLo) >>> 0,
+      (Math.floor(gpa / TWO32) + (nx ? PTE_NX_HI : 0)) >>> 0,
+      va,
+    );
   }
 
   /** The PT page for va, creating missing tables (intermediate entries are P|W|U). */

@@ -45,6 +45,7 @@ import {
   kva,
   vcpuAddresses,
   writeKernelImage,
+  writeVcpuArea,
   type EntryMode,
 } from './layout';
 import { kvmNative, stopInfoArray, type KvmNative, type KvmProbe } from './native';
@@ -60,7 +61,9 @@ const PAGE = 4096;
 
 function checkPageRange(fn: string, addr: number, length: number): void {
   if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length <= 0)
-    throw new RangeError(`${fn}: addr and length must be non-negative integers, length > 0 (got ${addr}, ${length})`);
+    throw new RangeError(
+      `${fn}: addr and length must be non-negative integers, length > 0 (got ${addr}, ${length})`,
+    );
   if (addr % PAGE !== 0 || length % PAGE !== 0)
     throw new RangeError(
       `${fn}: addr and length must be page aligned (got 0x${addr.toString(16)}, 0x${length.toString(16)})`,
@@ -105,7 +108,9 @@ export class KvmAddressSpace implements AddressSpace {
     this.check('mapFile');
     checkPageRange('mapFile', addr, length);
     if (!Number.isSafeInteger(fileOffset) || fileOffset < 0 || fileOffset % PAGE !== 0)
-      throw new RangeError(`mapFile: fileOffset must be a page-aligned non-negative integer (got ${fileOffset})`);
+      throw new RangeError(
+        `mapFile: fileOffset must be a page-aligned non-negative integer (got ${fileOffset})`,
+      );
     if (fileOffset + length > this.platform.memSize)
       throw new RangeError(
         `mapFile: [0x${fileOffset.toString(16)}, +0x${length.toString(16)}) is beyond the memory file (0x${this.platform.memSize.toString(16)} bytes)`,
@@ -160,6 +165,15 @@ export class KvmContext implements Context {
 
   get addressSpace(): AddressSpace {
     return this.space;
+  }
+
+  /**
+   * CPU time of this thread: the time its vCPU spent in KVM_RUN (app code and the host's
+   * handling of its exits; the host does not split it into user and system).
+   */
+  cpuTimeNs(): { user: number; system: number } {
+    if (this.released || !this.platform.isRunning) return { user: 0, system: 0 };
+    return { user: this.platform.native.runNs(this.slot), system: 0 };
   }
 
   resume(): void {
@@ -229,6 +243,9 @@ export class KvmPlatform implements Platform {
   private state = PlatformState.New;
   private log?: PlatformLogger;
   private u32!: Uint32Array;
+  private kmem!: ArrayBuffer;
+  /** vCPU slots below this have their GDT/TSS written. */
+  private vcpuAreas = 0;
   private pool!: BumpPool;
   private readonly sliceUs: number;
   private readonly contexts: (KvmContext | undefined)[] = [];
@@ -240,7 +257,8 @@ export class KvmPlatform implements Platform {
 
   constructor(options: KvmOptions = {}) {
     const slice = options.sliceMs ?? 2;
-    if (!(slice > 0 && slice <= 1000)) throw new RangeError(`kvm.sliceMs must be in (0, 1000] (got ${slice})`);
+    if (!(slice > 0 && slice <= 1000))
+      throw new RangeError(`kvm.sliceMs must be in (0, 1000] (got ${slice})`);
     this.sliceUs = Math.round(slice * 1000);
   }
 
@@ -294,6 +312,7 @@ export class KvmPlatform implements Platform {
     this.log = init.log;
     writeKernelImage(kmem, this.mode);
     this.u32 = new Uint32Array(kmem);
+    this.kmem = kmem;
     this.pool = new BumpPool(this.u32, POOL_OFF, KMEM_SIZE, (off, len) => native.discardKmem(off, len));
     this.state = PlatformState.Running;
     this.log.info({ mode: this.mode, vendor: probe.vendor, memSize: size }, 'kvm platform started');
@@ -307,11 +326,16 @@ export class KvmPlatform implements Platform {
   newContext(as: AddressSpace, owner: ContextOwner): KvmContext {
     this.checkRunning('newContext');
     if (!(as instanceof KvmAddressSpace)) throw new TypeError('newContext: not a kvm address space');
-    if (typeof owner?.onStop !== 'function') throw new TypeError('newContext: owner must have onStop(reason)');
+    if (typeof owner?.onStop !== 'function')
+      throw new TypeError('newContext: owner must have onStop(reason)');
     let slot = 0;
     while (slot < this.contexts.length && this.contexts[slot]) slot++;
     if (slot >= MAX_VCPUS)
       throw new Error(`kvm platform: at most ${MAX_VCPUS} app threads at once (one vCPU each)`);
+    if (slot >= this.vcpuAreas) {
+      writeVcpuArea(this.kmem, slot);
+      this.vcpuAreas = slot + 1;
+    }
     const a = vcpuAddresses(slot);
     const ctx = new KvmContext(this, as, owner, slot);
     const regs = ctx.regs;
@@ -350,7 +374,9 @@ export class KvmPlatform implements Platform {
   /** @internal */
   checkRunning(fn: string): void {
     if (this.state !== PlatformState.Running)
-      throw new Error(`${fn}: kvm platform is ${this.state === PlatformState.New ? 'not initialised' : 'shut down'}`);
+      throw new Error(
+        `${fn}: kvm platform is ${this.state === PlatformState.New ? 'not initialised' : 'shut down'}`,
+      );
   }
 
   /** @internal */
@@ -392,9 +418,9 @@ export class KvmPlatform implements Platform {
         if (!ctx.running || ctx.released) continue;
         if (ctx.dead) {
           this.report(ctx, StopReason.Died);
-        } else if (ctx.pendingInterrupt) {
+        } else if (ctx.pendingInterrupt && (ctx.fromStop || native.fetchRegs(ctx.slot))) {
+          // (fetchRegs is false while the vCPU is inside a CPL0 stub: run on until it is out.)
           ctx.pendingInterrupt = false;
-          if (!ctx.fromStop) native.fetchRegs(ctx.slot);
           ctx.fromStop = true;
           this.report(ctx, StopReason.Interrupt);
         } else {
@@ -434,7 +460,12 @@ export class KvmPlatform implements Platform {
       if (stop === StopReason.Died) {
         const i = stopInfoArray;
         this.log?.error(
-          { vcpu: ctx.slot, exitReason: i[6], detail: '0x' + i[7].toString(16), rip: '0x' + i[2].toString(16) },
+          {
+            vcpu: ctx.slot,
+            exitReason: i[6],
+            detail: '0x' + i[7].toString(16),
+            rip: '0x' + i[2].toString(16),
+          },
           'kvm platform: unexpected vCPU exit; the app thread is lost',
         );
         ctx.dead = true;
@@ -474,9 +505,16 @@ export class KvmPlatform implements Platform {
       si.code = i[1];
       si.addr = i[2];
       si.access = i[3];
-      if (reason === StopReason.Signal)
+      if (reason === StopReason.Signal || si.addr >= MAX_USER_ADDRESS)
         this.log?.debug(
-          { vcpu: ctx.slot, vector: i[4], errcode: i[5], rip: '0x' + ctx.regs[Reg.RIP].toString(16) },
+          {
+            vcpu: ctx.slot,
+            vector: i[4],
+            errcode: i[5],
+            addr: '0x' + si.addr.toString(16),
+            rip: '0x' + ctx.regs[Reg.RIP].toString(16),
+            cs: ctx.regs[Reg.CS],
+          },
           'kvm platform: exception in app code',
         );
     }

@@ -76,6 +76,7 @@ struct Vcpu {
   uint64_t cr3 = 0, fsBase = 0, gsBase = 0;
   uint64_t gdtKva = 0, tssKva = 0, stackTop = 0;
   uint64_t exits = 0;
+  uint64_t runNs = 0;  // time spent in KVM_RUN (app CPU time, as seen from the host)
   bool inUse = false;
   uint64_t star = 0, lstar = 0;
   bool msrsSet = false;  // set after the first KVM_SET_SREGS (the host refuses them before)
@@ -89,6 +90,7 @@ uint8_t *g_kmem = nullptr;
 Layout g_layout;
 std::vector<Vcpu *> g_vcpus;
 kvm_cpuid2 *g_cpuid = nullptr;
+uint64_t g_xcr0 = 3;  // x87 | SSE, widened from CPUID 0xD.0 at createVm
 double *g_info = nullptr;  // [signo, code, addr, access, vector, errcode, exitReason, detail]
 
 // Time slice: a timer aimed at the main thread; its handler stops the running vCPU.
@@ -234,6 +236,22 @@ Napi::Value CreateVm(const Napi::CallbackInfo &info) {
       THROW_HOST("KVM_GET_SUPPORTED_CPUID");
     }
   }
+  {
+    // Entries of the kernel's (C) layout start at byte 8; 40 bytes each:
+    // function, index, flags, eax, ebx, ecx, edx, padding[3].
+    uint32_t n = *(uint32_t *)g_cpuid;
+    const uint8_t *ent = (const uint8_t *)g_cpuid + 8;
+    for (uint32_t i = 0; i < n; i++, ent += 40) {
+      uint32_t f[7];
+      memcpy(f, ent, sizeof f);
+      if (f[0] == 0xd && f[1] == 0) {
+        uint32_t lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        uint64_t host = ((uint64_t)hi << 32) | lo;
+        g_xcr0 = ((((uint64_t)f[6] << 32) | f[3]) & host) | 3;
+      }
+    }
+  }
   int runSize = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
   void *mem = mmap(nullptr, memSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, memFd, 0);
   void *kmem = mem == MAP_FAILED ? MAP_FAILED
@@ -306,7 +324,7 @@ void BaseSregs(Vcpu *v, kvm_sregs &s, uint64_t cr3) {
   const Layout &L = g_layout;
   s.cr0 = 0x80050033;  // PG WP NE ET MP PE (AM off)
   s.cr3 = cr3;
-  s.cr4 = 0x620;        // PAE OSFXSR OSXMMEXCPT
+  s.cr4 = 0x40620;      // PAE OSFXSR OSXMMEXCPT OSXSAVE
   s.efer = 0xd01;       // SCE LME LMA NXE
   s.gdt.base = v->gdtKva;
   s.gdt.limit = 0x4f;
@@ -341,6 +359,16 @@ bool SetSyscallMsrs(Napi::Env env, Vcpu *v) {
   if (set != 3) {
     const char *which = set < 0 ? "KVM_SET_MSRS" : set == 0 ? "KVM_SET_MSRS (STAR)" : set == 1 ? "KVM_SET_MSRS (LSTAR)" : "KVM_SET_MSRS (SFMASK)";
     HostError(env, which, set < 0 ? errno : EINVAL).ThrowAsJavaScriptException();
+    return false;
+  }
+  // XCR0: every state component KVM supports (CPUID 0xD.0), so AVX and friends work as
+  // on the host (glibc picks its AVX code paths and xsave-based lazy-binding trampoline).
+  kvm_xcrs xcrs = {};
+  xcrs.nr_xcrs = 1;
+  xcrs.xcrs[0].xcr = 0;
+  xcrs.xcrs[0].value = g_xcr0;
+  if (ioctl(v->fd, KVM_SET_XCRS, &xcrs) < 0) {
+    HostError(env, "KVM_SET_XCRS", errno, "XCR0").ThrowAsJavaScriptException();
     return false;
   }
   v->msrsSet = true;
@@ -441,6 +469,7 @@ Napi::Value CreateVcpu(const Napi::CallbackInfo &info) {
   v->star = Num64(info[4]);
   v->lstar = Num64(info[5]);
   v->msrsSet = false;
+  v->runNs = 0;
   v->pending = P_NONE;
   v->userSregs = false;
   v->fsBase = v->gsBase = 0;
@@ -489,11 +518,19 @@ void FillSegments(Vcpu *v, uint64_t *r) {
 }
 
 // Run KVM_RUN once; returns false with errno on a failure other than EINTR.
+inline uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 inline int RunOnce(Vcpu *v) {
   g_current = v->run;
   if (g_kicked) v->run->immediate_exit = 1;
+  uint64_t t0 = NowNs();
   int r = ioctl(v->fd, KVM_RUN, 0);
   int e = errno;
+  v->runNs += NowNs() - t0;
   g_current = nullptr;
   v->run->immediate_exit = 0;
   v->exits++;
@@ -576,6 +613,7 @@ int Classify(Napi::Env env, Vcpu *v, int rc, int err) {
         FillSegments(v, r);
         memcpy(v->snap, r, sizeof(v->snap));
         v->pending = P_FAULT;
+        v->userSregs = false;  // the vCPU is in the CPL0 stub now
         double *in = g_info;
         in[4] = vec;
         in[5] = (double)errcode;
@@ -646,8 +684,8 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
     } else if (v->pending == P_FAULT || v->pending == P_NONE) {
       fast = memcmp(r, v->snap, sizeof(v->snap)) == 0;
     }
-  } else if (!fromStop && flush == 0 && v->userSregs && cr3 == v->cr3 && v->pending == P_NONE) {
-    fast = true;  // continuing after a time slice
+  } else if (!fromStop && flush == 0) {
+    fast = true;  // continuing after a time slice, wherever the vCPU was (maybe in a stub)
   }
   if (!fast && v->pending == P_FAULT && fromStop && flush == 0 && cr3 == v->cr3 &&
       memcmp(r, v->snap, sizeof(v->snap)) == 0) {
@@ -655,15 +693,17 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   }
   if (!fast) {
     kvm_regs k = {};
+    kvm_sregs saved;
     if (v->pending == P_MMIO) memcpy(v->run->mmio.data, &r[RAX], 8);
     if (!CompletePending(env, v)) return env.Undefined();
     uint64_t fsBase = r[FS_BASE], gsBase = r[GS_BASE];
     if (fromStop) {
       UserToKvm(r, k);
     } else {
+      // Continuing after a time slice with page-table stores owed: the vCPU may be
+      // anywhere (user code or a CPL0 stub); save its whole state and put it back.
       if (ioctl(v->fd, KVM_GET_REGS, &k) < 0) THROW_HOST("KVM_GET_REGS");
-      fsBase = v->fsBase;
-      gsBase = v->gsBase;
+      if (ioctl(v->fd, KVM_GET_SREGS, &saved) < 0) THROW_HOST("KVM_GET_SREGS");
     }
     if (flush > 0) {
       if (!SetKernelSregs(env, v, cr3)) return env.Undefined();
@@ -696,8 +736,13 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
       v->pending = P_FAULT;  // an OUT is pending; complete it before switching
       if (!CompletePending(env, v)) return env.Undefined();
     }
-    if (!v->userSregs || v->cr3 != cr3 || v->fsBase != fsBase || v->gsBase != gsBase)
+    if (!fromStop) {
+      if (ioctl(v->fd, KVM_SET_SREGS, &saved) < 0) THROW_HOST("KVM_SET_SREGS", "restoring after a flush");
+      v->userSregs = saved.cs.dpl == 3;
+      v->cr3 = saved.cr3;
+    } else if (!v->userSregs || v->cr3 != cr3 || v->fsBase != fsBase || v->gsBase != gsBase) {
       if (!SetUserSregs(env, v, cr3, fsBase, gsBase)) return env.Undefined();
+    }
     if (ioctl(v->fd, KVM_SET_REGS, &k) < 0) THROW_HOST("KVM_SET_REGS");
   }
   int rc = RunOnce(v);
@@ -713,13 +758,17 @@ Napi::Value FetchRegs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Vcpu *v = GetVcpu(info, 0);
   if (!v) return env.Undefined();
+  kvm_sregs s;
+  if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) THROW_HOST("KVM_GET_SREGS");
+  if (s.cs.dpl != 3) return Napi::Boolean::New(env, false);  // inside a stub: not yet
   kvm_regs k;
   if (ioctl(v->fd, KVM_GET_REGS, &k) < 0) THROW_HOST("KVM_GET_REGS");
   KvmToUser(k, v->regs);
   v->regs[ORIG_RAX] = (uint64_t)-1;
   FillSegments(v, v->regs);
   memcpy(v->snap, v->regs, sizeof(v->snap));
-  return env.Undefined();
+  v->pending = P_NONE;
+  return Napi::Boolean::New(env, true);
 }
 
 // armSlice(us): start (us > 0) or stop (0) the time-slice timer; clears a past kick.
@@ -751,7 +800,10 @@ Napi::Value GetFp(const Napi::CallbackInfo &info) {
   }
   kvm_xsave x;
   if (ioctl(v->fd, TSV_KVM_GET_XSAVE, &x) < 0) THROW_HOST("KVM_GET_XSAVE");
-  memcpy(out.Data(), x.region, 512);
+  memcpy(out.Data(), x.region, 464);
+  // Bytes 464..511 are software-defined: KVM leaves its own data there (e.g. xfeatures);
+  // as PTRACE_GETFPREGS, hand out zeros.
+  memset(out.Data() + 464, 0, 48);
   return env.Undefined();
 }
 
@@ -773,6 +825,13 @@ Napi::Value SetFp(const Napi::CallbackInfo &info) {
   memcpy((uint8_t *)x.region + 512, &bv, 8);
   if (ioctl(v->fd, TSV_KVM_SET_XSAVE, &x) < 0) THROW_HOST("KVM_SET_XSAVE");
   return env.Undefined();
+}
+
+Napi::Value RunNs(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Vcpu *v = GetVcpu(info, 0);
+  if (!v) return env.Undefined();
+  return Napi::Number::New(env, (double)v->runNs);
 }
 
 Napi::Value Exits(const Napi::CallbackInfo &info) {
@@ -825,6 +884,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getFpState", Napi::Function::New(env, GetFp));
   exports.Set("setFpState", Napi::Function::New(env, SetFp));
   exports.Set("exits", Napi::Function::New(env, Exits));
+  exports.Set("runNs", Napi::Function::New(env, RunNs));
   exports.Set("discardKmem", Napi::Function::New(env, DiscardKmem));
   return exports;
 }
