@@ -49,14 +49,6 @@ export interface PagePool {
   retire(off: number): void;
 }
 
-/** One queued guest store: the entry's kmem offset, the new value (lo, hi) and the VA to invalidate. */
-export interface PendingStore {
-  entryOff: number;
-  lo: number;
-  hi: number;
-  va: number;
-}
-
 /** A page pool over a kmem range: bump allocation, reuse of never-shadowed pages only. */
 export class BumpPool implements PagePool {
   private next: number;
@@ -111,8 +103,12 @@ export class PageTables {
   readonly pml4: number;
   /** Set once a vCPU has run with these tables. */
   live = false;
-  /** Guest stores the vCPU must make before app code runs again. */
-  pending: PendingStore[] = [];
+  /**
+   * Entries the vCPU must store (their current value, read at flush time) before app code
+   * runs again: kmem offset of the entry -> the VA to invalidate. Reading the value late
+   * means a later direct write to the same entry is never undone by an older store.
+   */
+  pending = new Map<number, number>();
   /** Every table page of this address space (for release). */
   private readonly pages = new Set<number>();
   private released = false;
@@ -212,7 +208,7 @@ export class PageTables {
       else this.pool.free(p);
     }
     this.pages.clear();
-    this.pending = [];
+    this.pending.clear();
   }
 
   // ---- internals ----
@@ -242,7 +238,7 @@ export class PageTables {
     if (oldLo === lo && this.u32[k + 1] === hi) return;
     this.u32[k] = lo;
     this.u32[k + 1] = hi;
-    if (this.live && oldLo & PTE_P) this.pending.push({ entryOff: table + i * 8, lo, hi, va });
+    if (this.live && (oldLo & PTE_P || this.pending.has(table + i * 8))) this.pending.set(table + i * 8, va);
   }
 
   private setLeaf(va: number, gpa: number, bitsLo: number, nx: boolean): void {

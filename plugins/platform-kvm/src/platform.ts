@@ -449,13 +449,13 @@ export class KvmPlatform implements Platform {
     t.live = true;
     let flush = 0;
     try {
-      if (t.pending.length > CMD_MAX)
+      if (t.pending.size > CMD_MAX)
         throw new Error(
-          `${t.pending.length} page-table changes at once (the flush buffer holds ${CMD_MAX}); unmap or protect in smaller pieces`,
+          `${t.pending.size} page-table changes at once (the flush buffer holds ${CMD_MAX}); unmap or protect in smaller pieces`,
         );
-      if (t.pending.length > 0) flush = this.writeFlush(t);
+      if (t.pending.size > 0) flush = this.writeFlush(t);
       const stop = this.native.run(ctx.slot, ctx.fromStop, t.cr3, flush);
-      if (flush > 0) t.pending.splice(0, flush);
+      if (flush > 0) t.pending.clear();
       ctx.fromStop = false;
       if (stop === StopReason.Died) {
         const i = stopInfoArray;
@@ -480,18 +480,19 @@ export class KvmPlatform implements Platform {
 
   /** Copies queued guest stores into the command buffer (at most CMD_MAX); returns how many. */
   private writeFlush(t: PageTables): number {
-    const n = Math.min(t.pending.length, CMD_MAX);
     const u32 = this.u32;
     let k = CMD_OFF / 4;
-    for (let i = 0; i < n; i++) {
-      const s = t.pending[i];
-      u32[k] = s.entryOff;
+    let n = 0;
+    for (const [entryOff, va] of t.pending) {
+      if (n === CMD_MAX) break;
+      u32[k] = entryOff;
       u32[k + 1] = KVA_HI;
-      u32[k + 2] = s.lo;
-      u32[k + 3] = s.hi;
-      u32[k + 4] = s.va % 2 ** 32;
-      u32[k + 5] = Math.floor(s.va / 2 ** 32);
+      u32[k + 2] = u32[entryOff / 4]; // the entry's current value
+      u32[k + 3] = u32[entryOff / 4 + 1];
+      u32[k + 4] = va % 2 ** 32;
+      u32[k + 5] = Math.floor(va / 2 ** 32);
       k += CMD_ENTRY / 4;
+      n++;
     }
     return n;
   }
