@@ -397,8 +397,14 @@ export class MemoryManager implements UserMemory {
       a.name.special !== b.name.special
     )
       return;
+    // An extent straddling the boundary may be installed on one side only (installs are
+    // clipped to the VMA): the merged VMA may claim it only if both sides had it.
+    const edge = Math.floor(b.objOff / EXTENT_SIZE);
+    const straddles = b.objOff % EXTENT_SIZE !== 0;
+    const edgeBoth = a.mapped.has(edge) && b.mapped.has(edge);
     a.end = b.end;
     for (const idx of b.mapped) a.mapped.add(idx);
+    if (straddles && !edgeBoth) a.mapped.delete(edge);
     b.obj.decRef();
     this.vmas.splice(i + 1, 1);
   }

@@ -506,7 +506,7 @@ export class KvmPlatform implements Platform {
       si.code = i[1];
       si.addr = i[2];
       si.access = i[3];
-      if (reason === StopReason.Signal || si.addr >= MAX_USER_ADDRESS)
+      if (reason === StopReason.Signal || si.addr >= MAX_USER_ADDRESS || process.env.KVM_DEBUG_FAULTS)
         this.log?.debug(
           {
             vcpu: ctx.slot,
@@ -515,6 +515,8 @@ export class KvmPlatform implements Platform {
             addr: '0x' + si.addr.toString(16),
             rip: '0x' + ctx.regs[Reg.RIP].toString(16),
             cs: ctx.regs[Reg.CS],
+            pte: JSON.stringify(ctx.space.tables.lookup(si.addr - (si.addr % 4096))),
+            pending: ctx.space.tables.pending.size,
           },
           'kvm platform: exception in app code',
         );
