@@ -43,3 +43,4 @@ export const manifest: PluginManifest = {
 };
 
 export default manifest;
+export { measureGetpidRoundTrip, type KvmGetpidTimes } from './src/measure';

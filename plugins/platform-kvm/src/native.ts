@@ -62,6 +62,11 @@ export interface KvmNative {
   setFpState(slot: number, state: Uint8Array): void;
   /** Nanoseconds the slot's vCPU spent in KVM_RUN since its context was created. */
   runNs(slot: number): number;
+  /**
+   * The host floor of the syscall path: answers the next n doorbell exits with `rax` in C
+   * (the vCPU must be stopped at a syscall); returns elapsed ns, or -1 on another exit.
+   */
+  spinSyscalls(slot: number, n: number, rax: number): number;
   /** KVM_RUN calls made by the slot's vCPU. */
   exits(slot: number): number;
   /** Returns kernel-memory pages to the host (they read back as zeros). */

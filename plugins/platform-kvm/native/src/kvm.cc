@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -827,6 +828,40 @@ Napi::Value SetFp(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// spinSyscalls(slot, n, rax): the floor of the system-call path on this host. The slot's
+// vCPU must be stopped at a syscall (doorbell) exit with unchanged registers; answers the
+// next n doorbell exits with `rax` in C (no JS, no N-API crossing) and stops at the n-th,
+// leaving the context stopped there as at a normal syscall stop. Returns elapsed ns, or
+// -1 if an exit other than a doorbell came first (the context is then lost).
+Napi::Value SpinSyscalls(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Vcpu *v = GetVcpu(info, 0);
+  if (!v) return env.Undefined();
+  uint32_t n = info[1].As<Napi::Number>().Uint32Value();
+  uint64_t rax = Num64(info[2]);
+  if (v->pending != P_MMIO) {
+    Napi::Error::New(env, "spinSyscalls: the vCPU is not stopped at a system call").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint64_t t0 = NowNs();
+  for (uint32_t i = 0; i < n; i++) {
+    memcpy(v->run->mmio.data, &rax, 8);
+    int rc = ioctl(v->fd, KVM_RUN, 0);
+    if (rc < 0 && errno == EINTR) {
+      i--;
+      continue;
+    }
+    if (rc < 0 || v->run->exit_reason != KVM_EXIT_MMIO || v->run->mmio.phys_addr != g_layout.doorbellGpa) {
+      v->pending = P_NONE;
+      return Napi::Number::New(env, -1);
+    }
+  }
+  uint64_t ns = NowNs() - t0;
+  int stop = Classify(env, v, 0, 0);
+  if (stop < 0) return env.Undefined();
+  return Napi::Number::New(env, (double)ns);
+}
+
 Napi::Value RunNs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Vcpu *v = GetVcpu(info, 0);
@@ -885,6 +920,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setFpState", Napi::Function::New(env, SetFp));
   exports.Set("exits", Napi::Function::New(env, Exits));
   exports.Set("runNs", Napi::Function::New(env, RunNs));
+  exports.Set("spinSyscalls", Napi::Function::New(env, SpinSyscalls));
   exports.Set("discardKmem", Napi::Function::New(env, DiscardKmem));
   return exports;
 }
