@@ -59,6 +59,8 @@ export interface KvmNative {
   /** Arms (us > 0) or disarms the time-slice timer. */
   armSlice(us: number): void;
   getFpState(slot: number, out: Uint8Array): void;
+  /** Puts the FPU/SSE/AVX state in its initial state (execve). */
+  resetFpState(slot: number): void;
   setFpState(slot: number, state: Uint8Array): void;
   /** Nanoseconds the slot's vCPU spent in KVM_RUN since its context was created. */
   runNs(slot: number): number;

@@ -204,6 +204,8 @@ export class KvmContext implements Context {
     if (this.running) throw new Error('switchAddressSpace: context is running');
     if (!(as instanceof KvmAddressSpace)) throw new TypeError('switchAddressSpace: not a kvm address space');
     this.space = as;
+    // A new program starts with the initial FPU/SSE/AVX state, as after execve on Linux.
+    this.platform.native.resetFpState(this.slot);
   }
 
   release(): void {

@@ -192,6 +192,20 @@ describe('platform-kvm: runsc do --platform=kvm', function () {
     }
   });
 
+  it("execve starts with the initial FPU/SSE state; a handler's MXCSR does not leak back", () => {
+    const bin = buildLocal('fpexec');
+    try {
+      const native = runNative([bin]);
+      assert.equal(
+        native.stdout,
+        'before exec: mxcsr=0x3f80 fcw=0x27f\nafter exec: mxcsr=0x1f80 fcw=0x37f\n',
+      );
+      assertSame('fpexec', runSandbox([bin], { flags: KVM }), native);
+    } finally {
+      fs.rmSync(path.dirname(bin), { recursive: true, force: true });
+    }
+  });
+
   it('names --platform=ptrace when /dev/kvm is unusable or missing', function () {
     const unshare = spawnSync('unshare', ['-m', 'true']);
     if (unshare.status !== 0) this.skip(); // needs a private mount namespace (root)

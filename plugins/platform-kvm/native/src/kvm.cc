@@ -507,7 +507,8 @@ void UserToKvm(const uint64_t *r, kvm_regs &k) {
   k.rbp = r[RBP]; k.rbx = r[RBX]; k.r11 = r[R11]; k.r10 = r[R10];
   k.r9 = r[R9]; k.r8 = r[R8]; k.rax = r[RAX]; k.rcx = r[RCX];
   k.rdx = r[RDX]; k.rsi = r[RSI]; k.rdi = r[RDI];
-  k.rip = r[RIP]; k.rflags = (r[EFLAGS] & 0x3f7fd7) | 0x2; k.rsp = r[RSP];
+  // Only the flags a Linux app may set (CF PF AF ZF SF TF DF OF RF AC ID), IF always on.
+  k.rip = r[RIP]; k.rflags = (r[EFLAGS] & 0x250dd5) | 0x202; k.rsp = r[RSP];
 }
 
 void FillSegments(Vcpu *v, uint64_t *r) {
@@ -869,6 +870,24 @@ Napi::Value RunNs(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, (double)v->runNs);
 }
 
+// resetFpState(slot): the FPU/SSE/AVX state of a fresh process (execve): every XSAVE
+// component in its init state, MXCSR 0x1f80, FCW 0x37f.
+Napi::Value ResetFp(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Vcpu *v = GetVcpu(info, 0);
+  if (!v) return env.Undefined();
+  kvm_xsave x;
+  if (ioctl(v->fd, TSV_KVM_GET_XSAVE, &x) < 0) THROW_HOST("KVM_GET_XSAVE");
+  uint8_t *b = (uint8_t *)x.region;
+  memset(b, 0, 512 + 64);  // legacy area and XSAVE header (XSTATE_BV = 0: all init)
+  uint16_t fcw = 0x37f;
+  uint32_t mxcsr = 0x1f80;
+  memcpy(b, &fcw, 2);
+  memcpy(b + 24, &mxcsr, 4);
+  if (ioctl(v->fd, TSV_KVM_SET_XSAVE, &x) < 0) THROW_HOST("KVM_SET_XSAVE");
+  return env.Undefined();
+}
+
 Napi::Value Exits(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Vcpu *v = GetVcpu(info, 0);
@@ -920,6 +939,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setFpState", Napi::Function::New(env, SetFp));
   exports.Set("exits", Napi::Function::New(env, Exits));
   exports.Set("runNs", Napi::Function::New(env, RunNs));
+  exports.Set("resetFpState", Napi::Function::New(env, ResetFp));
   exports.Set("spinSyscalls", Napi::Function::New(env, SpinSyscalls));
   exports.Set("discardKmem", Napi::Function::New(env, DiscardKmem));
   return exports;
