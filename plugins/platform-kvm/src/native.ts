@@ -30,6 +30,8 @@ export interface KvmLayoutArgs {
   idtKva: bigint;
   flushKva: bigint;
   cmdKva: bigint;
+  /** The doorbell load runs in user mode (PVM host) rather than at CPL0 after `syscall` (VMX/SVM). */
+  userDoorbell: boolean;
 }
 
 export interface KvmNative {

@@ -304,6 +304,7 @@ export class KvmPlatform implements Platform {
           idtKva: kva(IDT_OFF),
           flushKva: kva(FLUSH_STUB_OFF),
           cmdKva: kva(CMD_OFF),
+          userDoorbell: this.mode === 'pvm',
         },
         stopInfoArray,
       );
@@ -459,7 +460,13 @@ export class KvmPlatform implements Platform {
       const stop = this.native.run(ctx.slot, ctx.fromStop, t.cr3, flush);
       if (flush > 0) t.pending.clear();
       ctx.fromStop = false;
-      if (stop === StopReason.Died) {
+      if (stop === StopReason.Died && stopInfoArray[6] === -1) {
+        this.log?.error(
+          { vcpu: ctx.slot, mode: this.mode, cpl: stopInfoArray[7] },
+          `kvm platform: this host runs system calls at CPL ${stopInfoArray[7]}, not as the probe (${this.mode}) said; use --platform=ptrace`,
+        );
+        ctx.dead = true;
+      } else if (stop === StopReason.Died) {
         const i = stopInfoArray;
         this.log?.error(
           {

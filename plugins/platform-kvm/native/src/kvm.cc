@@ -63,6 +63,7 @@ struct Layout {
   uint64_t kmemGpa = 0, kmemSize = 0, kva = 0;  // kernel memory: GPA, size, kernel VA of its start
   uint64_t doorbellGpa = 0;
   uint64_t idtKva = 0, flushKva = 0, cmdKva = 0;
+  bool userDoorbell = true;  // PVM: the doorbell load runs at CPL3; VMX/SVM: at CPL0 (after syscall)
   uint16_t userCs = 0x33, userSs = 0x2b, kernCs = 0x10, kernSs = 0x18, tr = 0x40;
 };
 
@@ -92,7 +93,8 @@ Layout g_layout;
 std::vector<Vcpu *> g_vcpus;
 kvm_cpuid2 *g_cpuid = nullptr;
 uint64_t g_xcr0 = 3;  // x87 | SSE, widened from CPUID 0xD.0 at createVm
-double *g_info = nullptr;  // [signo, code, addr, access, vector, errcode, exitReason, detail]
+double *g_info = nullptr;
+bool g_modeChecked = false;  // the first doorbell exit confirmed the entry mode  // [signo, code, addr, access, vector, errcode, exitReason, detail]
 
 // Time slice: a timer aimed at the main thread; its handler stops the running vCPU.
 volatile sig_atomic_t g_kicked = 0;
@@ -208,6 +210,7 @@ Napi::Value CreateVm(const Napi::CallbackInfo &info) {
   L.idtKva = Num64(lo.Get("idtKva"));
   L.flushKva = Num64(lo.Get("flushKva"));
   L.cmdKva = Num64(lo.Get("cmdKva"));
+  L.userDoorbell = lo.Get("userDoorbell").ToBoolean().Value();
   Napi::Float64Array infoArr = info[3].As<Napi::Float64Array>();
   if (infoArr.ElementLength() < 8) {
     Napi::TypeError::New(env, "kvm: info array must hold 8 numbers").ThrowAsJavaScriptException();
@@ -582,6 +585,24 @@ int Classify(Napi::Env env, Vcpu *v, int rc, int err) {
       return STOP_PREEMPTED;
     case KVM_EXIT_MMIO:
       if (run->mmio.phys_addr == g_layout.doorbellGpa && !run->mmio.is_write) {
+        if (!g_modeChecked) {
+          // The host probe, confirmed: on a PVM host a user `syscall` stays at CPL3, on
+          // VMX/SVM it enters CPL0 at LSTAR. A mismatch would run app code at CPL0.
+          kvm_sregs s;
+          if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+            HostError(env, "KVM_GET_SREGS", errno, "entry-mode check").ThrowAsJavaScriptException();
+            return -1;
+          }
+          if ((s.cs.dpl == 3) != g_layout.userDoorbell) {
+            g_info[6] = -1;  // entry-mode mismatch
+            g_info[7] = s.cs.dpl;
+            g_info[2] = (double)k.rip;
+            v->pending = P_NONE;
+            v->userSregs = false;
+            return STOP_DIED;
+          }
+          g_modeChecked = true;
+        }
         // The landing page's load from the doorbell: a system call. rax still holds its
         // number (the load has not completed), rcx the return address, r11 the flags.
         KvmToUser(k, r);
@@ -911,6 +932,7 @@ Napi::Value DestroyVm(const Napi::CallbackInfo &info) {
   if (g_vm >= 0) close(g_vm);
   if (g_kvm >= 0) close(g_kvm);
   g_vm = g_kvm = -1;
+  g_modeChecked = false;
   // The kernel memory stays mapped: JS may still hold its ArrayBuffer. The memory file
   // mapping is dropped (JS never sees it).
   if (g_mem) munmap(g_mem, g_memSize);
