@@ -27,6 +27,8 @@ export interface KvmLayoutArgs {
   kmemSize: number;
   kva: bigint;
   doorbellGpa: number;
+  /** User VA of the landing page: a doorbell load from anywhere else is the app's own access. */
+  landingVa: number;
   idtKva: bigint;
   flushKva: bigint;
   cmdKva: bigint;

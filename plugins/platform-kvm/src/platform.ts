@@ -301,6 +301,7 @@ export class KvmPlatform implements Platform {
           kmemSize: KMEM_SIZE,
           kva: KVA,
           doorbellGpa: DOORBELL_GPA,
+          landingVa: LANDING_VA,
           idtKva: kva(IDT_OFF),
           flushKva: kva(FLUSH_STUB_OFF),
           cmdKva: kva(CMD_OFF),

@@ -61,7 +61,7 @@ constexpr uint16_t VECTOR_PORT_BASE = 0x80;
 
 struct Layout {
   uint64_t kmemGpa = 0, kmemSize = 0, kva = 0;  // kernel memory: GPA, size, kernel VA of its start
-  uint64_t doorbellGpa = 0;
+  uint64_t doorbellGpa = 0, landingVa = 0;
   uint64_t idtKva = 0, flushKva = 0, cmdKva = 0;
   bool userDoorbell = true;  // PVM: the doorbell load runs at CPL3; VMX/SVM: at CPL0 (after syscall)
   uint16_t userCs = 0x33, userSs = 0x2b, kernCs = 0x10, kernSs = 0x18, tr = 0x40;
@@ -207,6 +207,7 @@ Napi::Value CreateVm(const Napi::CallbackInfo &info) {
   L.kmemSize = Num64(lo.Get("kmemSize"));
   L.kva = Num64(lo.Get("kva"));
   L.doorbellGpa = Num64(lo.Get("doorbellGpa"));
+  L.landingVa = Num64(lo.Get("landingVa"));
   L.idtKva = Num64(lo.Get("idtKva"));
   L.flushKva = Num64(lo.Get("flushKva"));
   L.cmdKva = Num64(lo.Get("cmdKva"));
@@ -584,7 +585,25 @@ int Classify(Napi::Env env, Vcpu *v, int rc, int err) {
       v->pending = P_NONE;
       return STOP_PREEMPTED;
     case KVM_EXIT_MMIO:
-      if (run->mmio.phys_addr == g_layout.doorbellGpa && !run->mmio.is_write) {
+      if (run->mmio.phys_addr == g_layout.doorbellGpa && (run->mmio.is_write || k.rip != g_layout.landingVa)) {
+        // The app touched the doorbell page itself: a memory fault there (SIGSEGV, as
+        // for any page it has no mapping for). The access stays pending; the kernel's
+        // signal delivery replaces the registers (full path) before the app runs again.
+        KvmToUser(k, r);
+        r[ORIG_RAX] = (uint64_t)-1;
+        FillSegments(v, r);
+        memcpy(v->snap, r, sizeof(v->snap));
+        v->snap[RIP] = ~0ull;  // never resume this access as it is
+        v->pending = P_MMIO;
+        g_info[0] = 11;
+        g_info[1] = 2;  // SEGV_ACCERR
+        g_info[2] = (double)(run->mmio.phys_addr - g_layout.doorbellGpa) + (double)(g_layout.landingVa + 4096);
+        g_info[3] = run->mmio.is_write ? 2 : 1;
+        g_info[4] = 14;
+        g_info[5] = 0;
+        return STOP_FAULT;
+      }
+      if (run->mmio.phys_addr == g_layout.doorbellGpa) {
         if (!g_modeChecked) {
           // The host probe, confirmed: on a PVM host a user `syscall` stays at CPL3, on
           // VMX/SVM it enters CPL0 at LSTAR. A mismatch would run app code at CPL0.
