@@ -208,6 +208,17 @@ describe('platform-kvm: runsc do --platform=kvm', function () {
     }
   });
 
+  it('app code touching the doorbell page, kernel memory or privileged instructions gets SIGSEGV, as natively', () => {
+    const bin = buildLocal('escape');
+    try {
+      const native = runNative([bin]);
+      assert.match(native.stdout, /alive\n$/);
+      assertSame('escape', runSandbox([bin], { flags: KVM }), native);
+    } finally {
+      fs.rmSync(path.dirname(bin), { recursive: true, force: true });
+    }
+  });
+
   it('names --platform=ptrace when /dev/kvm is unusable or missing', function () {
     const unshare = spawnSync('unshare', ['-m', 'true']);
     if (unshare.status !== 0) this.skip(); // needs a private mount namespace (root)

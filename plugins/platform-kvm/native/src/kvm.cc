@@ -585,7 +585,8 @@ int Classify(Napi::Env env, Vcpu *v, int rc, int err) {
       v->pending = P_NONE;
       return STOP_PREEMPTED;
     case KVM_EXIT_MMIO:
-      if (run->mmio.phys_addr == g_layout.doorbellGpa && (run->mmio.is_write || k.rip != g_layout.landingVa)) {
+      if (run->mmio.phys_addr - g_layout.doorbellGpa < 4096 &&
+          (run->mmio.is_write || k.rip != g_layout.landingVa || run->mmio.phys_addr != g_layout.doorbellGpa)) {
         // The app touched the doorbell page itself: a memory fault there (SIGSEGV, as
         // for any page it has no mapping for). The access stays pending; the kernel's
         // signal delivery replaces the registers (full path) before the app runs again.
