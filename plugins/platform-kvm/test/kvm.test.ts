@@ -147,7 +147,10 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 describe('platform-kvm: runsc do --platform=kvm', function () {
   this.timeout(300000);
   before(function () {
-    if (!fs.existsSync('/dev/kvm')) this.skip(); // no /dev/kvm on this machine: nothing to test
+    if (!fs.existsSync('/dev/kvm')) {
+      console.warn('platform-kvm: skipped: /dev/kvm does not exist on this machine');
+      this.skip();
+    }
   });
 
   describe('busybox applets: kvm vs native vs ptrace', () => {
@@ -173,9 +176,16 @@ describe('platform-kvm: runsc do --platform=kvm', function () {
           : C_PROGRAMS)
         it(`${name} (${mode})`, () => {
           const bin = buildC(name, mode);
-          const native = runNative(argsFor(name, bin, `${mode}-n`));
-          const kvm = runSandbox(argsFor(name, bin, `${mode}-k`), { flags: KVM });
-          assertSame(name, kvm, native);
+          // cputime checks CPU time against wall time, which a loaded machine (2 CPUs
+          // shared by many jobs) can break even natively: up to 3 tries of the pair.
+          const tries = name === 'cputime' ? 3 : 1;
+          for (let i = 1; ; i++) {
+            const native = runNative(argsFor(name, bin, `${mode}-n`));
+            const kvm = runSandbox(argsFor(name, bin, `${mode}-k`), { flags: KVM });
+            if (i < tries && (kvm.stdout !== native.stdout || kvm.status !== native.status)) continue;
+            assertSame(name, kvm, native);
+            break;
+          }
         });
   });
 
@@ -250,13 +260,25 @@ describe('platform-kvm: runsc do --platform=kvm', function () {
         );
         const desc = descendants(pid);
         for (const d of desc) assert.deepEqual(kvmFds(d), [], `descendant ${d} holds no KVM fd`);
-        const threads = fs
-          .readdirSync(`/proc/${pid}/task`)
-          .map((t) => fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'latin1').trim());
-        assert.ok(!threads.some((c) => /vcpu|kvm/i.test(c)), `no vCPU threads: ${threads.join(',')}`);
+        // The platform starts no threads of its own; KVM itself may add its NX-huge-page
+        // recovery worker ("kvm-nx-lpage-re…", a task of this process since Linux 6.13).
+        const tasks = fs.readdirSync(`/proc/${pid}/task`).map((t) => ({
+          tid: Number(t),
+          comm: fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'latin1').trim(),
+        }));
+        const kvmTasks = tasks.filter((t) => /vcpu|kvm/i.test(t.comm));
+        assert.deepEqual(
+          kvmTasks.filter((t) => !t.comm.startsWith('kvm-nx-lpage')),
+          [],
+          `no vCPU threads: ${tasks.map((t) => t.comm).join(',')}`,
+        );
         if (how === 'SIGKILL') child.kill('SIGKILL');
         await exited;
-        assert.ok(await waitFor(() => !alive(pid) && desc.every((d) => !alive(d)), 10000), 'all gone');
+        const all = [...desc, ...kvmTasks.map((t) => t.tid)];
+        assert.ok(
+          await waitFor(() => !alive(pid) && all.every((d) => !alive(d)), 10000),
+          'the sentry, its descendants and KVM worker threads are gone',
+        );
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');
         await exited;
