@@ -111,6 +111,8 @@ export class PageTables {
   pending = new Map<number, number>();
   /** Every table page of this address space (for release). */
   private readonly pages = new Set<number>();
+  /** Table page (not the PML4) -> where it is linked: parent table, index, level, VA of its span. */
+  private readonly links = new Map<number, { parent: number; index: number; level: number; va: number }>();
   private released = false;
 
   constructor(
@@ -265,6 +267,12 @@ export class PageTables {
         const t = this.newTable();
         // not-present -> present: a direct write is seen by the shadow MMU.
         this.setRaw(table, i, KMEM_GPA_LO + t + (PTE_P | PTE_W | PTE_U | PTE_A), KMEM_GPA_HI);
+        this.links.set(t, {
+          parent: table,
+          index: i,
+          level: level - 1,
+          va: Math.floor(va / SPAN[level]) * SPAN[level],
+        });
         table = t;
       }
     }
@@ -312,9 +320,56 @@ export class PageTables {
         const lo = this.u32[table / 4 + i * 2];
         if (lo & PTE_P) this.dropTable(lo - (lo % PAGE) - KMEM_GPA_LO, level - 1);
       }
+    if (this.pending.size > 0) for (let i = 0; i < 512; i++) this.pending.delete(table + i * 8);
     this.pages.delete(table);
+    this.links.delete(table);
     if (this.live) this.pool.retire(table);
     else this.pool.free(table);
+  }
+
+  /**
+   * Cuts the number of guest stores owed: a table page with more than `threshold` queued
+   * stores is replaced by a fresh copy (a page KVM has never seen, so its host-written
+   * content is what KVM will read), linked in with one store in its parent; the old page
+   * is retired. A munmap or mprotect of many pages then costs a few stores instead of
+   * one per page. Deepest tables first, so a parent that is replaced too copies the new link.
+   */
+  compactPending(threshold = 8): void {
+    if (this.pending.size <= threshold) return;
+    const perTable = new Map<number, number>();
+    for (const off of this.pending.keys()) {
+      const t = off - (off % PAGE);
+      perTable.set(t, (perTable.get(t) ?? 0) + 1);
+    }
+    const busy = [...perTable]
+      .filter(([t, n]) => n > threshold && this.links.has(t))
+      .map(([t]) => t)
+      .sort((a, b) => this.links.get(a)!.level - this.links.get(b)!.level);
+    for (const old of busy) {
+      const link = this.links.get(old)!;
+      const fresh = this.newTable();
+      this.u32.copyWithin(fresh / 4, old / 4, (old + PAGE) / 4);
+      if (link.level > 1)
+        for (let i = 0; i < 512; i++) {
+          const lo = this.u32[fresh / 4 + i * 2];
+          if (!(lo & PTE_P)) continue;
+          const child = this.links.get(lo - (lo % PAGE) - KMEM_GPA_LO);
+          if (child) child.parent = fresh;
+        }
+      for (let i = 0; i < 512; i++) this.pending.delete(old + i * 8);
+      this.links.delete(old);
+      this.links.set(fresh, link);
+      this.pages.delete(old);
+      this.pool.retire(old);
+      const k = link.parent / 4 + link.index * 2;
+      this.setEntry(
+        link.parent,
+        link.index,
+        KMEM_GPA_LO + fresh + (this.u32[k] % PAGE),
+        this.u32[k + 1],
+        link.va,
+      );
+    }
   }
 }
 

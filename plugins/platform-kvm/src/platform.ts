@@ -453,6 +453,7 @@ export class KvmPlatform implements Platform {
     t.live = true;
     let flush = 0;
     try {
+      t.compactPending();
       if (t.pending.size > CMD_MAX)
         throw new Error(
           `${t.pending.size} page-table changes at once (the flush buffer holds ${CMD_MAX}); unmap or protect in smaller pieces`,

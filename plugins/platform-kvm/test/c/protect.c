@@ -104,6 +104,21 @@ int main(void) {
   kill(getpid(), SIGUSR1);
   for (int i = 0; i < 100; i++) b += a * getpid() / getpid();
   printf("fpu: %.12f handler=%.3f\n", b, fp_in_handler);
+  /* Large ranges (hundreds of pages in one page table): mprotect/munmap still exact. */
+  size_t mid = 300 * (size_t)pg;
+  char *z = mmap(NULL, mid, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  for (size_t i = 0; i < mid; i += pg) z[i] = 1;
+  mprotect(z, mid, PROT_READ);
+  int wf = 0;
+  for (size_t i = 0; i < mid; i += 37 * pg) wf += faults(z + i, 1);
+  mprotect(z, mid, PROT_READ | PROT_WRITE);
+  int wf2 = 0;
+  for (size_t i = 0; i < mid; i += 37 * pg) wf2 += faults(z + i, 1);
+  munmap(z + pg, mid - 2 * pg);
+  int rf = 0;
+  for (size_t i = pg; i < mid - pg; i += 37 * pg) rf += faults(z + i, 0);
+  printf("large: ro write faults=%d rw write faults=%d unmapped read faults=%d ends=%d,%d\n", wf, wf2, rf, z[0],
+         z[mid - pg]);
   /* Many demand faults. */
   size_t big = 2048 * (size_t)pg;
   char *m = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
