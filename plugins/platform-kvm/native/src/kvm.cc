@@ -282,9 +282,19 @@ Napi::Value CreateVm(const Napi::CallbackInfo &info) {
   static Napi::Reference<Napi::Float64Array> infoRef;
   infoRef = Napi::Persistent(infoArr);
 
-  if (SetMemorySlot(env, 0, 0, memSize, mem).IsEmpty() || env.IsExceptionPending()) return env.Undefined();
+  auto undo = [&]() {
+    close(g_vm);
+    close(g_kvm);
+    g_vm = g_kvm = -1;
+    munmap(g_mem, g_memSize);
+    munmap(g_kmem, L.kmemSize);
+    g_mem = g_kmem = nullptr;
+    return env.Undefined();
+  };
+  SetMemorySlot(env, 0, 0, memSize, mem);
+  if (env.IsExceptionPending()) return undo();
   SetMemorySlot(env, 1, L.kmemGpa, L.kmemSize, kmem);
-  if (env.IsExceptionPending()) return env.Undefined();
+  if (env.IsExceptionPending()) return undo();
 
 
   // The time-slice timer: SIGRTMIN+7 to this (the main) thread.
@@ -293,7 +303,10 @@ Napi::Value CreateVm(const Napi::CallbackInfo &info) {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: KVM_RUN must come back
   int sig = SIGRTMIN + KICK_SIGNAL_OFFSET;
-  if (sigaction(sig, &sa, nullptr) < 0) THROW_HOST("sigaction (time-slice signal)");
+  if (sigaction(sig, &sa, nullptr) < 0) {
+    HostError(env, "sigaction (time-slice signal)", errno).ThrowAsJavaScriptException();
+    return undo();
+  }
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, sig);
@@ -302,7 +315,10 @@ Napi::Value CreateVm(const Napi::CallbackInfo &info) {
   sev.sigev_notify = SIGEV_THREAD_ID;
   sev.sigev_signo = sig;
   sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
-  if (timer_create(CLOCK_MONOTONIC, &sev, &g_timer) < 0) THROW_HOST("timer_create (time slice)");
+  if (timer_create(CLOCK_MONOTONIC, &sev, &g_timer) < 0) {
+    HostError(env, "timer_create (time slice)", errno).ThrowAsJavaScriptException();
+    return undo();
+  }
   g_timerOk = true;
 
   return Napi::ArrayBuffer::New(env, kmem, L.kmemSize);
@@ -953,10 +969,12 @@ Napi::Value DestroyVm(const Napi::CallbackInfo &info) {
   if (g_kvm >= 0) close(g_kvm);
   g_vm = g_kvm = -1;
   g_modeChecked = false;
-  // The kernel memory stays mapped: JS may still hold its ArrayBuffer. The memory file
-  // mapping is dropped (JS never sees it).
   if (g_mem) munmap(g_mem, g_memSize);
   g_mem = nullptr;
+  // Kernel memory stays mapped (JS may still hold its ArrayBuffer) but its pages go back
+  // to the host: it reads as zeros from now on.
+  if (g_kmem) madvise(g_kmem, g_layout.kmemSize, MADV_DONTNEED);
+  g_kmem = nullptr;
   return env.Undefined();
 }
 
