@@ -159,3 +159,51 @@ describe('netstack loopback', () => {
     assert.equal(stack.counters.udpEndpoints, 0);
   });
 });
+
+describe('netstack leak checks', function () {
+  this.timeout(120_000);
+
+  it('1,000 sequential and 200 concurrent connections leave no endpoints and no timers', async () => {
+    const stack = new Stack({ tcp: { timeWaitMs: 20 } });
+    try {
+      const l = stack.tcp();
+      l.bind(LO, 9000);
+      l.listen(256);
+      const buf = new Uint8Array(64);
+      // One echo-and-close server for every accepted connection, event driven.
+      l.onEvent = () => {
+        for (;;) {
+          const c = l.accept();
+          if (typeof c === 'number') return;
+          c.onEvent = () => {
+            const n = c.recv(buf);
+            if (n > 0) {
+              c.send(buf.subarray(0, n));
+              c.close(); // active close: this side goes through TIME_WAIT
+            } else if (n === 0) c.close();
+          };
+          c.onEvent(c);
+        }
+      };
+      const one = async (i: number): Promise<void> => {
+        const c = stack.tcp();
+        assert.equal(c.connect(LO, 9000), -EINPROGRESS);
+        await until(() => c.state === TcpState.ESTABLISHED, `connect ${i}`);
+        assert.equal(c.send(new TextEncoder().encode(`#${i}`)), `#${i}`.length);
+        const got = await readAll(c, `reply ${i}`);
+        assert.equal(got.toString(), `#${i}`);
+        c.close();
+      };
+      for (let i = 0; i < 1000; i++) await one(i);
+      await Promise.all(Array.from({ length: 200 }, (_, i) => one(1000 + i)));
+      l.close();
+      await until(
+        () => stack.counters.tcpEndpoints === 0 && stack.counters.timers === 0,
+        `no endpoints/timers left (endpoints ${stack.counters.tcpEndpoints}, timers ${stack.counters.timers}: ${JSON.stringify(stack.tcpStates())})`,
+      );
+      assert.equal(stack.stats.timeWaits, 1200, 'every server side went through TIME_WAIT');
+    } finally {
+      stack.close();
+    }
+  });
+});

@@ -256,6 +256,43 @@ except ConnectionRefusedError:
     assert.equal(r.stdout.trim(), 'ECONNREFUSED', r.stderr);
   });
 
+  it('1,000 sequential connections from the host leave no endpoints or timers', async () => {
+    const l = stack.tcp();
+    l.bind(0, 8082);
+    l.listen(64);
+    const buf = new Uint8Array(64);
+    l.onEvent = () => {
+      for (;;) {
+        const c = l.accept();
+        if (typeof c === 'number') return;
+        c.onEvent = () => {
+          const n = c.recv(buf);
+          if (n > 0) c.send(buf.subarray(0, n));
+          else if (n === 0) c.close(); // the host closes first: passive close, no TIME_WAIT here
+        };
+        c.onEvent(c);
+      }
+    };
+    const before = { ...stack.counters };
+    const r = await python(`
+import socket
+ok = 0
+for i in range(1000):
+    s = socket.create_connection(("${US}", 8082), timeout=10)
+    s.sendall(b"n%d" % i)
+    if s.recv(64) == b"n%d" % i:
+        ok += 1
+    s.close()
+print(ok)
+`);
+    assert.equal(r.stdout.trim(), '1000', r.stderr);
+    l.close();
+    await until(
+      () => stack.counters.tcpEndpoints === 0 && stack.counters.timers <= before.timers,
+      `endpoints/timers released (${JSON.stringify(stack.counters)} ${JSON.stringify(stack.tcpStates())})`,
+    );
+  });
+
   it('connects as a client to a host Python server; both sides half-close', async () => {
     const py = python(`
 import socket, hashlib, sys
