@@ -258,7 +258,8 @@ export class Stack implements TcpHost, UdpHost {
   route(dst: number, src = 0): Route | number {
     if (src && !this.isLocal(src)) return -EADDRNOTAVAIL;
     if (this.isLocal(dst)) {
-      return { nicId: this.loopback.id, src: src || dst, dst, nextHop: dst, mtu: this.loopback.link.mtu };
+      const mtu = this.loopback.link.mtu;
+      return { nicId: this.loopback.id, src: src || dst, dst, nextHop: dst, mtu, offload: true };
     }
     for (const r of this.routes) {
       if (r.nic === this.loopback) continue;
@@ -266,7 +267,8 @@ export class Stack implements TcpHost, UdpHost {
       const a = r.nic.addresses[0];
       if (!a) continue;
       const from = src || a.addr;
-      return { nicId: r.nic.id, src: from, dst, nextHop: r.gateway || dst, mtu: r.nic.link.mtu };
+      const offload = r.nic.link.checksumOffload === true;
+      return { nicId: r.nic.id, src: from, dst, nextHop: r.gateway || dst, mtu: r.nic.link.mtu, offload };
     }
     return -ENETUNREACH;
   }
@@ -352,9 +354,9 @@ export class Stack implements TcpHost, UdpHost {
       case PROTO_ICMP:
         return this.icmpInput(h, payload);
       case PROTO_UDP:
-        return this.udpInput(h, buf, payload);
+        return this.udpInput(nic, h, buf, payload);
       case PROTO_TCP:
-        return this.tcpInput(h, payload);
+        return this.tcpInput(nic, h, payload);
       default:
         this.drop('ip-proto');
         if (!nic.isBroadcast(h.dst)) this.sendIcmpError(h, buf, UNREACH_PROTOCOL);
@@ -386,8 +388,8 @@ export class Stack implements TcpHost, UdpHost {
     }
   }
 
-  private udpInput(h: Ipv4Header, ipPacket: Uint8Array, buf: Uint8Array): void {
-    const u = parseUdp(buf, h.src, h.dst);
+  private udpInput(nic: Nic, h: Ipv4Header, ipPacket: Uint8Array, buf: Uint8Array): void {
+    const u = parseUdp(buf, h.src, h.dst, !nic.link.checksumOffload);
     if (!u) return this.drop('udp-malformed');
     const eps = this.udpPorts.get(u.dstPort);
     let target: UdpEndpoint | undefined;
@@ -404,15 +406,15 @@ export class Stack implements TcpHost, UdpHost {
       return;
     }
     this.drop('udp-noport');
-    const nic = this.nics.find((n) => n.hasAddress(h.dst));
-    if (h.dst !== 0xffffffff && !(nic && nic.isBroadcast(h.dst)) && !(h.mf || h.fragOff))
+    if (h.dst !== 0xffffffff && !nic.isBroadcast(h.dst) && !(h.mf || h.fragOff))
       this.sendIcmpError(h, ipPacket, UNREACH_PORT);
   }
 
-  private tcpInput(h: Ipv4Header, buf: Uint8Array): void {
-    if (this.nics.some((n) => n.isBroadcast(h.dst))) return this.drop('tcp-broadcast');
-    const seg = parseTcp(buf, h.src, h.dst);
+  private tcpInput(nic: Nic, h: Ipv4Header, buf: Uint8Array): void {
+    if (nic.isBroadcast(h.dst)) return this.drop('tcp-broadcast');
+    const seg = parseTcp(buf, h.src, h.dst, !nic.link.checksumOffload);
     if (!seg) return this.drop('tcp-malformed');
+    seg.stable = nic.link.stableFrames === true;
     const ep = this.tcpConns.get(connKey(h.dst, seg.dstPort, h.src, seg.srcPort));
     if (ep) {
       ep.input(seg);
@@ -717,7 +719,7 @@ export class Stack implements TcpHost, UdpHost {
             flags: RST | ACK,
             window: 0,
           };
-    const len = writeTcp(buf, HEADROOM, out, 0, local, remote);
+    const len = writeTcp(buf, HEADROOM, out, 0, local, remote, !route.offload);
     this.stats.tcpResetsSent++;
     this.ipOutput(route, buf, len, PROTO_TCP, DEFAULT_TTL, 0, true);
   }

@@ -15,6 +15,13 @@ export interface LinkEndpoint {
   readonly ethernet: boolean;
   /** The endpoint's MAC address (Ethernet links). */
   readonly mac: Uint8Array;
+  /**
+   * Frames never leave this process (loopback): the stack neither computes nor verifies
+   * transport checksums on this link, as Linux and gVisor do on lo.
+   */
+  readonly checksumOffload?: boolean;
+  /** Delivered frames are not reused by the link, so the stack may keep views into them. */
+  readonly stableFrames?: boolean;
   attach(deliver: (frame: Uint8Array) => void): void;
   send(frame: Uint8Array): void;
   close(): void;

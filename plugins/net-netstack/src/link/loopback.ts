@@ -9,6 +9,8 @@ export class LoopbackLink implements LinkEndpoint {
   readonly name = 'lo';
   readonly ethernet = false;
   readonly mac = new Uint8Array(6);
+  readonly checksumOffload = true;
+  readonly stableFrames = true;
   readonly stats = newLinkStats();
   private deliver: ((frame: Uint8Array) => void) | undefined;
   private queue: Uint8Array[] = [];

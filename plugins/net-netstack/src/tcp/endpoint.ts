@@ -36,6 +36,7 @@ import {
   SHUT_WR,
 } from '../errno';
 import { Timer } from '../timer';
+import { copyBytes } from '../checksum';
 import { ByteQueue } from './buffer';
 import {
   ACK,
@@ -382,7 +383,7 @@ export class TcpEndpoint {
     if (space <= 0) return -EAGAIN;
     const n = Math.min(space, data.length);
     if (n === 0) return 0;
-    this.sndBuf.push(data.slice(0, n));
+    this.sndBuf.push(copyBytes(data.subarray(0, n)));
     this.trySend();
     this.flushAck();
     return n;
@@ -946,7 +947,7 @@ export class TcpEndpoint {
     }
     if (data.length > room) data = data.subarray(0, room);
     if (seq === this.rcvNxt) {
-      this.rcvQueue.push(data.slice());
+      this.rcvQueue.push(seg.stable ? data : copyBytes(data));
       this.rcvNxt = seqAdd(this.rcvNxt, data.length);
       const hadOoo = this.ooo.length > 0;
       this.pullOoo();
@@ -955,7 +956,7 @@ export class TcpEndpoint {
       if (this.ackPending >= 2) this.ackNow = true; // ACK every second segment
     } else {
       this.stats.oooSegments++;
-      this.insertOoo(seq, data);
+      this.insertOoo(seq, seg.stable ? data : copyBytes(data));
       this.ackNow = true; // duplicate ACK with SACK: lets the peer fast-retransmit
     }
   }
@@ -990,7 +991,7 @@ export class TcpEndpoint {
       }
     }
     if (d.length === 0) return;
-    this.ooo.splice(i, 0, { seq: s, data: d.slice() });
+    this.ooo.splice(i, 0, { seq: s, data: d });
     this.oooBytes += d.length;
   }
 
@@ -1233,9 +1234,10 @@ export class TcpEndpoint {
   private emit(out: TcpSegmentOut, len: number, bufOff = 0): void {
     const host = this.host;
     const hl = headerLength(out);
-    const buf = new Uint8Array(host.headroom + hl + len);
+    // Every byte is written below (headers, options, payload), so no zero-fill is needed.
+    const buf = Buffer.allocUnsafe(host.headroom + hl + len);
     if (len > 0) this.sndBuf.peek(bufOff, len, buf, host.headroom + hl);
-    const total = writeTcp(buf, host.headroom, out, len, this.laddr, this.raddr);
+    const total = writeTcp(buf, host.headroom, out, len, this.laddr, this.raddr, !this.route!.offload);
     this.stats.segsOut++;
     host.outputTcp(this.route!, buf, total, this.laddr, this.raddr, this.ttl, this.tos);
   }

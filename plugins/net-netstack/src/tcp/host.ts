@@ -13,6 +13,8 @@ export interface Route {
   dst: number;
   nextHop: number;
   mtu: number;
+  /** The NIC's link offloads checksums (loopback): skip computing them. */
+  offload: boolean;
 }
 
 export interface TcpHostStats {

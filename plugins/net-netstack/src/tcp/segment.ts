@@ -36,6 +36,8 @@ export interface TcpSegment {
   tsVal: number;
   tsEcr: number;
   payload: Uint8Array;
+  /** The payload may be kept without copying (the link does not reuse its buffers). */
+  stable: boolean;
 }
 
 function u32(b: Uint8Array, o: number): number {
@@ -54,11 +56,11 @@ function w32(b: Uint8Array, o: number, v: number): void {
  * data offset is impossible or its checksum is wrong. Malformed options end option
  * parsing (the segment is still accepted, as Linux does).
  */
-export function parseTcp(buf: Uint8Array, src: number, dst: number): TcpSegment | undefined {
+export function parseTcp(buf: Uint8Array, src: number, dst: number, verify = true): TcpSegment | undefined {
   if (buf.length < TCP_HLEN) return undefined;
   const doff = (buf[12] >> 4) * 4;
   if (doff < TCP_HLEN || doff > buf.length) return undefined;
-  if (fold(sum16(buf, 0, buf.length, pseudoSum(src, dst, PROTO_TCP, buf.length))) !== 0xffff)
+  if (verify && fold(sum16(buf, 0, buf.length, pseudoSum(src, dst, PROTO_TCP, buf.length))) !== 0xffff)
     return undefined;
   const seg: TcpSegment = {
     srcPort: (buf[0] << 8) | buf[1],
@@ -76,6 +78,7 @@ export function parseTcp(buf: Uint8Array, src: number, dst: number): TcpSegment 
     tsVal: 0,
     tsEcr: 0,
     payload: buf.subarray(doff),
+    stable: false,
   };
   let i = TCP_HLEN;
   while (i < doff) {
@@ -153,6 +156,7 @@ export function writeTcp(
   payloadLen: number,
   src: number,
   dst: number,
+  checksum = true,
 ): number {
   const hl = TCP_HLEN + optionsLength(s);
   out[off] = s.srcPort >> 8;
@@ -212,6 +216,7 @@ export function writeTcp(
     }
   }
   const len = hl + payloadLen;
+  if (!checksum) return len;
   const c = finish(sum16(out, off, len, pseudoSum(src, dst, PROTO_TCP, len)));
   out[off + 16] = c >> 8;
   out[off + 17] = c & 255;
