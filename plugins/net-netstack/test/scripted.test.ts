@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { Stack } from '../src/stack';
 import { TcpState, type TcpConfig, type TcpEndpoint } from '../src/tcp/endpoint';
 import { ACK, FIN, PSH, RST, SYN, seqAdd } from '../src/tcp/segment';
-import { ECONNRESET, EAGAIN } from '../src/errno';
-import { Peer } from './peer';
+import { ECONNRESET, EAGAIN, EINPROGRESS, ETIMEDOUT } from '../src/errno';
+import { Peer, PEER_IP } from './peer';
 import { until, readN, pattern, sleep } from './util';
 
 const PORT = 80;
@@ -230,6 +230,86 @@ describe('netstack TCP against a scripted peer', () => {
     await until(() => c.ep.state === TcpState.CLOSED, 'closed after LAST_ACK');
     assert.equal(stack.counters.tcpEndpoints, 0);
     assert.equal(stack.counters.timers, 0);
+  });
+
+  it('Nagle holds small writes while data is unacknowledged; TCP_NODELAY sends each at once', async () => {
+    const c = await setup({});
+    stack = c.stack;
+    c.peer.skip();
+    const mark = c.peer.seen.length;
+    for (const ch of 'abc') assert.equal(c.ep.send(new TextEncoder().encode(ch)), 1);
+    await c.peer.next((s) => s.payload.length > 0, 'first byte');
+    await sleep(30);
+    let data = c.peer.seen.slice(mark).filter((s) => s.payload.length > 0);
+    assert.equal(data.length, 1, 'only the first small segment is out before the ACK');
+    c.peer.send({ ...seg(c, ACK), ack: seqAdd(c.sseq, 1) });
+    const rest = await c.peer.next((s) => s.payload.length > 0, 'coalesced rest');
+    assert.equal(new TextDecoder().decode(rest.payload), 'bc');
+    c.peer.send({ ...seg(c, ACK), ack: seqAdd(c.sseq, 3) });
+    await until(() => c.ep.unacked === 0, 'acknowledged');
+    c.ep.setNodelay(true);
+    const mark2 = c.peer.seen.length;
+    for (const ch of 'xyz') c.ep.send(new TextEncoder().encode(ch));
+    await until(
+      () => c.peer.seen.slice(mark2).filter((s) => s.payload.length > 0).length === 3,
+      'three segments',
+    );
+    data = c.peer.seen.slice(mark2).filter((s) => s.payload.length > 0);
+    assert.deepEqual(
+      data.map((s) => new TextDecoder().decode(s.payload)),
+      ['x', 'y', 'z'],
+    );
+  });
+
+  it('delays the ACK of a lone segment and ACKs every second segment at once', async () => {
+    const c = await setup({ delayedAckMs: 2000 });
+    stack = c.stack;
+    c.peer.skip();
+    const mark = c.peer.seen.length;
+    c.peer.send(seg(c, ACK | PSH, 0), new TextEncoder().encode('one'));
+    await until(() => c.ep.readable === 3, 'first segment queued');
+    await sleep(30);
+    assert.equal(c.peer.seen.slice(mark).length, 0, 'no immediate ACK for one segment');
+    c.peer.send(seg(c, ACK | PSH, 3), new TextEncoder().encode('two'));
+    const a = await c.peer.next((s) => s.flags === ACK, 'ACK after the second segment');
+    assert.equal(a.ack, seqAdd(c.pseq, 6));
+    // A lone third segment is acknowledged by the delayed-ACK timer.
+    c.peer.send(seg(c, ACK | PSH, 6), new TextEncoder().encode('three'));
+    const d = await c.peer.next((s) => s.flags === ACK, 'delayed ACK', 10_000);
+    assert.equal(d.ack, seqAdd(c.pseq, 11));
+  });
+
+  it('keepalive probes an idle peer and gives up with ETIMEDOUT when it never answers', async () => {
+    const c = await setup({});
+    stack = c.stack;
+    c.ep.keepaliveIdleMs = 50;
+    c.ep.keepaliveIntervalMs = 20;
+    c.ep.keepaliveProbes = 3;
+    c.peer.skip();
+    c.ep.setKeepalive(true);
+    const p1 = await c.peer.next((s) => s.flags === ACK && s.payload.length === 0, 'first keepalive probe');
+    assert.equal(p1.seq, seqAdd(c.sseq, -1), 'a probe carries SND.UNA - 1');
+    // Answering resets the count: the connection survives.
+    c.peer.send(seg(c, ACK));
+    await c.peer.next((s) => s.flags === ACK, 'next probe after the idle time');
+    assert.equal(c.ep.state, TcpState.ESTABLISHED);
+    await until(() => c.ep.state === TcpState.CLOSED, 'keepalive timeout', 10_000);
+    assert.equal(c.ep.recv(new Uint8Array(1)), -ETIMEDOUT);
+    assert.ok(c.ep.stats.keepaliveProbes >= 4);
+  });
+
+  it('a SYN that is never answered ends in ETIMEDOUT after the SYN retries', async () => {
+    const stackL = new Stack({ tcp: { initialRtoMs: 20, synRetries: 2 } });
+    stack = stackL;
+    const peer = new Peer(stackL);
+    peer.dropIf = () => true; // the peer hears nothing
+    const ep = stackL.tcp();
+    assert.equal(ep.connect(PEER_IP, 80), -EINPROGRESS);
+    await until(() => ep.state === TcpState.CLOSED, 'connect timeout', 10_000);
+    assert.equal(ep.takeError(), ETIMEDOUT);
+    assert.equal(peer.dropped.filter((s) => s.flags === SYN).length, 3, 'the SYN and two retransmissions');
+    assert.equal(stackL.counters.tcpEndpoints, 0);
+    assert.equal(stackL.counters.timers, 0);
   });
 
   it('survives 60,000 random, mutated and well-formed-but-random frames, then still completes a connection', async () => {

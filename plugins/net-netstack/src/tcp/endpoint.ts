@@ -281,11 +281,36 @@ export class TcpEndpoint {
     this.keepaliveProbes = cfg.keepaliveProbes;
     this.rto = cfg.initialRtoMs;
     const c = host.counters;
-    this.rtxTimer = new Timer(c, () => this.onRto());
-    this.delackTimer = new Timer(c, () => this.onDelack());
-    this.persistTimer = new Timer(c, () => this.onPersist());
-    this.keepaliveTimer = new Timer(c, () => this.onKeepalive());
-    this.stateTimer = new Timer(c, () => this.onStateTimer());
+    // A bug in a timer handler must not take the sentry down: it is reported and the
+    // endpoint is reset.
+    const guard = (name: string, f: () => void) => (): void => {
+      try {
+        f();
+      } catch (e) {
+        host.reportError(`netstack: TCP ${name} timer`, e);
+        this.abort();
+      }
+    };
+    this.rtxTimer = new Timer(
+      c,
+      guard('retransmission', () => this.onRto()),
+    );
+    this.delackTimer = new Timer(
+      c,
+      guard('delayed-ACK', () => this.onDelack()),
+    );
+    this.persistTimer = new Timer(
+      c,
+      guard('persist', () => this.onPersist()),
+    );
+    this.keepaliveTimer = new Timer(
+      c,
+      guard('keepalive', () => this.onKeepalive()),
+    );
+    this.stateTimer = new Timer(
+      c,
+      guard('TIME_WAIT', () => this.onStateTimer()),
+    );
   }
 
   // ---------------------------------------------------------------- app-facing operations
