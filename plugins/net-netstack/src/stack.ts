@@ -511,7 +511,13 @@ export class Stack implements TcpHost, UdpHost {
     let p = nic.pending.get(nextHop);
     if (!p) {
       const pend: ArpPending = { packets: [], tries: 0, timer: undefined as unknown as Timer };
-      pend.timer = new Timer(this.counters, () => this.arpRetry(nic, nextHop));
+      pend.timer = new Timer(this.counters, () => {
+        try {
+          this.arpRetry(nic, nextHop);
+        } catch (e) {
+          this.reportError('netstack: ARP retry', e);
+        }
+      });
       nic.pending.set(nextHop, pend);
       p = pend;
       this.arpRequest(nic, nextHop);
@@ -722,6 +728,11 @@ export class Stack implements TcpHost, UdpHost {
     const len = writeTcp(buf, HEADROOM, out, 0, local, remote, !route.offload);
     this.stats.tcpResetsSent++;
     this.ipOutput(route, buf, len, PROTO_TCP, DEFAULT_TTL, 0, true);
+  }
+
+  reportError(msg: string, err: unknown): void {
+    this.drop('internal');
+    this.onError(msg, err);
   }
 
   outputTcp(
