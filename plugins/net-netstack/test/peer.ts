@@ -22,8 +22,22 @@ export interface Seen extends TcpSegment {
   at: number;
 }
 
+/** Where the peer's frames go and come from. */
+export interface PeerWire {
+  send(frame: Uint8Array): void;
+}
+
+export interface PeerAddresses {
+  ourIp: number;
+  ourMac: Uint8Array;
+  theirIp: number;
+  theirMac: Uint8Array;
+}
+
 export class Peer {
   readonly link = new ChannelLink('peer0', STACK_MAC);
+  private wire: PeerWire;
+  private readonly a: PeerAddresses;
   /** Every TCP segment the stack sent, in order. */
   readonly seen: Seen[] = [];
   /** Index of the next segment next() looks at. */
@@ -32,21 +46,33 @@ export class Peer {
   dropIf: ((s: TcpSegment) => boolean) | undefined;
   readonly dropped: TcpSegment[] = [];
 
-  constructor(stack: Stack) {
-    this.link.onSend = (f) => this.rx(f);
-    stack.addNic(this.link, { addresses: ['10.9.0.2/24'] });
+  /**
+   * With a stack: the peer sits on a new channel link of that stack (10.9.0.1 talking to
+   * the stack's 10.9.0.2). Without: the caller connects `rx` and a wire (e.g. a TAP fd, to
+   * run the same script against the Linux kernel).
+   */
+  constructor(stack: Stack | undefined, wire?: PeerWire, addrs?: PeerAddresses) {
+    this.a = addrs ?? { ourIp: PEER_IP, ourMac: PEER_MAC, theirIp: STACK_IP, theirMac: STACK_MAC };
+    if (stack) {
+      this.link.onSend = (f) => this.rx(f);
+      stack.addNic(this.link, { addresses: ['10.9.0.2/24'] });
+      this.wire = { send: (f) => this.link.inject(f) };
+    } else {
+      this.wire = wire!;
+    }
   }
 
-  private rx(f: Uint8Array): void {
+  /** A frame from the other side. */
+  rx(f: Uint8Array): void {
     const type = etherType(f);
     if (type === ETHERTYPE_ARP) {
       const a = parseArp(f.subarray(ETH_HLEN));
-      if (a && a.op === ARP_REQUEST && a.targetIp === PEER_IP) {
-        this.link.inject(
+      if (a && a.op === ARP_REQUEST && a.targetIp === this.a.ourIp) {
+        this.wire.send(
           buildArpFrame(a.senderMac, {
             op: ARP_REPLY,
-            senderMac: PEER_MAC,
-            senderIp: PEER_IP,
+            senderMac: this.a.ourMac,
+            senderIp: this.a.ourIp,
             targetMac: a.senderMac,
             targetIp: a.senderIp,
           }),
@@ -56,9 +82,9 @@ export class Peer {
     }
     if (type !== ETHERTYPE_IPV4) return;
     const h = parseIpv4Header(f.subarray(ETH_HLEN));
-    if (typeof h === 'string' || h.proto !== PROTO_TCP) return;
+    if (typeof h === 'string' || h.proto !== PROTO_TCP || h.dst !== this.a.ourIp) return;
     const seg = parseTcp(f.subarray(ETH_HLEN + h.hlen, ETH_HLEN + h.totalLen), h.src, h.dst);
-    if (!seg) throw new Error('the stack sent a TCP segment with a bad checksum');
+    if (!seg) throw new Error('the other side sent a TCP segment with a bad checksum');
     if (this.dropIf?.(seg)) {
       this.dropped.push(seg);
       return;
@@ -95,23 +121,23 @@ export class Peer {
     const hl = headerLength(s);
     const f = new Uint8Array(ETH_HLEN + 20 + hl + payload.length);
     f.set(payload, ETH_HLEN + 20 + hl);
-    writeTcp(f, ETH_HLEN + 20, s, payload.length, PEER_IP, STACK_IP);
+    writeTcp(f, ETH_HLEN + 20, s, payload.length, this.a.ourIp, this.a.theirIp);
     if (corrupt) f[ETH_HLEN + 20 + 16] ^= 0x5a;
     writeIpv4Header(f, ETH_HLEN, {
-      src: PEER_IP,
-      dst: STACK_IP,
+      src: this.a.ourIp,
+      dst: this.a.theirIp,
       proto: PROTO_TCP,
       ttl: 64,
       id: 1,
       df: true,
       payloadLen: hl + payload.length,
     });
-    writeEthernet(f, STACK_MAC, PEER_MAC, ETHERTYPE_IPV4);
+    writeEthernet(f, this.a.theirMac, this.a.ourMac, ETHERTYPE_IPV4);
     return f;
   }
 
   send(s: TcpSegmentOut, payload?: Uint8Array, corrupt = false): void {
-    this.link.inject(this.frame(s, payload, corrupt));
+    this.wire.send(this.frame(s, payload, corrupt));
   }
 }
 

@@ -92,6 +92,7 @@ describe('netstack TCP against a scripted peer', () => {
     c.peer.send(seg(c, ACK | PSH, 4), b);
     const re = await c.peer.next((s) => s.flags === ACK, 'ACK for the duplicate');
     assert.equal(re.ack, seqAdd(c.pseq, 12));
+    assert.deepEqual(re.sack, [seqAdd(c.pseq, 4), seqAdd(c.pseq, 8)], 'D-SACK reports the duplicate');
     await sleep(20);
     assert.equal(c.ep.recv(new Uint8Array(16)), -EAGAIN);
     assert.equal(c.ep.stats.oooSegments, 2);

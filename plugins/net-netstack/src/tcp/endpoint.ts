@@ -226,6 +226,10 @@ export class TcpEndpoint {
   private readonly rcvQueue = new ByteQueue();
   private ooo: OooSegment[] = [];
   private oooBytes = 0;
+  /** Sequence number of the latest out-of-order arrival (its block is reported first). */
+  private lastOooSeq = 0;
+  /** A duplicate range to report as the first SACK block of the next ACK (D-SACK). */
+  private dsack: number[] | undefined;
   private finReceived = false;
   /** Sequence number of a FIN received out of order (-1: none). */
   private oooFin = -1;
@@ -735,6 +739,10 @@ export class TcpEndpoint {
       // Out of window: ACK it (this is also how we answer zero-window and keepalive probes),
       // but still take its ACK and window when we have no room (RFC 9293 allows this).
       if (wnd === 0 && f & ACK && seg.seq === this.rcvNxt) this.processAck(seg);
+      // Old data again: report it as a duplicate (D-SACK, RFC 2883).
+      const n = seg.payload.length;
+      if (this.sackOk && n > 0 && seqLE(seqAdd(seg.seq, n), this.rcvNxt))
+        this.dsack = [seg.seq, seqAdd(seg.seq, n)];
       this.ackNow = true;
       return;
     }
@@ -954,6 +962,8 @@ export class TcpEndpoint {
     // Trim what we already have.
     const dup = seqDiff(this.rcvNxt, seq);
     if (dup > 0) {
+      // Report the duplicated range first in the next ACK (D-SACK, RFC 2883).
+      if (this.sackOk) this.dsack = [seq, seqAdd(seq, Math.min(dup, data.length))];
       if (dup >= data.length) {
         this.ackNow = true; // a duplicate: re-ACK (the peer may have lost our ACK)
         return;
@@ -981,6 +991,7 @@ export class TcpEndpoint {
       if (this.ackPending >= 2) this.ackNow = true; // ACK every second segment
     } else {
       this.stats.oooSegments++;
+      this.lastOooSeq = seq;
       this.insertOoo(seq, seg.stable ? data : copyBytes(data));
       this.ackNow = true; // duplicate ACK with SACK: lets the peer fast-retransmit
     }
@@ -1246,7 +1257,7 @@ export class TcpEndpoint {
       window: 0,
     };
     if (this.tsOk && !(flags & RST)) out.ts = [this.tsNow(), this.tsRecent];
-    if (this.sackOk && this.ooo.length && flags & ACK && !(flags & RST))
+    if (this.sackOk && (this.ooo.length || this.dsack) && flags & ACK && !(flags & RST))
       out.sack = this.sackBlocks(out.ts ? 3 : 4);
     out.window = flags & RST ? 0 : this.advertise();
     this.emit(out, len, seqDiff(seq, this.sndUna));
@@ -1267,11 +1278,15 @@ export class TcpEndpoint {
     host.outputTcp(this.route!, buf, total, this.laddr, this.raddr, this.ttl, this.tos);
   }
 
+  /**
+   * SACK blocks for an ACK: a pending D-SACK block first, then the block holding the most
+   * recently received segment (RFC 2018 §4), then the others in sequence order.
+   */
   private sackBlocks(max: number): number[] {
-    const out: number[] = [];
+    const blocks: number[][] = [];
     // Merge adjacent held segments into blocks.
     let i = 0;
-    while (i < this.ooo.length && out.length < max * 2) {
+    while (i < this.ooo.length) {
       const left = this.ooo[i].seq;
       let right = seqAdd(left, this.ooo[i].data.length);
       i++;
@@ -1279,9 +1294,15 @@ export class TcpEndpoint {
         right = seqAdd(right, this.ooo[i].data.length);
         i++;
       }
-      out.push(left, right);
+      blocks.push([left, right]);
     }
-    return out;
+    const recent = blocks.findIndex(([l, r]) => seqGE(this.lastOooSeq, l) && seqLT(this.lastOooSeq, r));
+    if (recent > 0) blocks.unshift(...blocks.splice(recent, 1));
+    if (this.dsack) {
+      blocks.unshift(this.dsack);
+      this.dsack = undefined;
+    }
+    return blocks.slice(0, max).flat();
   }
 
   /** The window to advertise (already scaled down), never shrinking the right edge. */
@@ -1309,7 +1330,11 @@ export class TcpEndpoint {
     )
       return;
     const old = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
-    const free = Math.max(0, this.rcvBufSize - this.rcvQueue.length - this.oooBytes);
+    // What we could advertise now: free space, capped by what the window field can express.
+    const free = Math.min(
+      Math.max(0, this.rcvBufSize - this.rcvQueue.length - this.oooBytes),
+      MAX_WINDOW * (1 << this.rcvWscale),
+    );
     if (free - old >= Math.min(this.rcvBufSize / 2, 2 * this.mss) || (old < this.mss && free >= this.mss)) {
       this.sendAck();
     }
