@@ -114,13 +114,7 @@ while True:
 `,
     ]);
     await until(
-      () =>
-        /LISTEN/.test(
-          execFileSync('ss', ['-Hltn', `src ${KERNEL_IP}:${PORT}`], { encoding: 'utf8' }) +
-            (execFileSync('ss', ['-Hltn', `src ${KERNEL_IP}:${PORT}`], { encoding: 'utf8' }).trim()
-              ? 'LISTEN'
-              : ''),
-        ),
+      () => execFileSync('ss', ['-Hltn', `src ${KERNEL_IP}:${PORT}`], { encoding: 'utf8' }).trim() !== '',
       'python listener',
     );
   });
