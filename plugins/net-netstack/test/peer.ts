@@ -37,7 +37,7 @@ export interface PeerAddresses {
 export class Peer {
   readonly link = new ChannelLink('peer0', STACK_MAC);
   private wire: PeerWire;
-  private readonly a: PeerAddresses;
+  readonly a: PeerAddresses;
   /** Every TCP segment the stack sent, in order. */
   readonly seen: Seen[] = [];
   /** Index of the next segment next() looks at. */
@@ -134,6 +134,11 @@ export class Peer {
     });
     writeEthernet(f, this.a.theirMac, this.a.ourMac, ETHERTYPE_IPV4);
     return f;
+  }
+
+  /** Sends a raw frame. */
+  sendFrame(f: Uint8Array): void {
+    this.wire.send(f);
   }
 
   send(s: TcpSegmentOut, payload?: Uint8Array, corrupt = false): void {
