@@ -208,7 +208,10 @@ export class Stack implements TcpHost, UdpHost {
     }
     this.routes.sort((a, b) => b.prefixLen - a.prefixLen);
     this.nics.push(nic);
-    link.attach((frame) => this.onFrame(nic, frame));
+    link.attach(
+      (frame) => this.onFrame(nic, frame),
+      () => this.endBatch(),
+    );
     return nic;
   }
 
@@ -284,8 +287,36 @@ export class Stack implements TcpHost, UdpHost {
     this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
   }
 
+  /**
+   * TCP endpoints that received segments in the current link batch: their ACK, output and
+   * readiness event wait for the end of the batch.
+   */
+  private readonly deferred = new Set<TcpEndpoint>();
+  private batching = false;
+
+  deferInput(ep: TcpEndpoint): boolean {
+    if (!this.batching) return false;
+    this.deferred.add(ep);
+    return true;
+  }
+
+  private endBatch(): void {
+    this.batching = false;
+    if (this.deferred.size === 0) return;
+    const eps = [...this.deferred];
+    this.deferred.clear();
+    for (const ep of eps) {
+      try {
+        ep.finishInput();
+      } catch (e) {
+        this.reportError('netstack: finishing a batch', e);
+      }
+    }
+  }
+
   private onFrame(nic: Nic, frame: Uint8Array): void {
     if (this.closed) return;
+    if (nic.link.batches) this.batching = true;
     this.stats.rxFrames++;
     try {
       if (!nic.link.ethernet) {

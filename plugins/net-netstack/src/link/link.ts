@@ -22,7 +22,14 @@ export interface LinkEndpoint {
   readonly checksumOffload?: boolean;
   /** Delivered frames are not reused by the link, so the stack may keep views into them. */
   readonly stableFrames?: boolean;
-  attach(deliver: (frame: Uint8Array) => void): void;
+  /** The link calls `endBatch` after every receive batch (see attach). */
+  readonly batches?: boolean;
+  /**
+   * Starts delivery. A link that receives in batches calls `endBatch` after each batch, so
+   * the stack can answer a whole batch at once (one ACK and one readiness event per
+   * connection, as GRO does for the kernel).
+   */
+  attach(deliver: (frame: Uint8Array) => void, endBatch?: () => void): void;
   send(frame: Uint8Array): void;
   close(): void;
   readonly stats: LinkStats;

@@ -11,16 +11,19 @@ export class LoopbackLink implements LinkEndpoint {
   readonly mac = new Uint8Array(6);
   readonly checksumOffload = true;
   readonly stableFrames = true;
+  readonly batches = true;
   readonly stats = newLinkStats();
   private deliver: ((frame: Uint8Array) => void) | undefined;
+  private endBatch: (() => void) | undefined;
   private queue: Uint8Array[] = [];
   private scheduled = false;
   private closed = false;
 
   constructor(readonly mtu = 65536) {}
 
-  attach(deliver: (frame: Uint8Array) => void): void {
+  attach(deliver: (frame: Uint8Array) => void, endBatch?: () => void): void {
     this.deliver = deliver;
+    this.endBatch = endBatch;
   }
 
   send(frame: Uint8Array): void {
@@ -48,6 +51,7 @@ export class LoopbackLink implements LinkEndpoint {
       this.stats.rxBytes += f.length;
       this.deliver?.(f);
     }
+    this.endBatch?.();
   };
 
   close(): void {

@@ -16,12 +16,14 @@ const SLOT = 2048;
 
 export class TapLink implements LinkEndpoint {
   readonly ethernet = true;
+  readonly batches = true;
   readonly stats = newLinkStats();
   readonly name: string;
   private readonly fd: number;
   private readonly native: NetstackNative;
   private poll: PollHandle | undefined;
   private deliver: ((frame: Uint8Array) => void) | undefined;
+  private endBatch: (() => void) | undefined;
   private readonly rxBuf = new Uint8Array(BATCH * SLOT);
   private readonly rxLens = new Int32Array(BATCH);
   private closed = false;
@@ -41,14 +43,23 @@ export class TapLink implements LinkEndpoint {
     this.name = r.name;
   }
 
-  attach(deliver: (frame: Uint8Array) => void): void {
+  attach(deliver: (frame: Uint8Array) => void, endBatch?: () => void): void {
     this.deliver = deliver;
+    this.endBatch = endBatch;
     if (!this.poll && !this.closed) this.poll = this.native.pollStart(this.fd, this.onReadable);
   }
 
   private readonly onReadable = (status: number): void => {
     if (this.closed) return;
     if (status < 0) return;
+    try {
+      this.drain();
+    } finally {
+      if (!this.closed) this.endBatch?.();
+    }
+  };
+
+  private drain(): void {
     for (;;) {
       const n = this.native.readBatch(this.fd, this.rxBuf, SLOT, this.rxLens);
       if (n <= 0) return;
@@ -61,7 +72,7 @@ export class TapLink implements LinkEndpoint {
       }
       if (n < BATCH) return;
     }
-  };
+  }
 
   send(frame: Uint8Array): void {
     if (this.closed) return;

@@ -667,6 +667,11 @@ export class TcpEndpoint {
     this.kaProbesSent = 0;
     if (this.state === TcpState.SYN_SENT) this.inputSynSent(seg);
     else this.inputSynchronized(seg);
+    if (!this.host.deferInput(this)) this.finishInput();
+  }
+
+  /** After the segments of a receive batch: ACK, send what the ACKs allow, notify the owner. */
+  finishInput(): void {
     if (this.registered) this.afterInput();
     this.notify();
   }

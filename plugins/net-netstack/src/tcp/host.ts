@@ -43,6 +43,11 @@ export interface TcpHost {
   abortChildren(listener: TcpEndpoint): void;
   /** Answers `seg` (from remote to local) with a RST per RFC 9293 §3.10.7.1. */
   sendReset(seg: TcpSegment, remote: number, local: number): void;
+  /**
+   * Called after a segment was processed: true if the stack will call ep.finishInput() at
+   * the end of the current receive batch (false: the endpoint finishes now).
+   */
+  deferInput(ep: TcpEndpoint): boolean;
   /** Reports an internal error (a bug), never thrown at the event loop. */
   reportError(msg: string, err: unknown): void;
   /** Sends a TCP segment written at buf[headroom, headroom+len). */
