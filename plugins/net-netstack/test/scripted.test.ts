@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Stack } from '../src/stack';
 import { TcpState, type TcpConfig, type TcpEndpoint } from '../src/tcp/endpoint';
 import { ACK, FIN, PSH, RST, SYN, seqAdd } from '../src/tcp/segment';
-import { ECONNRESET, EAGAIN, EINPROGRESS, ETIMEDOUT } from '../src/errno';
+import { ECONNREFUSED, ECONNRESET, EAGAIN, EINPROGRESS, ETIMEDOUT } from '../src/errno';
 import { Peer, PEER_IP } from './peer';
 import { until, readN, pattern, sleep } from './util';
 
@@ -311,6 +311,92 @@ describe('netstack TCP against a scripted peer', () => {
     assert.equal(peer.dropped.filter((s) => s.flags === SYN).length, 3, 'the SYN and two retransmissions');
     assert.equal(stackL.counters.tcpEndpoints, 0);
     assert.equal(stackL.counters.timers, 0);
+  });
+
+  it('a SYN flood is bounded by the SYN backlog; closing the listener frees every half-open child', async () => {
+    const stackF = new Stack({ tcp: { maxSynBacklog: 16 } });
+    stack = stackF;
+    const peer = new Peer(stackF);
+    const l = stackF.tcp();
+    l.bind(0, PORT);
+    l.listen(4);
+    for (let i = 0; i < 100; i++)
+      peer.send({
+        srcPort: 20000 + i,
+        dstPort: PORT,
+        seq: i * 1000,
+        ack: 0,
+        flags: SYN,
+        window: 65535,
+        mss: 1000,
+      });
+    await until(() => stackF.stats.listenDrops === 84, 'SYNs beyond the backlog dropped');
+    await until(
+      () => peer.seen.filter((s) => s.flags === (SYN | ACK)).length === 16,
+      'SYN-ACKs for the first 16',
+    );
+    assert.equal(stackF.tcpStates().SYN_RECEIVED, 16);
+    l.close();
+    await until(() => stackF.counters.tcpEndpoints === 0 && stackF.counters.timers === 0, 'everything freed');
+  });
+
+  it('RST in each state: LISTEN ignores it, SYN_RECEIVED returns to listening, FIN_WAIT/CLOSE_WAIT reset, SYN_SENT needs an acceptable ACK', async () => {
+    const c = await setup({});
+    stack = c.stack;
+    // LISTEN: a RST is ignored (no answer, listener stays).
+    const l = c.stack.tcp();
+    l.bind(0, 82);
+    l.listen(4);
+    c.peer.skip();
+    const mark = c.peer.seen.length;
+    c.peer.send({ srcPort: 30000, dstPort: 82, seq: 1, ack: 0, flags: RST, window: 0 });
+    await sleep(20);
+    assert.equal(c.peer.seen.slice(mark).filter((s) => s.dstPort === 30000).length, 0, 'no answer to a RST');
+    assert.equal(l.state, TcpState.LISTEN);
+    // SYN_RECEIVED: RST with the right sequence drops the child only.
+    c.peer.send({ srcPort: 30001, dstPort: 82, seq: 500, ack: 0, flags: SYN, window: 65535, mss: 1000 });
+    await c.peer.next((s) => s.flags === (SYN | ACK) && s.dstPort === 30001, 'SYN-ACK');
+    assert.equal(c.stack.tcpStates().SYN_RECEIVED, 1);
+    c.peer.send({ srcPort: 30001, dstPort: 82, seq: 501, ack: 0, flags: RST, window: 0 });
+    await until(() => !c.stack.tcpStates().SYN_RECEIVED, 'child dropped');
+    assert.equal(l.state, TcpState.LISTEN);
+    assert.equal(l.accept(), -EAGAIN);
+    l.close();
+    // FIN_WAIT_1 (our FIN unacknowledged): an exact RST resets with ECONNRESET.
+    c.ep.shutdown(1);
+    await c.peer.next((s) => (s.flags & FIN) !== 0, 'our FIN');
+    assert.equal(c.ep.state, TcpState.FIN_WAIT_1);
+    c.peer.send(seg(c, RST, 0));
+    await until(() => c.ep.state === TcpState.CLOSED, 'reset in FIN_WAIT_1');
+    assert.equal(c.ep.takeError(), ECONNRESET);
+    // SYN_SENT: a RST without ACK is ignored; with an acceptable ACK it refuses.
+    const a = c.stack.tcp();
+    a.connect(PEER_IP, 7);
+    const syn = await c.peer.next((s) => s.flags === SYN, 'our SYN');
+    c.peer.send({ srcPort: 7, dstPort: syn.srcPort, seq: 0, ack: 0, flags: RST, window: 0 });
+    await sleep(20);
+    assert.equal(a.state, TcpState.SYN_SENT);
+    c.peer.send({
+      srcPort: 7,
+      dstPort: syn.srcPort,
+      seq: 0,
+      ack: seqAdd(syn.seq, 5),
+      flags: RST | ACK,
+      window: 0,
+    });
+    await sleep(20);
+    assert.equal(a.state, TcpState.SYN_SENT, 'unacceptable ACK ignored');
+    c.peer.send({
+      srcPort: 7,
+      dstPort: syn.srcPort,
+      seq: 0,
+      ack: seqAdd(syn.seq, 1),
+      flags: RST | ACK,
+      window: 0,
+    });
+    await until(() => a.state === TcpState.CLOSED, 'refused');
+    assert.equal(a.takeError(), ECONNREFUSED);
+    await until(() => c.stack.counters.tcpEndpoints === 0 && c.stack.counters.timers === 0, 'nothing left');
   });
 
   it('survives 60,000 random, mutated and well-formed-but-random frames, then still completes a connection', async () => {
