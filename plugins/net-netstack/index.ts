@@ -15,7 +15,7 @@ export { TcpEndpoint, TcpState, DEFAULT_TCP_CONFIG, type TcpConfig } from './src
 export { UdpEndpoint, type UdpDatagram } from './src/udp-endpoint';
 export { LoopbackLink } from './src/link/loopback';
 export { ChannelLink } from './src/link/channel';
-export { TapLink } from './src/link/tap';
+export { TapLink, PacketLink } from './src/link/tap';
 export type { LinkEndpoint, LinkStats } from './src/link/link';
 export * as errno from './src/errno';
 export { ipv4, formatIpv4, parseMac, formatMac } from './src/addr';

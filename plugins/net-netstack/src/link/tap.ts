@@ -1,12 +1,14 @@
 /**
- * A TAP link endpoint: a non-blocking /dev/net/tun fd (IFF_TAP | IFF_NO_PI) whose
- * readability is watched by uv_poll on the event loop; each wake-up drains the fd in
- * batches of up to 64 frames into one preallocated buffer (see research/netio.md, design
- * c': the cheapest receive path measured here). Frames are written one per call.
+ * Link endpoints over a host fd that carries one Ethernet frame per read/write: a TAP
+ * device (TapLink) or an AF_PACKET socket bound to an interface such as a veth
+ * (PacketLink). Readability is watched by uv_poll on the event loop; each wake-up drains
+ * the fd in batches of up to 64 frames into one preallocated buffer (research/netio.md,
+ * design c': the cheapest receive path measured here). Frames are written one per call.
  *
- * The device is created in the calling thread's network namespace and disappears when
- * the fd closes. The host side must have offloads off or none negotiated: without
- * TUNSETOFFLOAD/IFF_VNET_HDR the kernel hands a TAP only complete frames and checksums.
+ * A TAP device is created in the calling thread's network namespace and disappears when
+ * its fd closes; without TUNSETOFFLOAD/IFF_VNET_HDR the kernel hands it only complete
+ * frames and checksums. On a veth, the peer's offloads (tso, gso, tx checksumming) must be
+ * off, or the packet socket sees super-segments and partial checksums (netio.md).
  */
 import { newLinkStats, type LinkEndpoint } from './link';
 import { netstackNative, type NetstackNative, type PollHandle } from '../native';
@@ -14,13 +16,14 @@ import { netstackNative, type NetstackNative, type PollHandle } from '../native'
 const BATCH = 64;
 const SLOT = 2048;
 
-export class TapLink implements LinkEndpoint {
+abstract class FdLink implements LinkEndpoint {
   readonly ethernet = true;
   readonly batches = true;
   readonly stats = newLinkStats();
-  readonly name: string;
-  private readonly fd: number;
-  private readonly native: NetstackNative;
+  abstract readonly name: string;
+  abstract readonly mac: Uint8Array;
+  protected abstract readonly fd: number;
+  protected readonly native: NetstackNative = netstackNative();
   private poll: PollHandle | undefined;
   private deliver: ((frame: Uint8Array) => void) | undefined;
   private endBatch: (() => void) | undefined;
@@ -28,20 +31,7 @@ export class TapLink implements LinkEndpoint {
   private readonly rxLens = new Int32Array(BATCH);
   private closed = false;
 
-  /**
-   * Opens TAP device `ifname` with our MAC `mac` (the stack's address on this link; the
-   * kernel side keeps its own). MTU must match the device's (default 1500).
-   */
-  constructor(
-    ifname: string,
-    readonly mac: Uint8Array,
-    readonly mtu = 1500,
-  ) {
-    this.native = netstackNative();
-    const r = this.native.tapOpen(ifname);
-    this.fd = r.fd;
-    this.name = r.name;
-  }
+  constructor(readonly mtu: number) {}
 
   attach(deliver: (frame: Uint8Array) => void, endBatch?: () => void): void {
     this.deliver = deliver;
@@ -93,6 +83,43 @@ export class TapLink implements LinkEndpoint {
     if (this.poll) this.native.pollStop(this.poll);
     this.poll = undefined;
     this.native.closeFd(this.fd);
+  }
+}
+
+/** A TAP device `ifname`; `mac` is the stack's address on it (the kernel side keeps its own). */
+export class TapLink extends FdLink {
+  readonly name: string;
+  protected readonly fd: number;
+
+  constructor(
+    ifname: string,
+    readonly mac: Uint8Array,
+    mtu = 1500,
+  ) {
+    super(mtu);
+    const r = this.native.tapOpen(ifname);
+    this.fd = r.fd;
+    this.name = r.name;
+  }
+}
+
+/**
+ * An AF_PACKET socket bound to interface `ifname` of this process's network namespace
+ * (e.g. our end of a veth pair, which must have no kernel address). The stack uses the
+ * interface's own MAC, as gVisor does.
+ */
+export class PacketLink extends FdLink {
+  readonly mac: Uint8Array;
+  protected readonly fd: number;
+
+  constructor(
+    readonly name: string,
+    mtu = 1500,
+  ) {
+    super(mtu);
+    const r = this.native.packetOpen(name);
+    this.fd = r.fd;
+    this.mac = Uint8Array.from(r.mac);
   }
 }
 
