@@ -8,6 +8,8 @@ import { Stack } from '../src/stack';
 import { TcpState, type TcpEndpoint } from '../src/tcp/endpoint';
 import { ipv4 } from '../src/addr';
 import { EAGAIN, ECONNREFUSED, EINPROGRESS, EPIPE, POLLIN, POLLOUT, SHUT_WR, EADDRINUSE } from '../src/errno';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { until, writeAll, readAll, readN, sha256, pattern } from './util';
 
 const LO = ipv4('127.0.0.1');
@@ -161,47 +163,92 @@ describe('netstack loopback', () => {
 });
 
 describe('netstack leak checks', function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
 
-  it('1,000 sequential and 200 concurrent connections leave no endpoints and no timers', async () => {
-    const stack = new Stack({ tcp: { timeWaitMs: 20 } });
-    try {
-      const l = stack.tcp();
-      l.bind(LO, 9000);
-      l.listen(256);
-      const buf = new Uint8Array(64);
-      // One echo-and-close server for every accepted connection, event driven.
-      l.onEvent = () => {
-        for (;;) {
-          const c = l.accept();
-          if (typeof c === 'number') return;
-          c.onEvent = () => {
+  /**
+   * An echo-and-close server on 127.0.0.1:port and `total` client connections, `parallel`
+   * at a time, all event driven: connect, send "#i", read the echo, close. Resolves with
+   * the number of correct echoes.
+   */
+  function churn(stack: Stack, port: number, total: number, parallel: number): Promise<number> {
+    const l = stack.tcp();
+    l.bind(LO, port);
+    l.listen(1024);
+    const buf = new Uint8Array(64);
+    l.onEvent = () => {
+      for (;;) {
+        const c = l.accept();
+        if (typeof c === 'number') return;
+        c.onEvent = () => {
+          const n = c.recv(buf);
+          if (n > 0) {
+            c.send(buf.subarray(0, n));
+            c.close(); // active close: this side goes through TIME_WAIT
+          } else if (n === 0) c.close();
+        };
+        c.onEvent(c);
+      }
+    };
+    return new Promise((resolve, reject) => {
+      let started = 0;
+      let finished = 0;
+      let ok = 0;
+      const start = (): void => {
+        const i = started++;
+        const c = stack.tcp();
+        const msg = new TextEncoder().encode(`#${i}`);
+        let sent = false;
+        let got = '';
+        c.onEvent = () => {
+          if (!sent && c.state === TcpState.ESTABLISHED) {
+            sent = c.send(msg) === msg.length;
+          }
+          for (;;) {
             const n = c.recv(buf);
             if (n > 0) {
-              c.send(buf.subarray(0, n));
-              c.close(); // active close: this side goes through TIME_WAIT
-            } else if (n === 0) c.close();
-          };
-          c.onEvent(c);
-        }
+              got += new TextDecoder().decode(buf.subarray(0, n));
+              continue;
+            }
+            if (n === -EAGAIN) return;
+            // EOF or error: this connection is done.
+            if (got === `#${i}`) ok++;
+            c.close();
+            finished++;
+            if (finished === total) {
+              l.close();
+              resolve(ok);
+            } else if (started < total) start();
+            return;
+          }
+        };
+        const r = c.connect(LO, port);
+        if (r !== -EINPROGRESS) reject(new Error(`connect ${i}: ${r}`));
       };
-      const one = async (i: number): Promise<void> => {
-        const c = stack.tcp();
-        assert.equal(c.connect(LO, 9000), -EINPROGRESS);
-        await until(() => c.state === TcpState.ESTABLISHED, `connect ${i}`);
-        assert.equal(c.send(new TextEncoder().encode(`#${i}`)), `#${i}`.length);
-        const got = await readAll(c, `reply ${i}`);
-        assert.equal(got.toString(), `#${i}`);
-        c.close();
-      };
-      for (let i = 0; i < 1000; i++) await one(i);
-      await Promise.all(Array.from({ length: 200 }, (_, i) => one(1000 + i)));
-      l.close();
+      for (let k = 0; k < parallel && started < total; k++) start();
+    });
+  }
+
+  it('10,000 sequential and 1,000 concurrent connections leave no endpoints, timers or memory behind', async () => {
+    const stack = new Stack({ tcp: { timeWaitMs: 20 } });
+    try {
+      assert.equal(await churn(stack, 9000, 10_000, 1), 10_000);
+      assert.equal(await churn(stack, 9001, 1_000, 1_000), 1_000);
       await until(
         () => stack.counters.tcpEndpoints === 0 && stack.counters.timers === 0,
         `no endpoints/timers left (endpoints ${stack.counters.tcpEndpoints}, timers ${stack.counters.timers}: ${JSON.stringify(stack.tcpStates())})`,
       );
-      assert.equal(stack.stats.timeWaits, 1200, 'every server side went through TIME_WAIT');
+      assert.equal(stack.stats.timeWaits, 11_000, 'every server side went through TIME_WAIT');
+      assert.equal(stack.stats.listenDrops, 0);
+      // Memory: a further 5,000 connections must not grow the heap by more than a few MiB.
+      v8.setFlagsFromString('--expose-gc');
+      const gc = vm.runInNewContext('gc') as () => void;
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      assert.equal(await churn(stack, 9002, 5_000, 50), 5_000);
+      await until(() => stack.counters.tcpEndpoints === 0 && stack.counters.timers === 0, 'drained again');
+      gc();
+      const grown = process.memoryUsage().heapUsed - before;
+      assert.ok(grown < 8 << 20, `heap grew by ${(grown / 1048576).toFixed(1)} MiB over 5,000 connections`);
     } finally {
       stack.close();
     }

@@ -319,7 +319,7 @@ describe('netstack TCP against a scripted peer', () => {
     const peer = new Peer(stackF);
     const l = stackF.tcp();
     l.bind(0, PORT);
-    l.listen(4);
+    l.listen(32);
     for (let i = 0; i < 100; i++)
       peer.send({
         srcPort: 20000 + i,

@@ -121,7 +121,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   sack: true,
   timestamps: true,
   windowScaling: true,
-  maxSynBacklog: 256,
+  maxSynBacklog: 4096,
 };
 
 /** Our window scale: 7, as Linux, so up to 8 MiB windows are expressible. */
@@ -624,7 +624,14 @@ export class TcpEndpoint {
       return;
     }
     if (!(seg.flags & SYN) || seg.flags & FIN) return;
-    if (this.acceptQueue.length >= Math.max(1, this.backlog) || this.synReceived >= this.cfg.maxSynBacklog) {
+    // As Linux without syncookies: the half-open queue is bounded by the listen backlog and
+    // by tcp_max_syn_backlog, and nothing is admitted while the accept queue is full.
+    const backlog = Math.max(1, this.backlog);
+    if (
+      this.acceptQueue.length >= backlog ||
+      this.synReceived >= backlog ||
+      this.synReceived >= this.cfg.maxSynBacklog
+    ) {
       this.host.stats.listenDrops++;
       return;
     }
