@@ -399,13 +399,13 @@ describe('netstack TCP against a scripted peer', () => {
     await until(() => c.stack.counters.tcpEndpoints === 0 && c.stack.counters.timers === 0, 'nothing left');
   });
 
-  it('survives 60,000 random, mutated and well-formed-but-random frames, then still completes a connection', async () => {
+  it('survives 100,000 random, mutated and well-formed-but-random frames, then still completes a connection', async () => {
     const c = await setup({});
     stack = c.stack;
     const good = c.peer.frame(seg(c, ACK | PSH), new TextEncoder().encode('payload!'));
     const lengths = [0, 1, 13, 14, 20, 33, 34, 40, 54, 60, 100, 1514];
     const rnd = (n: number): number => randomBytes(4).readUInt32BE(0) % n;
-    for (let i = 0; i < 60_000; i++) {
+    for (let i = 0; i < 100_000; i++) {
       let f: Uint8Array;
       if (i % 3 === 0) {
         // Random bytes behind our MAC and an IPv4 or ARP ethertype.
