@@ -18,7 +18,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BenchContext, Benchmark } from './index';
-import { Stack, TapLink, ipv4, parseMac, type TcpEndpoint } from '../plugins/net-netstack';
+import { PacketLink, Stack, TapLink, ipv4, parseMac, type TcpEndpoint } from '../plugins/net-netstack';
 import { EAGAIN, EINPROGRESS, POLLOUT } from '../plugins/net-netstack/src/errno';
 
 const PINGS = 2000;
@@ -228,9 +228,16 @@ else:
 s.close()
 `;
 
-function pyClient(mode: 'ping' | 'stream', host: string, port: number, n: number): Promise<number> {
+function pyClient(
+  mode: 'ping' | 'stream',
+  host: string,
+  port: number,
+  n: number,
+  netns?: string,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/python3', ['-c', PY_CLIENT, mode, host, String(port), String(n)]);
+    const argv = ['/usr/bin/python3', '-c', PY_CLIENT, mode, host, String(port), String(n)];
+    const p = netns ? spawn('ip', ['netns', 'exec', netns, ...argv]) : spawn(argv[0], argv.slice(1));
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -322,6 +329,78 @@ async function tapCases(ctx: BenchContext, rounds: number): Promise<void> {
   }
 }
 
+/**
+ * Across veth pairs from a Python client in a namespace: to our stack on an AF_PACKET
+ * socket (netstack-veth), or to Node's net on the kernel's end of a second pair
+ * (kernel-veth). Offloads are off on every end, as the stack needs (research/netio.md).
+ */
+export async function vethCases(ctx: BenchContext, rounds: number): Promise<void> {
+  const id = process.pid % 100000;
+  const ns = `tsvbns${id}`;
+  const [a, b, k, l] = ['A', 'B', 'K', 'L'].map((x) => `tsvb${x}${id}`);
+  const sh = (...argv: string[]): void => void execFileSync(argv[0], argv.slice(1), { stdio: 'ignore' });
+  const inNs = (...argv: string[]): void => sh('ip', 'netns', 'exec', ns, ...argv);
+  const offloadsOff = ['tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'];
+  const stack = new Stack({ tcp: { timeWaitMs: 100, sndBuf: 4 << 20, rcvBuf: 4 << 20 } });
+  const kernelServers: net.Server[] = [];
+  sh('ip', 'netns', 'add', ns);
+  try {
+    sh('ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b);
+    sh('ip', 'link', 'add', k, 'type', 'veth', 'peer', 'name', l);
+    sh('ip', 'link', 'set', b, 'netns', ns);
+    sh('ip', 'link', 'set', l, 'netns', ns);
+    try {
+      sh('sysctl', '-qw', `net.ipv6.conf.${a}.disable_ipv6=1`);
+    } catch {
+      // chatter is dropped anyway
+    }
+    sh('ip', 'link', 'set', a, 'up');
+    sh('ip', 'addr', 'add', '10.71.0.2/24', 'dev', k);
+    sh('ip', 'link', 'set', k, 'up');
+    sh('ethtool', '-K', k, ...offloadsOff);
+    inNs('ip', 'addr', 'add', '10.72.0.1/24', 'dev', b);
+    inNs('ip', 'addr', 'add', '10.71.0.1/24', 'dev', l);
+    for (const x of [b, l, 'lo']) inNs('ip', 'link', 'set', x, 'up');
+    inNs('ethtool', '-K', b, ...offloadsOff);
+    inNs('ethtool', '-K', l, ...offloadsOff);
+    stack.addNic(new PacketLink(a), { addresses: ['10.72.0.2/24'] });
+    for (const port of [7201, 7202]) {
+      const lst = stack.tcp();
+      lst.bind(0, port);
+      lst.listen(8);
+      serveStack(lst);
+    }
+    const kEcho = net.createServer((s) => {
+      s.setNoDelay(true);
+      s.on('data', (d) => s.write(d));
+    });
+    const kSink = net.createServer((s) => {
+      s.on('data', () => {});
+      s.on('end', () => s.end('k'));
+    });
+    kernelServers.push(kEcho, kSink);
+    await new Promise<void>((r) => kEcho.listen(7201, '10.71.0.2', r));
+    await new Promise<void>((r) => kSink.listen(7202, '10.71.0.2', r));
+    const lat = { ours: [] as number[], kernel: [] as number[] };
+    const thr = { ours: [] as number[], kernel: [] as number[] };
+    await pyClient('ping', '10.72.0.2', 7201, 200, ns); // warm-up (ARP, JIT)
+    for (let r = 0; r < rounds; r++) {
+      lat.ours.push(await pyClient('ping', '10.72.0.2', 7201, PINGS, ns));
+      lat.kernel.push(await pyClient('ping', '10.71.0.2', 7201, PINGS, ns));
+      thr.ours.push(await pyClient('stream', '10.72.0.2', 7202, STREAM_BYTES, ns));
+      thr.kernel.push(await pyClient('stream', '10.71.0.2', 7202, STREAM_BYTES, ns));
+    }
+    ctx.record('tcp ping-pong across a veth, python client', 'netstack-veth', lat.ours, 'µs');
+    ctx.record('tcp ping-pong across a veth, python client', 'kernel-veth', lat.kernel, 'µs');
+    ctx.record('tcp stream across a veth, python client', 'netstack-veth', thr.ours, 'MiB/s');
+    ctx.record('tcp stream across a veth, python client', 'kernel-veth', thr.kernel, 'MiB/s');
+  } finally {
+    for (const s of kernelServers) s.close();
+    stack.close();
+    sh('ip', 'netns', 'del', ns); // removes both veth pairs
+  }
+}
+
 export const benchmark: Benchmark = {
   name: 'netstack',
   description:
@@ -388,6 +467,13 @@ export const benchmark: Benchmark = {
     );
     if (process.getuid?.() === 0 && fs.existsSync('/dev/net/tun')) await tapCases(ctx, rounds);
     else ctx.skip('tcp over tap', 'netstack-tap', 'needs root and /dev/net/tun');
+    if (process.getuid?.() === 0) {
+      try {
+        await vethCases(ctx, rounds);
+      } catch (e) {
+        ctx.skip('tcp across a veth', 'netstack-veth', (e as Error).message);
+      }
+    } else ctx.skip('tcp across a veth', 'netstack-veth', 'needs root');
     ctx.note(
       `load average at the end: ${os
         .loadavg()
