@@ -69,3 +69,13 @@ export const LOOPBACK_NET = 0x7f000000;
 export function isLoopback(a: number): boolean {
   return a >>> 24 === 127;
 }
+
+/** An IPv4 address as the stack keeps it: an integer in [0, 2^32). */
+export function validAddr(a: number): boolean {
+  return Number.isInteger(a) && a >= 0 && a <= 0xffffffff;
+}
+
+/** A port number (0 = any/ephemeral where allowed). */
+export function validPort(p: number): boolean {
+  return Number.isInteger(p) && p >= 0 && p <= 65535;
+}

@@ -3,6 +3,7 @@
  * Datagrams beyond the receive buffer are dropped (counted), as Linux does.
  */
 import { EAGAIN, ECONNREFUSED, EDESTADDRREQ, EINVAL, EMSGSIZE, POLLERR, POLLIN, POLLOUT } from './errno';
+import { validAddr, validPort } from './addr';
 
 export interface UdpDatagram {
   data: Uint8Array;
@@ -40,7 +41,7 @@ export class UdpEndpoint {
   constructor(private readonly host: UdpHost) {}
 
   bind(addr: number, port: number): number {
-    if (this.bound) return -EINVAL;
+    if (this.bound || !validAddr(addr) || !validPort(port)) return -EINVAL;
     const r = this.host.bindUdp(this, addr, port);
     if (r < 0) return r;
     this.laddr = addr;
@@ -51,7 +52,7 @@ export class UdpEndpoint {
 
   /** connect(2): fixes the default destination and filters incoming datagrams. */
   connect(addr: number, port: number): number {
-    if (port <= 0 || port > 65535) return -EINVAL;
+    if (!validAddr(addr) || !validPort(port) || port === 0) return -EINVAL;
     if (!this.bound) {
       const r = this.bind(0, 0);
       if (r < 0) return r;
@@ -67,6 +68,7 @@ export class UdpEndpoint {
     const dst = addr ?? this.raddr;
     const dport = port ?? this.rport;
     if (!dport) return -EDESTADDRREQ;
+    if (!validAddr(dst) || !validPort(dport)) return -EINVAL;
     if (data.length > 65507) return -EMSGSIZE;
     if (!this.bound) {
       const r = this.bind(0, 0);

@@ -7,7 +7,17 @@ import { strict as assert } from 'node:assert';
 import { Stack } from '../src/stack';
 import { TcpState, type TcpEndpoint } from '../src/tcp/endpoint';
 import { ipv4 } from '../src/addr';
-import { EAGAIN, ECONNREFUSED, EINPROGRESS, EPIPE, POLLIN, POLLOUT, SHUT_WR, EADDRINUSE } from '../src/errno';
+import {
+  EAGAIN,
+  ECONNREFUSED,
+  EINPROGRESS,
+  EINVAL,
+  EPIPE,
+  POLLIN,
+  POLLOUT,
+  SHUT_WR,
+  EADDRINUSE,
+} from '../src/errno';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { until, writeAll, readAll, readN, sha256, pattern } from './util';
@@ -102,6 +112,21 @@ describe('netstack loopback', () => {
     assert.equal(c.takeError(), ECONNREFUSED);
     assert.equal(c.state, TcpState.CLOSED);
     assert.ok(stack.stats.tcpResetsSent >= 1);
+  });
+
+  it('rejects impossible addresses and ports with EINVAL', () => {
+    const t = stack.tcp();
+    assert.equal(t.bind(LO, 70000), -EINVAL);
+    assert.equal(t.bind(-1, 80), -EINVAL);
+    assert.equal(t.bind(2 ** 32, 80), -EINVAL);
+    assert.equal(t.connect(LO, 1.5), -EINVAL);
+    const u = stack.udp();
+    assert.equal(u.bind(LO, -3), -EINVAL);
+    assert.equal(u.sendTo(new Uint8Array(1), LO, 65536), -EINVAL);
+    assert.equal(u.connect(NaN, 5), -EINVAL);
+    t.close();
+    u.close();
+    assert.equal(stack.counters.tcpEndpoints + stack.counters.udpEndpoints, 0);
   });
 
   it('bind conflicts give EADDRINUSE; accept on an empty queue gives EAGAIN', () => {

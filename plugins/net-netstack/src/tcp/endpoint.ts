@@ -37,6 +37,7 @@ import {
 } from '../errno';
 import { Timer } from '../timer';
 import { copyBytes } from '../checksum';
+import { validAddr, validPort } from '../addr';
 import { ByteQueue } from './buffer';
 import {
   ACK,
@@ -321,6 +322,7 @@ export class TcpEndpoint {
 
   /** bind(2): port 0 picks an ephemeral port. Returns 0 or -errno. */
   bind(addr: number, port: number): number {
+    if (!validAddr(addr) || !validPort(port)) return -EINVAL;
     if (this.bound || this.state !== TcpState.CLOSED || this.everConnected) return -EINVAL;
     const r = this.host.bindTcp(this, addr, port);
     if (r < 0) return r;
@@ -369,7 +371,8 @@ export class TcpEndpoint {
         return -EISCONN;
     }
     if (this.everConnected) return this.err ? -this.takeError() : -EISCONN;
-    if (port <= 0 || port > 65535) return -ECONNREFUSED;
+    if (!validAddr(addr) || !validPort(port)) return -EINVAL;
+    if (port === 0) return -ECONNREFUSED;
     const route = this.host.route(addr, this.laddr);
     if (typeof route === 'number') return route;
     this.route = route;
