@@ -229,6 +229,44 @@ function names(datagrams: Uint8Array[]): string[] {
   return datagrams.map((d) => `${new TextDecoder().decode(d).replace(/[.?]+$/, '')}/${d.length}`).sort();
 }
 
+/**
+ * The other side sends 3,000 bytes as soon as it accepts; the peer offers a 2,000-byte
+ * window, then closes it, waits for a zero-window probe, and reopens it.
+ */
+async function zeroWindowScript(peer: Peer, dport: number, sport: number): Promise<string[]> {
+  const iss = 0x20000000 + sport;
+  const trace: string[] = [];
+  const fromThem = (s: { srcPort: number; dstPort: number }): boolean =>
+    s.dstPort === sport && s.srcPort === dport;
+  peer.skip();
+  peer.send({ srcPort: sport, dstPort: dport, seq: iss, ack: 0, flags: SYN, window: 2000, mss: 1000 });
+  const sa = await peer.next((s) => fromThem(s) && s.flags === (SYN | ACK), 'SYN-ACK');
+  const base = seqAdd(sa.seq, 1);
+  const rel = (x: number): number => seqDiff(x, base);
+  const seg = (ack: number, window: number) => ({
+    srcPort: sport,
+    dstPort: dport,
+    seq: iss + 1,
+    ack,
+    flags: ACK,
+    window,
+  });
+  peer.send(seg(base, 2000));
+  let got = 0;
+  while (got < 2000) {
+    const d = await peer.next((s) => fromThem(s) && s.payload.length > 0, 'data into the 2,000-byte window');
+    trace.push(`data seq=${rel(d.seq)} len=${d.payload.length}`);
+    got = rel(d.seq) + d.payload.length;
+  }
+  peer.send(seg(seqAdd(base, 2000), 0)); // everything taken, window closed
+  const probe = await peer.next((s) => fromThem(s), 'zero-window probe', 10_000);
+  trace.push(`probe flags=${probe.flags} seq=${rel(probe.seq)} len=${probe.payload.length}`);
+  peer.send(seg(seqAdd(base, 2000), 65535)); // window update
+  const rest = await peer.next((s) => fromThem(s) && s.payload.length > 0, 'data after the window update');
+  trace.push(`after update seq=${rel(rest.seq)} len=${rest.payload.length}`);
+  return trace;
+}
+
 describe('netstack vs the Linux kernel: the same scripted peer', function () {
   this.timeout(60_000);
   let tap: TapLink | undefined;
@@ -299,6 +337,56 @@ while True:
     l.onEvent = () => void l.accept(); // accept, never read (as the Python listener)
     const ours = await script(speer, 41000);
     assert.deepEqual(ours, kernel);
+  });
+
+  it('probes a zero window and resumes on the update as Linux does', async () => {
+    const kernelMac = parseMac(fs.readFileSync(`/sys/class/net/${IFNAME}/address`, 'utf8').trim());
+    const kpeer = new Peer(
+      undefined,
+      { send: (f) => tap!.send(f) },
+      {
+        ourIp: ipv4(PEER_IP),
+        ourMac: PEER_MAC,
+        theirIp: ipv4(KERNEL_IP),
+        theirMac: kernelMac,
+      },
+    );
+    tap!.attach((f) => kpeer.rx(f));
+    const sender = spawn('/usr/bin/python3', [
+      '-c',
+      `
+import socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("${KERNEL_IP}", ${PORT + 2}))
+s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+c.sendall(b"z" * 3000)
+time.sleep(20)
+`,
+    ]);
+    let out = '';
+    sender.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await until(() => out.startsWith('ready'), 'python sender');
+      const kernel = await zeroWindowScript(kpeer, PORT + 2, 42000);
+
+      stack?.close();
+      stack = new Stack();
+      const speer = new Peer(stack);
+      const l = stack.tcp();
+      l.bind(0, PORT + 2);
+      l.listen(1);
+      l.onEvent = () => {
+        const c = l.accept();
+        if (typeof c !== 'number') c.send(new Uint8Array(3000).fill(0x7a));
+      };
+      const ours = await zeroWindowScript(speer, PORT + 2, 42000);
+      assert.deepEqual(ours, kernel);
+    } finally {
+      sender.kill('SIGKILL');
+    }
   });
 
   it('accepts and drops the same datagrams as Linux (fragments, overlaps, bad checksums and lengths, options)', async () => {
