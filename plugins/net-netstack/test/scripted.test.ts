@@ -1,0 +1,450 @@
+/**
+ * The stack against a scripted peer (test/peer.ts) on a channel link: out-of-order and
+ * duplicate segments, loss recovered by RTO and by fast retransmit, a zero window and the
+ * window update, RST acceptance rules (RFC 5961), corrupt segments dropped, and a fuzz of
+ * random frames that must neither throw nor break a later connection.
+ */
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { Stack } from '../src/stack';
+import { TcpState, type TcpConfig, type TcpEndpoint } from '../src/tcp/endpoint';
+import { ACK, FIN, PSH, RST, SYN, seqAdd } from '../src/tcp/segment';
+import { ECONNREFUSED, ECONNRESET, EAGAIN, EINPROGRESS, ETIMEDOUT } from '../src/errno';
+import { Peer, PEER_IP } from './peer';
+import { until, readN, pattern, sleep } from './util';
+
+const PORT = 80;
+const PEER_PORT = 40000;
+
+interface Conn {
+  peer: Peer;
+  ep: TcpEndpoint;
+  /** The peer's next sequence number and the stack's (what the peer acknowledges). */
+  pseq: number;
+  sseq: number;
+}
+
+async function setup(tcp: Partial<TcpConfig>, mss = 1000, window = 65535): Promise<{ stack: Stack } & Conn> {
+  const stack = new Stack({ tcp });
+  const peer = new Peer(stack);
+  const l = stack.tcp();
+  l.bind(0, PORT);
+  l.listen(8);
+  const iss = 1_000_000;
+  peer.send({
+    srcPort: PEER_PORT,
+    dstPort: PORT,
+    seq: iss,
+    ack: 0,
+    flags: SYN,
+    window,
+    mss,
+    sackPermitted: true,
+  });
+  const synAck = await peer.next((s) => (s.flags & (SYN | ACK)) === (SYN | ACK), 'SYN-ACK');
+  assert.equal(synAck.ack, iss + 1);
+  assert.ok(synAck.sackPermitted, 'SACK-permitted answered');
+  assert.equal(synAck.wscale, -1, 'no window scale offered back to a peer that did not offer it');
+  const pseq = iss + 1;
+  const sseq = seqAdd(synAck.seq, 1);
+  peer.send({ srcPort: PEER_PORT, dstPort: PORT, seq: pseq, ack: sseq, flags: ACK, window });
+  let ep: TcpEndpoint | undefined;
+  await until(() => {
+    const a = l.accept();
+    if (typeof a !== 'number') ep = a;
+    return ep !== undefined;
+  }, 'accept');
+  l.close();
+  return { stack, peer, ep: ep!, pseq, sseq };
+}
+
+function seg(c: Conn, flags: number, seqOff = 0, window = 65535) {
+  return { srcPort: PEER_PORT, dstPort: PORT, seq: seqAdd(c.pseq, seqOff), ack: c.sseq, flags, window };
+}
+
+describe('netstack TCP against a scripted peer', () => {
+  let stack: Stack | undefined;
+  afterEach(() => {
+    stack?.close();
+    stack = undefined;
+  });
+
+  it('reorders out-of-order segments, SACKs the holes, ignores duplicates', async () => {
+    const c = await setup({});
+    stack = c.stack;
+    const [a, b, d] = ['AAAA', 'BBBB', 'CCCC'].map((x) => new TextEncoder().encode(x));
+    c.peer.skip();
+    c.peer.send(seg(c, ACK | PSH, 8), d); // third first
+    const dup1 = await c.peer.next((s) => s.flags === ACK, 'dup ACK for the hole');
+    assert.equal(dup1.ack, c.pseq, 'acknowledges only up to the hole');
+    assert.deepEqual(dup1.sack, [seqAdd(c.pseq, 8), seqAdd(c.pseq, 12)]);
+    c.peer.send(seg(c, ACK | PSH, 4), b);
+    const dup2 = await c.peer.next((s) => s.flags === ACK, 'second dup ACK');
+    assert.equal(dup2.ack, c.pseq);
+    assert.deepEqual(dup2.sack, [seqAdd(c.pseq, 4), seqAdd(c.pseq, 12)], 'adjacent blocks merged');
+    assert.equal(c.ep.recv(new Uint8Array(16)), -EAGAIN, 'nothing readable before the hole fills');
+    c.peer.send(seg(c, ACK | PSH, 0), a);
+    const full = await c.peer.next((s) => s.flags === ACK, 'cumulative ACK');
+    assert.equal(full.ack, seqAdd(c.pseq, 12));
+    assert.deepEqual(full.sack, []);
+    assert.equal((await readN(c.ep, 12)).toString(), 'AAAABBBBCCCC');
+    // A duplicate of old data: re-ACKed, not delivered again.
+    c.peer.send(seg(c, ACK | PSH, 4), b);
+    const re = await c.peer.next((s) => s.flags === ACK, 'ACK for the duplicate');
+    assert.equal(re.ack, seqAdd(c.pseq, 12));
+    assert.deepEqual(re.sack, [seqAdd(c.pseq, 4), seqAdd(c.pseq, 8)], 'D-SACK reports the duplicate');
+    await sleep(20);
+    assert.equal(c.ep.recv(new Uint8Array(16)), -EAGAIN);
+    assert.equal(c.ep.stats.oooSegments, 2);
+  });
+
+  it('a lost segment is resent after the RTO, with backoff, and then acknowledged data moves on', async () => {
+    const c = await setup({ minRtoMs: 100, initialRtoMs: 100 });
+    stack = c.stack;
+    c.ep.setNodelay(true);
+    c.peer.skip();
+    c.peer.dropIf = (s) => s.payload.length > 0; // lose every data segment for now
+    assert.equal(c.ep.send(new TextEncoder().encode('hello')), 5);
+    await until(() => c.peer.dropped.length >= 3, 'two retransmissions', 5000);
+    assert.ok(c.ep.stats.rtoFires >= 2);
+    assert.ok(c.ep.info().rtoMs >= 400, `RTO backed off (now ${c.ep.info().rtoMs} ms)`);
+    for (const d of c.peer.dropped) {
+      assert.equal(d.seq, c.sseq, 'every retransmission starts at the first unacknowledged byte');
+      assert.equal(new TextDecoder().decode(d.payload), 'hello');
+    }
+    c.peer.dropIf = undefined;
+    const r = await c.peer.next((s) => s.payload.length === 5, 'retransmission that gets through', 10_000);
+    c.peer.send({ ...seg(c, ACK), ack: seqAdd(r.seq, 5) });
+    await until(() => c.ep.unacked === 0, 'acknowledged');
+    assert.equal(c.ep.send(new TextEncoder().encode('next')), 4);
+    const n = await c.peer.next((s) => s.payload.length === 4, 'new data');
+    assert.equal(n.seq, seqAdd(c.sseq, 5));
+  });
+
+  it('three duplicate ACKs trigger a fast retransmit before any RTO (NewReno)', async () => {
+    const c = await setup({ minRtoMs: 5000, initialRtoMs: 5000 });
+    stack = c.stack;
+    c.peer.skip();
+    let first = true;
+    c.peer.dropIf = (s) => {
+      if (first && s.payload.length > 0 && s.seq === c.sseq) {
+        first = false;
+        return true;
+      }
+      return false;
+    };
+    const data = pattern(6000, 3);
+    assert.equal(c.ep.send(data), 6000);
+    // Segments 2..6 arrive (1000 bytes each); the peer sends a duplicate ACK for each.
+    const got: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = await c.peer.next((x) => x.payload.length > 0, `segment ${i + 2}`);
+      got.push(s.seq);
+      c.peer.send(seg(c, ACK));
+    }
+    const rtx = await c.peer.next((x) => x.payload.length > 0 && x.seq === c.sseq, 'fast retransmission');
+    assert.equal(rtx.payload.length, 1000);
+    assert.equal(c.ep.stats.fastRetransmits, 1);
+    assert.equal(c.ep.stats.rtoFires, 0, 'recovered without waiting for the RTO');
+    c.peer.send({ ...seg(c, ACK), ack: seqAdd(c.sseq, 6000) });
+    await until(() => c.ep.unacked === 0, 'all acknowledged');
+  });
+
+  it('stops at a zero window, probes it, and resumes on the window update', async () => {
+    const c = await setup({ minRtoMs: 50, initialRtoMs: 50 });
+    stack = c.stack;
+    c.ep.setNodelay(true);
+    c.peer.skip();
+    // The peer takes 2000 bytes and closes its window.
+    const data = pattern(5000, 8);
+    assert.equal(c.ep.send(data.subarray(0, 2000)), 2000);
+    await c.peer.next(
+      (s) => s.payload.length > 0 && seqAdd(s.seq, s.payload.length) === seqAdd(c.sseq, 2000),
+      'first 2000 bytes',
+    );
+    c.peer.send({ ...seg(c, ACK, 0, 0), ack: seqAdd(c.sseq, 2000) });
+    await until(() => c.ep.unacked === 0, 'acknowledged');
+    c.peer.skip();
+    const mark = c.peer.seen.length;
+    assert.equal(c.ep.send(data.subarray(2000)), 3000);
+    await until(() => c.ep.stats.zeroWindowProbes >= 2, 'zero-window probes', 5000);
+    const probes = c.peer.seen
+      .slice(mark)
+      .filter((s) => s.payload.length === 0 && s.seq === seqAdd(c.sseq, 1999));
+    assert.ok(probes.length >= 2, 'probes carry sequence number SND.UNA - 1');
+    assert.equal(
+      c.peer.seen.slice(mark).filter((s) => s.payload.length > 0).length,
+      0,
+      'no data sent into a zero window',
+    );
+    // Window update: the rest flows.
+    c.peer.send({ ...seg(c, ACK, 0, 65535), ack: seqAdd(c.sseq, 2000) });
+    let end = 0;
+    const bytes: number[] = [];
+    while (end !== seqAdd(c.sseq, 5000)) {
+      const s = await c.peer.next((x) => x.payload.length > 0, 'data after the window update');
+      bytes.push(...s.payload);
+      end = seqAdd(s.seq, s.payload.length);
+    }
+    assert.deepEqual(Uint8Array.from(bytes), data.subarray(2000));
+  });
+
+  it('RST: out-of-window ignored, in-window but inexact gets a challenge ACK, exact resets (ECONNRESET)', async () => {
+    const c = await setup({});
+    stack = c.stack;
+    c.peer.skip();
+    c.peer.send(seg(c, RST, 1 << 20)); // far out of window
+    await sleep(20);
+    assert.equal(c.ep.state, TcpState.ESTABLISHED);
+    c.peer.send(seg(c, RST, 100)); // in window, not exact
+    const ch = await c.peer.next((s) => s.flags === ACK, 'challenge ACK');
+    assert.equal(ch.ack, c.pseq);
+    assert.equal(c.ep.state, TcpState.ESTABLISHED);
+    assert.equal(c.ep.stats.challengeAcks, 1);
+    c.peer.send(seg(c, SYN, 5)); // a SYN on an established connection: challenge ACK too
+    await c.peer.next((s) => s.flags === ACK, 'challenge ACK for SYN');
+    assert.equal(c.ep.state, TcpState.ESTABLISHED);
+    c.peer.send(seg(c, RST, 0));
+    await until(() => c.ep.state === TcpState.CLOSED, 'reset');
+    assert.equal(c.ep.recv(new Uint8Array(1)), -ECONNRESET);
+    assert.equal(stack.counters.tcpEndpoints, 0);
+  });
+
+  it('drops segments with bad checksums; a FIN after data is acknowledged in order', async () => {
+    const c = await setup({});
+    stack = c.stack;
+    c.peer.skip();
+    c.peer.send(seg(c, ACK | PSH), new TextEncoder().encode('evil'), true);
+    await sleep(20);
+    assert.equal(c.ep.recv(new Uint8Array(8)), -EAGAIN);
+    assert.equal(stack.stats.drops['tcp-malformed'], 1);
+    c.peer.send(seg(c, ACK | PSH | FIN), new TextEncoder().encode('good'));
+    const a = await c.peer.next((s) => s.flags === ACK, 'ACK of data + FIN');
+    assert.equal(a.ack, seqAdd(c.pseq, 5));
+    assert.equal((await readN(c.ep, 4)).toString(), 'good');
+    assert.equal(c.ep.recv(new Uint8Array(8)), 0, 'EOF');
+    assert.equal(c.ep.state, TcpState.CLOSE_WAIT);
+    c.ep.close();
+    const fin = await c.peer.next((s) => (s.flags & FIN) !== 0, 'our FIN');
+    assert.equal(c.ep.state, TcpState.LAST_ACK);
+    c.peer.send({ ...seg(c, ACK, 5), ack: seqAdd(fin.seq, 1) });
+    await until(() => c.ep.state === TcpState.CLOSED, 'closed after LAST_ACK');
+    assert.equal(stack.counters.tcpEndpoints, 0);
+    assert.equal(stack.counters.timers, 0);
+  });
+
+  it('Nagle holds small writes while data is unacknowledged; TCP_NODELAY sends each at once', async () => {
+    const c = await setup({});
+    stack = c.stack;
+    c.peer.skip();
+    const mark = c.peer.seen.length;
+    for (const ch of 'abc') assert.equal(c.ep.send(new TextEncoder().encode(ch)), 1);
+    await c.peer.next((s) => s.payload.length > 0, 'first byte');
+    await sleep(30);
+    let data = c.peer.seen.slice(mark).filter((s) => s.payload.length > 0);
+    assert.equal(data.length, 1, 'only the first small segment is out before the ACK');
+    c.peer.send({ ...seg(c, ACK), ack: seqAdd(c.sseq, 1) });
+    const rest = await c.peer.next((s) => s.payload.length > 0, 'coalesced rest');
+    assert.equal(new TextDecoder().decode(rest.payload), 'bc');
+    c.peer.send({ ...seg(c, ACK), ack: seqAdd(c.sseq, 3) });
+    await until(() => c.ep.unacked === 0, 'acknowledged');
+    c.ep.setNodelay(true);
+    const mark2 = c.peer.seen.length;
+    for (const ch of 'xyz') c.ep.send(new TextEncoder().encode(ch));
+    await until(
+      () => c.peer.seen.slice(mark2).filter((s) => s.payload.length > 0).length === 3,
+      'three segments',
+    );
+    data = c.peer.seen.slice(mark2).filter((s) => s.payload.length > 0);
+    assert.deepEqual(
+      data.map((s) => new TextDecoder().decode(s.payload)),
+      ['x', 'y', 'z'],
+    );
+  });
+
+  it('delays the ACK of a lone segment and ACKs every second segment at once', async () => {
+    const c = await setup({ delayedAckMs: 2000 });
+    stack = c.stack;
+    c.peer.skip();
+    const mark = c.peer.seen.length;
+    c.peer.send(seg(c, ACK | PSH, 0), new TextEncoder().encode('one'));
+    await until(() => c.ep.readable === 3, 'first segment queued');
+    await sleep(30);
+    assert.equal(c.peer.seen.slice(mark).length, 0, 'no immediate ACK for one segment');
+    c.peer.send(seg(c, ACK | PSH, 3), new TextEncoder().encode('two'));
+    const a = await c.peer.next((s) => s.flags === ACK, 'ACK after the second segment');
+    assert.equal(a.ack, seqAdd(c.pseq, 6));
+    // A lone third segment is acknowledged by the delayed-ACK timer.
+    c.peer.send(seg(c, ACK | PSH, 6), new TextEncoder().encode('three'));
+    const d = await c.peer.next((s) => s.flags === ACK, 'delayed ACK', 10_000);
+    assert.equal(d.ack, seqAdd(c.pseq, 11));
+  });
+
+  it('keepalive probes an idle peer and gives up with ETIMEDOUT when it never answers', async () => {
+    const c = await setup({});
+    stack = c.stack;
+    c.ep.keepaliveIdleMs = 50;
+    c.ep.keepaliveIntervalMs = 20;
+    c.ep.keepaliveProbes = 3;
+    c.peer.skip();
+    c.ep.setKeepalive(true);
+    const p1 = await c.peer.next((s) => s.flags === ACK && s.payload.length === 0, 'first keepalive probe');
+    assert.equal(p1.seq, seqAdd(c.sseq, -1), 'a probe carries SND.UNA - 1');
+    // Answering resets the count: the connection survives.
+    c.peer.send(seg(c, ACK));
+    await c.peer.next((s) => s.flags === ACK, 'next probe after the idle time');
+    assert.equal(c.ep.state, TcpState.ESTABLISHED);
+    await until(() => c.ep.state === TcpState.CLOSED, 'keepalive timeout', 10_000);
+    assert.equal(c.ep.recv(new Uint8Array(1)), -ETIMEDOUT);
+    assert.ok(c.ep.stats.keepaliveProbes >= 4);
+  });
+
+  it('a SYN that is never answered ends in ETIMEDOUT after the SYN retries', async () => {
+    const stackL = new Stack({ tcp: { initialRtoMs: 20, synRetries: 2 } });
+    stack = stackL;
+    const peer = new Peer(stackL);
+    peer.dropIf = () => true; // the peer hears nothing
+    const ep = stackL.tcp();
+    assert.equal(ep.connect(PEER_IP, 80), -EINPROGRESS);
+    await until(() => ep.state === TcpState.CLOSED, 'connect timeout', 10_000);
+    assert.equal(ep.takeError(), ETIMEDOUT);
+    assert.equal(peer.dropped.filter((s) => s.flags === SYN).length, 3, 'the SYN and two retransmissions');
+    assert.equal(stackL.counters.tcpEndpoints, 0);
+    assert.equal(stackL.counters.timers, 0);
+  });
+
+  it('a SYN flood is bounded by the SYN backlog; closing the listener frees every half-open child', async () => {
+    const stackF = new Stack({ tcp: { maxSynBacklog: 16 } });
+    stack = stackF;
+    const peer = new Peer(stackF);
+    const l = stackF.tcp();
+    l.bind(0, PORT);
+    l.listen(32);
+    for (let i = 0; i < 100; i++)
+      peer.send({
+        srcPort: 20000 + i,
+        dstPort: PORT,
+        seq: i * 1000,
+        ack: 0,
+        flags: SYN,
+        window: 65535,
+        mss: 1000,
+      });
+    await until(() => stackF.stats.listenDrops === 84, 'SYNs beyond the backlog dropped');
+    await until(
+      () => peer.seen.filter((s) => s.flags === (SYN | ACK)).length === 16,
+      'SYN-ACKs for the first 16',
+    );
+    assert.equal(stackF.tcpStates().SYN_RECEIVED, 16);
+    l.close();
+    await until(() => stackF.counters.tcpEndpoints === 0 && stackF.counters.timers === 0, 'everything freed');
+  });
+
+  it('RST in each state: LISTEN ignores it, SYN_RECEIVED returns to listening, FIN_WAIT/CLOSE_WAIT reset, SYN_SENT needs an acceptable ACK', async () => {
+    const c = await setup({});
+    stack = c.stack;
+    // LISTEN: a RST is ignored (no answer, listener stays).
+    const l = c.stack.tcp();
+    l.bind(0, 82);
+    l.listen(4);
+    c.peer.skip();
+    const mark = c.peer.seen.length;
+    c.peer.send({ srcPort: 30000, dstPort: 82, seq: 1, ack: 0, flags: RST, window: 0 });
+    await sleep(20);
+    assert.equal(c.peer.seen.slice(mark).filter((s) => s.dstPort === 30000).length, 0, 'no answer to a RST');
+    assert.equal(l.state, TcpState.LISTEN);
+    // SYN_RECEIVED: RST with the right sequence drops the child only.
+    c.peer.send({ srcPort: 30001, dstPort: 82, seq: 500, ack: 0, flags: SYN, window: 65535, mss: 1000 });
+    await c.peer.next((s) => s.flags === (SYN | ACK) && s.dstPort === 30001, 'SYN-ACK');
+    assert.equal(c.stack.tcpStates().SYN_RECEIVED, 1);
+    c.peer.send({ srcPort: 30001, dstPort: 82, seq: 501, ack: 0, flags: RST, window: 0 });
+    await until(() => !c.stack.tcpStates().SYN_RECEIVED, 'child dropped');
+    assert.equal(l.state, TcpState.LISTEN);
+    assert.equal(l.accept(), -EAGAIN);
+    l.close();
+    // FIN_WAIT_1 (our FIN unacknowledged): an exact RST resets with ECONNRESET.
+    c.ep.shutdown(1);
+    await c.peer.next((s) => (s.flags & FIN) !== 0, 'our FIN');
+    assert.equal(c.ep.state, TcpState.FIN_WAIT_1);
+    c.peer.send(seg(c, RST, 0));
+    await until(() => c.ep.state === TcpState.CLOSED, 'reset in FIN_WAIT_1');
+    assert.equal(c.ep.takeError(), ECONNRESET);
+    // SYN_SENT: a RST without ACK is ignored; with an acceptable ACK it refuses.
+    const a = c.stack.tcp();
+    a.connect(PEER_IP, 7);
+    const syn = await c.peer.next((s) => s.flags === SYN, 'our SYN');
+    c.peer.send({ srcPort: 7, dstPort: syn.srcPort, seq: 0, ack: 0, flags: RST, window: 0 });
+    await sleep(20);
+    assert.equal(a.state, TcpState.SYN_SENT);
+    c.peer.send({
+      srcPort: 7,
+      dstPort: syn.srcPort,
+      seq: 0,
+      ack: seqAdd(syn.seq, 5),
+      flags: RST | ACK,
+      window: 0,
+    });
+    await sleep(20);
+    assert.equal(a.state, TcpState.SYN_SENT, 'unacceptable ACK ignored');
+    c.peer.send({
+      srcPort: 7,
+      dstPort: syn.srcPort,
+      seq: 0,
+      ack: seqAdd(syn.seq, 1),
+      flags: RST | ACK,
+      window: 0,
+    });
+    await until(() => a.state === TcpState.CLOSED, 'refused');
+    assert.equal(a.takeError(), ECONNREFUSED);
+    await until(() => c.stack.counters.tcpEndpoints === 0 && c.stack.counters.timers === 0, 'nothing left');
+  });
+
+  it('survives 100,000 random, mutated and well-formed-but-random frames, then still completes a connection', async () => {
+    const c = await setup({});
+    stack = c.stack;
+    const good = c.peer.frame(seg(c, ACK | PSH), new TextEncoder().encode('payload!'));
+    const lengths = [0, 1, 13, 14, 20, 33, 34, 40, 54, 60, 100, 1514];
+    const rnd = (n: number): number => randomBytes(4).readUInt32BE(0) % n;
+    for (let i = 0; i < 100_000; i++) {
+      let f: Uint8Array;
+      if (i % 3 === 0) {
+        // Random bytes behind our MAC and an IPv4 or ARP ethertype.
+        f = randomBytes(lengths[i % lengths.length] + (i % 7));
+        if (f.length >= 14) {
+          f.set(good.subarray(0, 12));
+          f[12] = 0x08;
+          f[13] = i % 2 === 0 ? 0x06 : 0x00;
+        }
+      } else if (i % 3 === 1) {
+        // A good frame truncated and with bits flipped past the Ethernet header.
+        f = good.slice(0, Math.max(0, good.length - (i % 5)));
+        for (let k = 0; k < 1 + (i % 4); k++) f[14 + rnd(Math.max(1, f.length - 14))] ^= 1 << rnd(8);
+      } else {
+        // A checksum-valid segment with random flags, numbers and window (exercises the state machine).
+        f = c.peer.frame(
+          {
+            srcPort: i % 2 ? PEER_PORT : 1024 + rnd(60000),
+            dstPort: i % 4 === 0 ? 81 : PORT,
+            seq: rnd(2 ** 32),
+            ack: rnd(2 ** 32),
+            flags: rnd(64),
+            window: rnd(65536),
+            mss: i % 5 === 0 ? rnd(65536) : undefined,
+            wscale: i % 7 === 0 ? rnd(256) : undefined,
+          },
+          randomBytes(rnd(64)),
+        );
+      }
+      c.peer.link.injectNow(f); // synchronously: a throw would fail the test here
+    }
+    assert.equal(stack.stats.drops.internal ?? 0, 0, 'no exception escaped a handler');
+    // The stack still works: a fresh connection carries data.
+    const l = stack.tcp();
+    l.bind(0, 81);
+    l.listen(1);
+    c.peer.skip();
+    c.peer.send({ srcPort: 40001, dstPort: 81, seq: 5, ack: 0, flags: SYN, window: 65535, mss: 1000 });
+    const sa = await c.peer.next((s) => s.flags === (SYN | ACK) && s.dstPort === 40001, 'SYN-ACK after fuzz');
+    assert.equal(sa.ack, 6);
+  });
+});
