@@ -38,7 +38,7 @@ export type EntryKind =
   'file' | 'dir' | 'symlink' | 'hardlink' | 'chr' | 'blk' | 'fifo' | 'sock' | 'whiteout';
 
 /** Where a regular file's bytes come from. */
-export type Content = { data: Uint8Array } | { hostPath: string; size: number };
+export type Content = { data: Uint8Array } | { hostPath: string | Buffer; size: number };
 
 /** One entry of a layer. Paths are latin1 byte strings, absolute ("/etc/passwd"); "/" is the root. */
 export interface Entry {
@@ -157,11 +157,12 @@ function buildTree(entries: readonly Entry[]): Node {
     const path = normalize(e.path);
     if (e.kind === 'dir') {
       const d = dirOf(path);
-      d.mode = S_IFDIR | ((e.perm ?? 0o755) & 0o7777);
-      d.uid = e.uid ?? 0;
-      d.gid = e.gid ?? 0;
-      d.mtime = e.mtime ?? [0, 0];
-      d.xattrs = e.xattrs ?? [];
+      // Fields left out keep their value: a later `{kind: 'dir', opaque: true}` only marks it opaque.
+      if (e.perm !== undefined) d.mode = S_IFDIR | (e.perm & 0o7777) | (d.mode & MODE_OPAQUE);
+      if (e.uid !== undefined) d.uid = e.uid;
+      if (e.gid !== undefined) d.gid = e.gid;
+      if (e.mtime !== undefined) d.mtime = e.mtime;
+      if (e.xattrs !== undefined) d.xattrs = e.xattrs;
       if (e.opaque) d.mode |= MODE_OPAQUE;
       continue;
     }
