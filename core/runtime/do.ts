@@ -118,10 +118,11 @@ export async function runDo(opts: DoOptions): Promise<number> {
     const types = sc.container.isRegistered(FilesystemType)
       ? sc.container.resolveAll<FilesystemType>(FilesystemType)
       : [];
-    const lowerType = types.find((t) => t.name === 'directfs');
+    // The root's read-only lower layer: layer images (rootfs: containerfs) or the host's / (directfs).
+    const lowerType = types.find((t) => t.name === 'containerfs') ?? types.find((t) => t.name === 'directfs');
     if (!lowerType)
       throw new Error(
-        `rootfs plugin "${opts.config.values.rootfs}" provides no "directfs" filesystem, which runsc do needs`,
+        `rootfs plugin "${opts.config.values.rootfs}" provides no "containerfs" or "directfs" filesystem, which runsc do needs`,
       );
     const lower = await lowerType.mount(opts.rootDir ?? '/', { mf });
     kernel = new Kernel({
