@@ -8,7 +8,7 @@
  * Any mismatch is an ImageCorrupt error naming the image, the path when known, and what
  * failed; callers (src/fs) turn it into EIO and a log line.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { coreNative } from '../../../../core/native';
 import { ROOT_HASH, probe, type PathHash } from './bloom';
@@ -211,7 +211,7 @@ export class LayerImage {
       offset: this.u64(at + I.offset),
       aux: this.u32(at + I.aux),
       mtimeNsec: this.u32(at + I.mtimeNsec),
-      mtimeSec: Number(this.dv.getBigInt64(at + I.mtimeSec, true)),
+      mtimeSec: this.dv.getInt32(at + I.mtimeSec + 4, true) * 0x100000000 + this.u32(at + I.mtimeSec),
       xattr: this.u64(at + I.xattr),
       bodyCrc: this.u32(at + I.bodyCrc),
     };
@@ -279,6 +279,23 @@ export class LayerImage {
     };
   }
 
+  /** Compare entry `i`'s name with `name` bytewise, without decoding it (<0, 0, >0). */
+  private compareAt(r: InodeRec, i: number, name: string): number {
+    const at = r.offset + i * DIRENT_SIZE;
+    const nameOff = this.u32(at);
+    const nameLen = this.bytes[at + 4] | (this.bytes[at + 5] << 8);
+    if (nameOff + nameLen > r.aux)
+      throw new ImageCorrupt(this.name, `inode ${r.index}: entry ${i} name out of range`);
+    const s = r.offset + nameOff;
+    const n = Math.min(nameLen, name.length);
+    const b = this.bytes;
+    for (let k = 0; k < n; k++) {
+      const d = b[s + k] - name.charCodeAt(k);
+      if (d !== 0) return d;
+    }
+    return nameLen - name.length;
+  }
+
   /** Binary search of `name` in directory `r`. */
   lookup(r: InodeRec, name: string): RawDirent | null {
     this.checkBody(r, r.aux);
@@ -286,9 +303,9 @@ export class LayerImage {
       hi = r.size - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const e = this.direntAt(r, mid);
-      if (e.name === name) return e;
-      if (e.name < name) lo = mid + 1;
+      const c = this.compareAt(r, mid, name);
+      if (c === 0) return this.direntAt(r, mid);
+      if (c < 0) lo = mid + 1;
       else hi = mid - 1;
     }
     return null;
@@ -336,13 +353,11 @@ export class LayerImage {
   contents(r: InodeRec): Uint8Array {
     const view = this.bytes.subarray(r.offset, r.offset + r.size);
     if (!this.verified.has(r.index)) {
-      const want = this.bytes.subarray(
-        this.digestTable + r.index * DIGEST_SIZE,
-        this.digestTable + (r.index + 1) * DIGEST_SIZE,
-      );
-      const got = createHash('sha256').update(view).digest();
-      if (!got.equals(want))
-        throw new ImageCorrupt(this.name, `inode ${r.index}: contents fail their SHA-256 check`);
+      const got = hash('sha256', view, 'buffer') as unknown as Buffer;
+      const want = this.digestTable + r.index * DIGEST_SIZE;
+      for (let i = 0; i < DIGEST_SIZE; i++)
+        if (got[i] !== this.bytes[want + i])
+          throw new ImageCorrupt(this.name, `inode ${r.index}: contents fail their SHA-256 check`);
       this.verified.add(r.index);
     }
     return view;

@@ -150,7 +150,7 @@ export class CfsInode implements Inode {
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
-  private readonly kids = new Map<string, CfsInode>();
+  private kids: Map<string, CfsInode> | null = null;
   private cache: MemObject | null = null;
 
   constructor(
@@ -216,7 +216,7 @@ export class CfsInode implements Inode {
 
   lookup(name: string): CfsInode | null {
     if ((this.mode & S_IFMT) !== S_IFDIR) return null;
-    const known = this.kids.get(name);
+    const known = this.kids?.get(name);
     if (known) return known;
     const st = this.fs.stats;
     st.lookups++;
@@ -243,7 +243,7 @@ export class CfsInode implements Inode {
     }
     if (!parts.length) return null;
     const c = new CfsInode(this.fs, this, name, parts, h);
-    this.kids.set(name, c);
+    (this.kids ??= new Map()).set(name, c);
     return c;
   }
 
