@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { buildBloom, childHash, pathHash, ROOT_HASH, type PathHash } from '../src/format/bloom';
 import { BLOOM_K, H, PAGE, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK } from '../src/format/layout';
 import { ImageCorrupt, LayerImage, type InodeRec } from '../src/format/reader';
+import { crc32 } from '../src/format/crc32';
 import { writeImage, type Entry } from '../src/format/writer';
 import { BLOOM_BLOCK } from '../src/format/layout';
 import { probe } from '../src/format/bloom';
@@ -68,7 +69,7 @@ export function describeImage(img: LayerImage): string {
         if (!img.mayContain(ch)) out.push(`  FALSE NEGATIVE ${e.name}`);
         const found = img.lookup(r, e.name);
         out.push(`  entry ${e.name} dt=${e.dtype} wh=${e.whiteout} found=${found?.index}`);
-        if (!e.whiteout) walk(img.inode(e.index), `${p === '/' ? '' : p}/${e.name}`, ch);
+        if (!e.whiteout) walk(img.child(r, e), `${p === '/' ? '' : p}/${e.name}`, ch);
       }
       out.push(`  nosuch ${img.lookup(r, 'zz-nosuch') === null}`);
     } else out.push(`  rdev ${r.aux}`);
@@ -191,6 +192,43 @@ describe('containerfs format', () => {
     }
     assert.ok(errors > 1000, `${errors} flips detected`);
     void same;
+  });
+
+  it('refuses a directory entry that loops back to an ancestor, even with valid checksums', () => {
+    const out = path.join(dir, 'loop.img');
+    writeImage([{ path: '/a/b/c', kind: 'file' }], out);
+    const b = fs.readFileSync(out);
+    const img = new LayerImage(new Uint8Array(b), 'loop');
+    const a = img.inode(img.lookup(img.inode(0), 'a')!.index);
+    // Point /a's entry "b" at /a itself and re-seal the block and the record.
+    b.writeUInt32LE(a.index, a.offset + 8);
+    const table = Number(b.readBigUInt64LE(H.inodeTable));
+    const at = table + a.index * 64;
+    b.writeUInt32LE(crc32(b, a.offset, a.offset + a.aux), at + 56);
+    b.writeUInt32LE(crc32(b, at, at + 60), at + 60);
+    const bad = new LayerImage(new Uint8Array(b), 'loop');
+    const ba = bad.inode(bad.lookup(bad.inode(0), 'a')!.index);
+    const e = bad.lookup(ba, 'b')!;
+    assert.equal(e.index, a.index);
+    assert.throws(() => bad.child(ba, e), /loops back to directory/);
+  });
+
+  it('refuses entries the format cannot hold, naming them', () => {
+    const out = path.join(dir, 'x.img');
+    assert.throws(
+      () => writeImage([{ path: '/' + 'n'.repeat(256), kind: 'file' }], out),
+      /longer than 255 bytes/,
+    );
+    assert.throws(
+      () => writeImage([{ path: '/l', kind: 'symlink', target: 't'.repeat(4096) }], out),
+      /symlink \/l: target must be 1 to 4095 bytes/,
+    );
+    assert.throws(() => writeImage([{ path: '/a/../b', kind: 'file' }], out), /contains ".."/);
+    assert.throws(
+      () => writeImage([{ path: '/h', kind: 'hardlink', target: '/nope' }], out),
+      /hard link \/h: target \/nope/,
+    );
+    assert.equal(fs.existsSync(out), false);
   });
 
   it('has no false negatives and under 1% false positives in the Bloom filter', () => {

@@ -311,6 +311,21 @@ export class LayerImage {
     return null;
   }
 
+  /**
+   * The inode an entry of directory `dir` names. A directory's inode index is always
+   * greater than its parent's (the writer numbers breadth-first), so a damaged or crafted
+   * image cannot make the tree loop back onto itself.
+   */
+  child(dir: InodeRec, e: RawDirent): InodeRec {
+    const r = this.inode(e.index);
+    if ((r.mode & S_IFMT) === S_IFDIR && r.index <= dir.index)
+      throw new ImageCorrupt(
+        this.name,
+        `inode ${dir.index}: entry ${JSON.stringify(e.name)} loops back to directory ${r.index}`,
+      );
+    return r;
+  }
+
   /** Every entry of directory `r`, in byte order (whiteouts included). */
   list(r: InodeRec): RawDirent[] {
     this.checkBody(r, r.aux);

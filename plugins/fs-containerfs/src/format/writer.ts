@@ -155,6 +155,11 @@ function buildTree(entries: readonly Entry[]): Node {
   };
   for (const e of entries) {
     const path = normalize(e.path);
+    for (const c of path.split('/'))
+      if (c.length > 255) throw new ImageBuildError(`entry ${path}: a name is longer than 255 bytes`);
+    if (e.kind === 'symlink' && (e.target === undefined || e.target.length === 0 || e.target.length > 4095))
+      throw new ImageBuildError(`symlink ${path}: target must be 1 to 4095 bytes`);
+    if (e.target?.includes('\0')) throw new ImageBuildError(`entry ${path}: target contains a NUL byte`);
     if (e.kind === 'dir') {
       const d = dirOf(path);
       // Fields left out keep their value: a later `{kind: 'dir', opaque: true}` only marks it opaque.

@@ -232,7 +232,7 @@ export class CfsInode implements Inode {
         const e = layer.img.lookup(rec, name);
         if (!e) continue;
         if (e.whiteout) break;
-        const r = layer.img.inode(e.index);
+        const r = layer.img.child(rec, e);
         const isDir = (r.mode & S_IFMT) === S_IFDIR;
         if (parts.length && !isDir) break; // a lower non-directory under a directory: hidden
         parts.push({ layer, rec: r });
