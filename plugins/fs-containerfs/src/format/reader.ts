@@ -262,7 +262,7 @@ export class LayerImage {
     }
   }
 
-  private direntAt(r: InodeRec, i: number): RawDirent {
+  private direntAt(r: InodeRec, i: number, knownName?: string): RawDirent {
     const at = r.offset + i * DIRENT_SIZE;
     const nameOff = this.u32(at);
     const nameLen = this.dv.getUint16(at + 4, true);
@@ -272,7 +272,8 @@ export class LayerImage {
     const flags = this.bytes[at + 7];
     const index = this.u32(at + 8);
     return {
-      name: Buffer.from(this.bytes.buffer, this.bytes.byteOffset + s, nameLen).toString('latin1'),
+      name:
+        knownName ?? Buffer.from(this.bytes.buffer, this.bytes.byteOffset + s, nameLen).toString('latin1'),
       dtype: this.bytes[at + 6],
       whiteout: (flags & DIRENT_WHITEOUT) !== 0 || index === NO_INODE,
       index,
@@ -304,7 +305,7 @@ export class LayerImage {
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const c = this.compareAt(r, mid, name);
-      if (c === 0) return this.direntAt(r, mid);
+      if (c === 0) return this.direntAt(r, mid, name);
       if (c < 0) lo = mid + 1;
       else hi = mid - 1;
     }

@@ -152,6 +152,7 @@ export class CfsInode implements Inode {
   readonly gid: number;
   private kids: Map<string, CfsInode> | null = null;
   private cache: MemObject | null = null;
+  private data: Uint8Array | null = null;
 
   constructor(
     readonly fs: Containerfs,
@@ -275,11 +276,12 @@ export class CfsInode implements Inode {
     }
   }
 
-  /** The file's verified bytes (a view of the image mapping). */
+  /** The file's verified bytes (a view of the image mapping, kept once checked). */
   contents(): Uint8Array {
+    if (this.data) return this.data;
     const { layer, rec } = this.top;
     try {
-      return layer.img.contents(rec);
+      return (this.data = layer.img.contents(rec));
     } catch (e) {
       return this.fs.corrupt(e, this.path);
     }
