@@ -192,4 +192,32 @@ describe('runsc image build / inspect', function () {
     assert.equal(v.status, 1);
     assert.match(flat(v.stderr), /fail their SHA-256 check/);
   });
+
+  it('explains a bad containerfs config: wrong type, unknown option, missing image, no layers, --root-dir', () => {
+    const d = tmp.make('cfs-cfg-');
+    const run = (cfg: object, extra: string[] = []) => {
+      fs.writeFileSync(path.join(d, 'c.json'), JSON.stringify(cfg));
+      return runCli(['--config', path.join(d, 'c.json'), 'do', ...extra, '--cwd', '/', '--', '/bin/true']);
+    };
+    const t = run({ rootfs: 'containerfs', containerfs: { layers: 'a.img' } });
+    assert.equal(t.status, 3);
+    assert.match(
+      t.stderr,
+      /field "containerfs\.layers": invalid value "a\.img" \(string\); expected an array/,
+    );
+    const u = run({ rootfs: 'containerfs', containerfs: { layer: ['a.img'] } });
+    assert.equal(u.status, 3);
+    assert.match(u.stderr, /did you mean 'layers'/);
+    const m = run({ rootfs: 'containerfs', containerfs: { layers: ['nope.img'] } });
+    assert.equal(m.status, 1);
+    assert.match(m.stderr, new RegExp(`cannot mount ${path.join(d, 'nope.img')}: ENOENT`));
+    const n = run({ rootfs: 'containerfs' });
+    assert.equal(n.status, 1);
+    assert.match(n.stderr, /needs layer images: set containerfs\.layers/);
+    const src = sampleTree();
+    assert.equal(runCli(['image', 'build', '-q', src, '-o', path.join(d, 'ok.img')]).status, 0);
+    const r = run({ rootfs: 'containerfs', containerfs: { layers: ['ok.img'] } }, ['--root-dir', src]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /drop --root-dir/);
+  });
 });
