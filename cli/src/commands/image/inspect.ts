@@ -108,6 +108,10 @@ export default class ImageInspect extends Command {
     this.log(`inodes:     ${img.inodeCount} (${dirs} directories, ${files} regular files, ${other} other)`);
     this.log(`paths:      ${img.pathCount} (${whiteouts} whiteouts)`);
     this.log(`file data:  ${bytes} bytes`);
+    const bits = img.pathCount ? ((img.bloomPages * 4096 * 8) / img.pathCount).toFixed(1) : '-';
+    this.log(
+      `bloom:      ${img.bloomPages} page(s), ${bits} bits per path, k=${img.bloomK} (about 0.2% false positives at 16 bits per path)`,
+    );
     if (flags.verify) this.log('verify:     every checksum and SHA-256 digest matches');
     if (flags.tree) {
       this.log('');

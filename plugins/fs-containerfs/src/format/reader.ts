@@ -88,7 +88,7 @@ export class LayerImage {
   private readonly metaOffset: number;
   private readonly metaEnd: number;
   private readonly bloomOffset: number;
-  private readonly bloomPages: number;
+  readonly bloomPages: number;
   private readonly bloomBlocks: number;
   private readonly bloomCrcTable: number;
   private readonly dataOffset: number;
