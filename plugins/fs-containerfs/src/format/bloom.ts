@@ -14,6 +14,10 @@ import { BLOOM_BLOCK, BLOOM_BITS_PER_KEY, PAGE } from './layout';
 export interface PathHash {
   a: number;
   b: number;
+  /** Layer-independent parts of the probe, computed once per path (see probe). */
+  fa?: number;
+  g1?: number;
+  g2?: number;
 }
 
 export const ROOT_HASH: PathHash = { a: 0x811c9dc5 | 0, b: 0x2f9be6cc | 0 };
@@ -52,9 +56,16 @@ function fmix(h: number): number {
 
 /** Byte offset of the key's block inside the filter, and its K bit positions (0..511). */
 export function probe(h: PathHash, blocks: number, k: number, bits: Int32Array): number {
-  const block = fmix(h.a) % blocks;
-  const g1 = fmix(h.b ^ 0x27d4eb2f);
-  const g2 = fmix(h.a ^ h.b ^ 0x9e3779b9) | 1;
+  if (h.fa === undefined) {
+    // Only the block choice depends on the layer's filter size: a lookup that probes many
+    // layers hashes once.
+    h.fa = fmix(h.a);
+    h.g1 = fmix(h.b ^ 0x27d4eb2f);
+    h.g2 = fmix(h.a ^ h.b ^ 0x9e3779b9) | 1;
+  }
+  const block = h.fa % blocks;
+  const g1 = h.g1!,
+    g2 = h.g2!;
   for (let i = 0; i < k; i++) bits[i] = (g1 + Math.imul(i, g2)) & 511;
   return block * BLOOM_BLOCK;
 }

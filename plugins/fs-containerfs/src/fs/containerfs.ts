@@ -68,6 +68,8 @@ export interface LookupStats {
 export interface ContainerfsOptions {
   mf?: MemoryFile;
   log?: Logger;
+  /** Consult the Bloom filters on lookup (default true; false only to measure what they save). */
+  bloom?: boolean;
 }
 
 export class Containerfs implements Filesystem {
@@ -223,9 +225,10 @@ export class CfsInode implements Inode {
     st.lookups++;
     const h = childHash(this.hash, name);
     const parts: Part[] = [];
+    const bloom = this.parts.length > 1 && this.fs.opts.bloom !== false;
     try {
       for (const { layer, rec } of this.parts) {
-        if (!layer.img.mayContain(h)) {
+        if (bloom && !layer.img.mayContain(h)) {
           st.bloomSkips++;
           continue;
         }
