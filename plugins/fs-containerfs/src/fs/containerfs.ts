@@ -225,7 +225,7 @@ export class CfsInode implements Inode {
     st.lookups++;
     const h = childHash(this.hash, name);
     const parts: Part[] = [];
-    const bloom = this.parts.length > 1 && this.fs.opts.bloom !== false;
+    const bloom = this.fs.opts.bloom !== false;
     try {
       for (const { layer, rec } of this.parts) {
         if (bloom && !layer.img.mayContain(h)) {
