@@ -109,7 +109,8 @@ function selfTimed(argv: string[]): number {
 }
 
 function stack(work: string, n: number, files: number, bloom = true): Containerfs {
-  // Files only in the bottom layer; every directory in every layer.
+  // Files looked up live only in the bottom layer; every layer holds every directory, with as
+  // many other names in it (so a layer not skipped costs a real search).
   const imgs: LayerImage[] = [];
   for (let l = 0; l < n; l++) {
     const p = path.join(work, `stack${n}-${l}.img`);
@@ -118,7 +119,7 @@ function stack(work: string, n: number, files: number, bloom = true): Containerf
       for (let d = 0; d < DIRS; d++) {
         e.push({ path: `/d${d}`, kind: 'dir' });
         if (l === 0) for (let f = 0; f < files / DIRS; f++) e.push({ path: `/d${d}/f${f}`, kind: 'file' });
-        else e.push({ path: `/d${d}/other${l}`, kind: 'file' });
+        else for (let f = 0; f < files / DIRS; f++) e.push({ path: `/d${d}/other${l}-${f}`, kind: 'file' });
       }
       writeImage(e, p);
     }
