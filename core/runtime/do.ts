@@ -128,9 +128,14 @@ export async function runDo(opts: DoOptions): Promise<number> {
     const types = sc.container.isRegistered(FilesystemType)
       ? sc.container.resolveAll<FilesystemType>(FilesystemType)
       : [];
-    // gofer.mode picks the lower layer: directfs (default) or 9p (a runsc gofer process).
+    // The root's read-only lower layer: layer images (rootfs: containerfs), or the host's /
+    // (or --root-dir) through gofer.mode: directfs (default) or 9p (a runsc gofer process).
     const goferOpts = opts.config.values.rootfs === 'gofer' ? (opts.config.pluginOptions.gofer ?? {}) : {};
-    const lowerName = goferOpts.mode === '9p' ? '9p' : 'directfs';
+    const lowerName = types.some((t) => t.name === 'containerfs')
+      ? 'containerfs'
+      : goferOpts.mode === '9p'
+        ? '9p'
+        : 'directfs';
     const lowerType = types.find((t) => t.name === lowerName);
     if (!lowerType)
       throw new Error(
