@@ -12,13 +12,24 @@ export interface SlotInfo {
   kind: PluginKind;
   /** Built-in name → folder under plugins/. */
   builtins: Readonly<Record<string, string>>;
-  /** A value that selects no plugin at all (network: none). */
+  /** A value that selects no plugin of the user's (network: none). */
   none?: string;
+  /**
+   * What `none` still loads, if anything: `network: none` is a sandbox with only loopback
+   * (as a fresh Linux network namespace, and gVisor's --network=none), served by a
+   * built-in plugin with fixed options. Skipped when that plugin is not built.
+   */
+  noneLoads?: { builtin: string; options: Readonly<Record<string, unknown>> };
 }
 
 export const SLOTS: Readonly<Record<PluginSlot, SlotInfo>> = {
   platform: { kind: 'platform', builtins: { ptrace: 'platform-ptrace', kvm: 'platform-kvm' } },
-  network: { kind: 'network', builtins: { netstack: 'net-netstack', host: 'net-host' }, none: 'none' },
+  network: {
+    kind: 'network',
+    builtins: { netstack: 'net-netstack', host: 'net-host' },
+    none: 'none',
+    noneLoads: { builtin: 'host', options: { netns: 'loopback' } },
+  },
   rootfs: { kind: 'filesystem', builtins: { gofer: 'fs-gofer', containerfs: 'fs-containerfs' } },
 };
 

@@ -48,7 +48,7 @@ export interface UnavailablePlugin {
 }
 
 export interface LoadedPlugins {
-  /** In slot order (platform, network, rootfs); `network: none` contributes nothing. */
+  /** In slot order (platform, network, rootfs); `network: none` loads only SlotInfo.noneLoads (loopback). */
   plugins: LoadedPlugin[];
   /** Only filled when `allowUnavailable` was set; otherwise these are errors. */
   unavailable: UnavailablePlugin[];
@@ -99,7 +99,32 @@ export async function loadPlugins(
   for (const slot of PLUGIN_SLOTS) {
     const spec = config.values[slot];
     const source = config.sources[slot];
-    if (SLOTS[slot].none !== undefined && spec === SLOTS[slot].none) continue;
+    if (SLOTS[slot].none !== undefined && spec === SLOTS[slot].none) {
+      const fixed = SLOTS[slot].noneLoads;
+      if (!fixed) continue;
+      const found = resolvePluginModule(
+        slot,
+        fixed.builtin,
+        source,
+        config,
+        opts.buildRoot ?? DEFAULT_BUILD_ROOT,
+      );
+      if ('unavailable' in found) continue;
+      const manifest = await loadManifest(slot, fixed.builtin, source, found.modulePath);
+      const options = validatePluginOptions(manifest.configSchema, { ...fixed.options }, manifest.name, {
+        kind: 'default',
+      });
+      plugins.push({
+        slot,
+        spec,
+        source,
+        origin: found.origin,
+        modulePath: found.modulePath,
+        manifest,
+        options,
+      });
+      continue;
+    }
     const found = resolvePluginModule(slot, spec, source, config, opts.buildRoot ?? DEFAULT_BUILD_ROOT);
     if ('unavailable' in found) {
       if (!opts.allowUnavailable) throw new ConfigError(`${fieldRef(slot, source)}: ${found.unavailable}`);

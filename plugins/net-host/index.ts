@@ -15,7 +15,7 @@ export const configSchema: ConfigSchema = {
     netns: {
       type: 'string',
       description:
-        'Network namespace for the sandbox sockets: a path to a netns file (e.g. /var/run/netns/NAME or an OCI linux.namespaces network path), "new" for a fresh namespace with only loopback, or unset for the namespace runsc runs in.',
+        'Network namespace for the sandbox sockets: a path to a netns file (e.g. /var/run/netns/NAME or an OCI linux.namespaces network path), "new" for a fresh namespace with only loopback, "loopback" for the same or, where runsc may not create one, no sockets at all (what `network: none` uses), or unset for the namespace runsc runs in.',
     },
   },
   additionalProperties: false,

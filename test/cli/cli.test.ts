@@ -119,7 +119,8 @@ describe('cli: runsc (node bin/run.js)', function () {
         out.plugins.map((p) => [p.slot, p.status, p.name]),
         [
           ['platform', 'ok', 'fake-platform'],
-          ['network', 'none', undefined],
+          // network: none is the built-in net-host in a loopback-only namespace.
+          ['network', 'ok', 'net-host'],
           ['rootfs', 'ok', 'fake-rootfs'],
         ],
       );

@@ -52,13 +52,33 @@ describe('net-host: sockets in the sandbox vs Linux', function () {
     same([bin]);
   });
 
-  it('without a network stack (network: none) AF_INET is EAFNOSUPPORT', () => {
-    const r = runSandbox([
-      PY,
+  it('network: none is a namespace with only loopback, as a fresh Linux network namespace', () => {
+    const prog = [
+      'import socket',
+      "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()",
+      'c = socket.create_connection(s.getsockname()); a, _ = s.accept(); c.send(b"hi"); print(a.recv(2))',
+      "s6 = socket.socket(socket.AF_INET6); s6.bind(('::1', 0)); print('v6 bind ok')",
+      't = socket.socket()',
+      'try:',
+      "  t.connect(('192.0.2.1', 80))",
+      'except OSError as e:',
+      "  print('tcp', e.errno)",
+      'print(sorted(n for _, n in socket.if_nameindex()))',
+    ].join('\n');
+    // Natively: a fresh network namespace whose loopback is up (as the sandbox's).
+    const native = runNative([
+      'unshare',
+      '--net',
+      '/bin/sh',
       '-c',
-      'import socket\ntry:\n socket.socket()\nexcept OSError as e: print(e.errno)',
+      '/bin/busybox ip link set lo up && exec "$0" -c "$1"',
+      PY,
+      prog,
     ]);
-    assert.equal(r.stdout, '97\n');
+    const sandbox = runSandbox([PY, '-c', prog]);
+    assert.equal(native.stdout, "b'hi'\nv6 bind ok\ntcp 101\n['lo']\n", native.stderr);
+    assert.equal(sandbox.stdout, native.stdout, sandbox.stderr);
+    assert.equal(sandbox.status, native.status);
   });
 
   it('a non-root app may not bind a privileged port (EACCES), root may', () => {

@@ -57,7 +57,11 @@ describe('plugins: loader and sandbox container', () => {
       assert.equal(platform.name, 'fake-platform');
       assert.deepEqual(platform.options, { mode: 'fast' }, 'schema defaults filled in');
       assert.equal(sb.plugins[0].origin, 'path');
-      assert.equal(sb.container.isRegistered(NetworkStack, true), false, 'network: none registers no stack');
+      // network: none is loopback only: the built-in net-host in a fresh namespace.
+      const net = sb.plugins.find((p) => p.slot === 'network');
+      assert.equal(net?.manifest.name, 'net-host');
+      assert.deepEqual(net?.options, { netns: 'loopback' });
+      assert.equal(sb.container.isRegistered(NetworkStack, true), true);
       assert.equal(sb.container.resolveAll<FilesystemType>(FilesystemType)[0].name, 'fake-rootfs');
     } finally {
       await sb.dispose();

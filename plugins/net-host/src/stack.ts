@@ -73,12 +73,30 @@ export class HostStack implements NetworkStack, HostSocketOwner {
     this.log = ctx?.log;
     const ns = this.opts.netns;
     if (ns !== undefined && ns !== '') this.enterNetns(ns, ctx);
+    if (this.down) return;
     const v = this.native.readIn(this.nsfd, '/proc/sys/net/ipv4/ip_unprivileged_port_start');
     if (typeof v !== 'number' && /^\d+/.test(v.toString()))
       this.unprivilegedPortStart = parseInt(v.toString(), 10);
   }
 
   private enterNetns(ns: string, ctx?: NetworkInitContext): void {
+    if (ns === 'loopback') {
+      // `network: none`: a namespace with only loopback, as Linux gives a new netns and
+      // gVisor its `--network=none` sandbox. Making one needs CAP_SYS_ADMIN; without it the
+      // sandbox has no AF_INET/AF_INET6 at all (EAFNOSUPPORT), said once in the log.
+      const fd = this.native.newNetns();
+      if (fd < 0) {
+        this.down = true;
+        ctx?.log?.warn(
+          { errno: -fd },
+          'network none: cannot create a loopback-only network namespace (not root?); AF_INET/AF_INET6 give EAFNOSUPPORT',
+        );
+        return;
+      }
+      this.nsfd = fd;
+      ctx?.log?.debug({ netns: ns }, 'net-host uses a fresh loopback-only network namespace');
+      return;
+    }
     const fd = ns === 'new' ? this.native.newNetns() : this.native.openNetns(ns);
     if (fd < 0)
       throw new Error(

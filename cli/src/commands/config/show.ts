@@ -42,7 +42,8 @@ The config file is the one named by --config or RUNSC_CONFIG, else the first of 
         status: 'unavailable' as const,
         reason: u.reason,
       })),
-      ...(cfg.values.network === 'none'
+      // network: none loads the loopback-only stack when it is built; otherwise nothing.
+      ...(cfg.values.network === 'none' && !loaded.plugins.some((p) => p.slot === 'network')
         ? [
             {
               slot: 'network' as const,
