@@ -16,7 +16,8 @@
  *
  * Helpers a plugin may reuse: `Overlay` (a writable tmpfs upper over a plugin's read-only
  * tree, exactly what the sandbox root uses), `Tmpfs`, the `FileDescription` base class
- * (Linux's defaults for missing operations) and `DirectoryFile` (getdents over readdir()).
+ * (Linux's defaults for missing operations), `DirectoryFile` (getdents over readdir()) and
+ * `ReadOnlyInode` (EROFS for every change, for a read-only tree under the overlay).
  */
 import type { Filesystem } from '../vfs/inode';
 
@@ -37,5 +38,6 @@ export interface FilesystemType {
 export type { Filesystem, Inode, Stat, SetAttr, Statfs, DirEntry, TimeSpec } from '../vfs/inode';
 export { allocAnonDev, nowTime, blankStat, statFromHostAttrs } from '../vfs/inode';
 export { FileDescription, DirectoryFile, PathFile, ioLength, copyToSegs, gatherSegs } from '../vfs/file';
+export { ReadOnlyInode } from '../vfs/readonly-inode';
 export type { IoDst, IoSrc, DirentSink } from '../vfs/file';
 export type { VirtualDentry } from '../vfs/mount';

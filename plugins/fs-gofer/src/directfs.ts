@@ -17,9 +17,10 @@
  * read with pread; shared mappings use a read-only page cache (a MemObject filled from
  * the file), private mappings read straight from the file.
  */
+import { ReadOnlyInode } from '../../../core/vfs/readonly-inode';
 import * as nodefs from 'node:fs';
-import { EBADF, EINVAL, ENODATA, ENOENT, EROFS, SysError } from '../../../core/abi/errno';
-import type { Credentials, TaskApi } from '../../../core/kernel/api';
+import { EBADF, EINVAL, ENOENT, EROFS, SysError } from '../../../core/abi/errno';
+import type { TaskApi } from '../../../core/kernel/api';
 import type { Mappable } from '../../../core/mm/api';
 import type { MemoryFile } from '../../../core/mm/memfile';
 import { MemObject } from '../../../core/mm/memobject';
@@ -31,7 +32,6 @@ import {
   type Filesystem,
   type Inode,
   type IoDst,
-  type SetAttr,
   type Stat,
   type Statfs,
   type VirtualDentry,
@@ -155,7 +155,7 @@ export class Directfs implements Filesystem {
   }
 }
 
-export class DirectInode implements Inode {
+export class DirectInode extends ReadOnlyInode implements Inode {
   readonly ino: number;
   readonly mode: number;
   readonly uid: number;
@@ -169,6 +169,7 @@ export class DirectInode implements Inode {
     /** Host stat (see core/native hostFstatat). */
     readonly attrs: Float64Array,
   ) {
+    super();
     this.ino = attrs[1];
     this.mode = attrs[2];
     this.uid = attrs[4];
@@ -182,10 +183,6 @@ export class DirectInode implements Inode {
 
   get size(): number {
     return this.attrs[7];
-  }
-
-  setattr(_attr: SetAttr, _creds: Credentials): void {
-    throw new SysError(EROFS);
   }
 
   private parentFd(): number {
@@ -268,38 +265,6 @@ export class DirectInode implements Inode {
       });
     }
     return this.cache;
-  }
-
-  // Mutations: the lower layer is read-only.
-  create(): Inode {
-    throw new SysError(EROFS);
-  }
-  mkdir(): Inode {
-    throw new SysError(EROFS);
-  }
-  mknod(): Inode {
-    throw new SysError(EROFS);
-  }
-  symlink(): Inode {
-    throw new SysError(EROFS);
-  }
-  link(): void {
-    throw new SysError(EROFS);
-  }
-  unlink(): void {
-    throw new SysError(EROFS);
-  }
-  rmdir(): void {
-    throw new SysError(EROFS);
-  }
-  rename(): void {
-    throw new SysError(EROFS);
-  }
-  getxattr(_name: string): Uint8Array | null {
-    throw new SysError(ENODATA);
-  }
-  listxattr(): string[] {
-    return [];
   }
 }
 

@@ -23,9 +23,10 @@
  * Names: the sentry's names are byte strings (one char per byte); they are sent as UTF-8, so
  * host names that are not valid UTF-8 are not reachable in this mode.
  */
+import { ReadOnlyInode } from '../../../core/vfs/readonly-inode';
 import * as nodefs from 'node:fs';
-import { EBADF, EINVAL, EIO, ENODATA, ENOENT, ENXIO, EROFS, SysError } from '../../../core/abi/errno';
-import type { Credentials, TaskApi } from '../../../core/kernel/api';
+import { EBADF, EINVAL, EIO, ENOENT, ENXIO, EROFS, SysError } from '../../../core/abi/errno';
+import type { TaskApi } from '../../../core/kernel/api';
 import type { Logger } from '../../../core/log';
 import type { Mappable } from '../../../core/mm/api';
 import type { MemoryFile } from '../../../core/mm/memfile';
@@ -40,7 +41,6 @@ import {
   type Filesystem,
   type Inode,
   type IoDst,
-  type SetAttr,
   type Stat,
   type Statfs,
   type VirtualDentry,
@@ -458,7 +458,7 @@ export class P9fs implements Filesystem {
   }
 }
 
-export class P9Inode implements Inode {
+export class P9Inode extends ReadOnlyInode implements Inode {
   readonly ino: number;
   readonly mode: number;
   readonly uid: number;
@@ -471,6 +471,7 @@ export class P9Inode implements Inode {
     readonly name: string,
     readonly attrs: Stat,
   ) {
+    super();
     this.ino = attrs.ino;
     this.mode = attrs.mode;
     this.uid = attrs.uid;
@@ -483,10 +484,6 @@ export class P9Inode implements Inode {
 
   get size(): number {
     return this.attrs.size;
-  }
-
-  setattr(_attr: SetAttr, _creds: Credentials): void {
-    throw new SysError(EROFS);
   }
 
   lookup(name: string): P9Inode | null {
@@ -621,38 +618,6 @@ export class P9Inode implements Inode {
       });
     }
     return this.cache;
-  }
-
-  // Mutations: the lower layer is read-only (the overlay above copies up).
-  create(): Inode {
-    throw new SysError(EROFS);
-  }
-  mkdir(): Inode {
-    throw new SysError(EROFS);
-  }
-  mknod(): Inode {
-    throw new SysError(EROFS);
-  }
-  symlink(): Inode {
-    throw new SysError(EROFS);
-  }
-  link(): void {
-    throw new SysError(EROFS);
-  }
-  unlink(): void {
-    throw new SysError(EROFS);
-  }
-  rmdir(): void {
-    throw new SysError(EROFS);
-  }
-  rename(): void {
-    throw new SysError(EROFS);
-  }
-  getxattr(_name: string): Uint8Array | null {
-    throw new SysError(ENODATA);
-  }
-  listxattr(): string[] {
-    return [];
   }
 }
 

@@ -17,8 +17,9 @@
  *   first use; mmap fills memory-file pages from the same mapping. Any checksum failure
  *   is EIO to the app and an error log line naming the image and the path.
  */
+import { ReadOnlyInode } from '../../../../core/vfs/readonly-inode';
 import { EIO, EROFS, SysError } from '../../../../core/abi/errno';
-import type { Credentials, TaskApi } from '../../../../core/kernel/api';
+import type { TaskApi } from '../../../../core/kernel/api';
 import type { Logger } from '../../../../core/log/index';
 import type { Mappable } from '../../../../core/mm/api';
 import type { MemoryFile } from '../../../../core/mm/memfile';
@@ -32,7 +33,6 @@ import {
   type Filesystem,
   type Inode,
   type IoDst,
-  type SetAttr,
   type Stat,
   type Statfs,
   type VirtualDentry,
@@ -147,7 +147,7 @@ export class Containerfs implements Filesystem {
   }
 }
 
-export class CfsInode implements Inode {
+export class CfsInode extends ReadOnlyInode implements Inode {
   readonly ino: number;
   readonly mode: number;
   readonly uid: number;
@@ -164,6 +164,7 @@ export class CfsInode implements Inode {
     readonly parts: Part[],
     readonly hash: PathHash,
   ) {
+    super();
     const top = parts[0];
     this.ino = top.layer.number * LAYER_INO_STRIDE + top.rec.index + 1;
     this.mode = top.rec.mode;
@@ -211,10 +212,6 @@ export class CfsInode implements Inode {
       ctimeSec: r.mtimeSec,
       ctimeNsec: r.mtimeNsec,
     };
-  }
-
-  setattr(_attr: SetAttr, _creds: Credentials): void {
-    throw new SysError(EROFS);
   }
 
   lookup(name: string): CfsInode | null {
@@ -316,7 +313,7 @@ export class CfsInode implements Inode {
     return this.cache;
   }
 
-  getxattr(name: string): Uint8Array | null {
+  override getxattr(name: string): Uint8Array | null {
     const { layer, rec } = this.top;
     try {
       return layer.img.xattrs(rec).get(name) ?? null;
@@ -324,45 +321,13 @@ export class CfsInode implements Inode {
       return this.fs.corrupt(e, this.path);
     }
   }
-  listxattr(): string[] {
+  override listxattr(): string[] {
     const { layer, rec } = this.top;
     try {
       return [...layer.img.xattrs(rec).keys()];
     } catch (e) {
       return this.fs.corrupt(e, this.path);
     }
-  }
-
-  // Mutations: layers are read-only (the overlay above copies up).
-  create(): Inode {
-    throw new SysError(EROFS);
-  }
-  mkdir(): Inode {
-    throw new SysError(EROFS);
-  }
-  mknod(): Inode {
-    throw new SysError(EROFS);
-  }
-  symlink(): Inode {
-    throw new SysError(EROFS);
-  }
-  link(): void {
-    throw new SysError(EROFS);
-  }
-  unlink(): void {
-    throw new SysError(EROFS);
-  }
-  rmdir(): void {
-    throw new SysError(EROFS);
-  }
-  rename(): void {
-    throw new SysError(EROFS);
-  }
-  setxattr(): void {
-    throw new SysError(EROFS);
-  }
-  removexattr(): void {
-    throw new SysError(EROFS);
   }
 }
 
