@@ -170,3 +170,29 @@ export interface Platform {
   /** Kill every app thread and stub; idempotent. */
   shutdown(): void;
 }
+
+/**
+ * Argument checks an AddressSpace makes before touching the host (mapFile/unmap/protect):
+ * a page-aligned, non-empty range below `max`, and a PROT_* mask. Throw RangeError: a
+ * failure is a sentry bug, never the app's doing.
+ */
+export function checkPageRange(fn: string, addr: number, length: number, max: number): void {
+  const PAGE = 4096;
+  if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length <= 0)
+    throw new RangeError(
+      `${fn}: addr and length must be non-negative integers, length > 0 (got ${addr}, ${length})`,
+    );
+  if (addr % PAGE !== 0 || length % PAGE !== 0)
+    throw new RangeError(
+      `${fn}: addr and length must be page aligned (got 0x${addr.toString(16)}, 0x${length.toString(16)})`,
+    );
+  if (addr + length > max)
+    throw new RangeError(
+      `${fn}: [0x${addr.toString(16)}, 0x${(addr + length).toString(16)}) is above the app range (max 0x${max.toString(16)})`,
+    );
+}
+
+export function checkProt(fn: string, prot: number): void {
+  if (!Number.isInteger(prot) || prot < 0 || prot > 7)
+    throw new RangeError(`${fn}: prot must be a PROT_READ|PROT_WRITE|PROT_EXEC mask (got ${prot})`);
+}

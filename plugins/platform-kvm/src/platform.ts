@@ -15,6 +15,8 @@ import {
   NUM_REGS,
   Reg,
   StopReason,
+  checkPageRange,
+  checkProt,
   type AddressSpace,
   type Context,
   type ContextOwner,
@@ -59,26 +61,6 @@ export interface KvmOptions {
 
 const PAGE = 4096;
 
-function checkPageRange(fn: string, addr: number, length: number): void {
-  if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length <= 0)
-    throw new RangeError(
-      `${fn}: addr and length must be non-negative integers, length > 0 (got ${addr}, ${length})`,
-    );
-  if (addr % PAGE !== 0 || length % PAGE !== 0)
-    throw new RangeError(
-      `${fn}: addr and length must be page aligned (got 0x${addr.toString(16)}, 0x${length.toString(16)})`,
-    );
-  if (addr + length > MAX_USER_ADDRESS)
-    throw new RangeError(
-      `${fn}: [0x${addr.toString(16)}, 0x${(addr + length).toString(16)}) is above the app range (max 0x${MAX_USER_ADDRESS.toString(16)})`,
-    );
-}
-
-function checkProt(fn: string, prot: number): void {
-  if (!Number.isInteger(prot) || prot < 0 || prot > 7)
-    throw new RangeError(`${fn}: prot must be a PROT_READ|PROT_WRITE|PROT_EXEC mask (got ${prot})`);
-}
-
 /** Why the platform cannot start here, and what to do instead. */
 export function unusableError(why: string): Error {
   return new Error(
@@ -106,7 +88,7 @@ export class KvmAddressSpace implements AddressSpace {
 
   mapFile(addr: number, length: number, fileOffset: number, prot: number): void {
     this.check('mapFile');
-    checkPageRange('mapFile', addr, length);
+    checkPageRange('mapFile', addr, length, MAX_USER_ADDRESS);
     if (!Number.isSafeInteger(fileOffset) || fileOffset < 0 || fileOffset % PAGE !== 0)
       throw new RangeError(
         `mapFile: fileOffset must be a page-aligned non-negative integer (got ${fileOffset})`,
@@ -121,13 +103,13 @@ export class KvmAddressSpace implements AddressSpace {
 
   unmap(addr: number, length: number): void {
     this.check('unmap');
-    checkPageRange('unmap', addr, length);
+    checkPageRange('unmap', addr, length, MAX_USER_ADDRESS);
     this.tables.unmap(addr, length);
   }
 
   protect(addr: number, length: number, prot: number): void {
     this.check('protect');
-    checkPageRange('protect', addr, length);
+    checkPageRange('protect', addr, length, MAX_USER_ADDRESS);
     checkProt('protect', prot);
     this.tables.protect(addr, length, prot);
   }

@@ -10,6 +10,8 @@ import {
   NUM_REGS,
   Reg,
   StopReason,
+  checkPageRange,
+  checkProt,
   type AddressSpace,
   type Context,
   type ContextOwner,
@@ -76,26 +78,6 @@ function readMmapMinAddr(): number {
     // fall through to the kernel default
   }
   return 0x10000;
-}
-
-function checkPageRange(fn: string, addr: number, length: number, max: number): void {
-  if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length <= 0)
-    throw new RangeError(
-      `${fn}: addr and length must be non-negative integers, length > 0 (got ${addr}, ${length})`,
-    );
-  if (addr % PAGE !== 0 || length % PAGE !== 0)
-    throw new RangeError(
-      `${fn}: addr and length must be page aligned (got 0x${addr.toString(16)}, 0x${length.toString(16)})`,
-    );
-  if (addr + length > max)
-    throw new RangeError(
-      `${fn}: [0x${addr.toString(16)}, 0x${(addr + length).toString(16)}) is above the app range (max 0x${max.toString(16)})`,
-    );
-}
-
-function checkProt(fn: string, prot: number): void {
-  if (!Number.isInteger(prot) || prot < 0 || prot > 7)
-    throw new RangeError(`${fn}: prot must be a PROT_READ|PROT_WRITE|PROT_EXEC mask (got ${prot})`);
 }
 
 /** One application address space: a stub process whose leader thread is its control thread. */
