@@ -146,9 +146,23 @@ export class HostSocket extends SocketFile {
     return (this.flags & O_NONBLOCK) !== 0 || (flags & MSG_DONTWAIT) !== 0;
   }
 
+  /**
+   * Whether a host "writable" edge is news to the app: true from creation, an in-progress
+   * connect, or a send the host could not take whole, until the app has seen the socket
+   * writable (readiness()) or been told (fired()). Host edges arrive a little late, through
+   * the event loop; one for a state the app already saw (a blocking connect that completed)
+   * would give edge-triggered epoll a second EPOLLOUT that Linux does not give.
+   */
+  private outArmed = true;
+
   /** The host fd's readiness changed (`ev`: poll(2) bits from the host epoll set). */
   fired(ev: number): void {
     if (this.fd < 0) return;
+    if (ev & POLLOUT) {
+      if (this.outArmed) this.outArmed = false;
+      else ev &= ~(POLLOUT | POLLWRNORM);
+    }
+    if (!ev) return;
     if (ev & POLLIN) ev |= POLLRDNORM;
     if (ev & POLLOUT) ev |= POLLWRNORM;
     this.waitQueue().notify(ev);
@@ -176,6 +190,7 @@ export class HostSocket extends SocketFile {
     if (this.fd < 0) return POLLERR & mask;
     const r = this.n.poll(this.fd, mask & POLL_BITS);
     if (r < 0) return POLLERR;
+    if (r & POLLOUT) this.outArmed = false;
     return r & (mask | POLLERR | POLLHUP);
   }
 
@@ -217,6 +232,7 @@ export class HostSocket extends SocketFile {
     if (this.family === AF_NETLINK && !netlinkKernelOrSelf(addr)) return -EPERM;
     const r = this.n.connect(this.fd, addr);
     if (r !== -EINPROGRESS && r !== -EALREADY) return r;
+    this.outArmed = true;
     if (this.nonblocking(0) || this.type !== SOCK_STREAM) return r;
     // Blocking connect: wait until the handshake ends, then its result is SO_ERROR.
     const deadline = deadlineFor(this.sndTimeoNs);
@@ -295,6 +311,7 @@ export class HostSocket extends SocketFile {
     let done = 0;
     const attempt = (): number | Promise<number> => {
       const r = this.n.sendmsg(this.fd, clip(src, done), hflags, addr, done ? null : hostCtl);
+      if (r === -EAGAIN || (r >= 0 && done + r < total)) this.outArmed = true;
       if (r >= 0) {
         done += r;
         if (stream && done < total && !this.nonblocking(flags))

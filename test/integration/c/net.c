@@ -657,11 +657,49 @@ static char* big_buf(void) {
   return b;
 }
 
+// Edge-triggered EPOLLOUT on a freshly connected pair (blocking connect, accept): the first
+// wait reports both writable, a second one nothing until something changes (test_epoll's
+// test_control_and_wait), then data makes a new edge on each side.
+static void tcp_edge(void) {
+  printf("== tcp edge-triggered EPOLLOUT\n");
+  int l = listener4();
+  int c = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = lo4(port_of(l));
+  CHECK(connect(c, (struct sockaddr*)&a, sizeof a) == 0);
+  int s = accept(l, NULL, NULL);
+  CHECK(s >= 0);
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET};
+  ev.data.fd = s;
+  CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) == 0);
+  ev.data.fd = c;
+  CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev) == 0);
+  struct epoll_event out[4];
+  int k = epoll_wait(ep, out, 4, 1000);
+  printf("first wait: %d events, all EPOLLOUT only: %d\n", k,
+         k == 2 && out[0].events == EPOLLOUT && out[1].events == EPOLLOUT);
+  k = epoll_wait(ep, out, 4, 100);
+  printf("second wait: %d events\n", k);
+  CHECK(send(c, "Hello!", 6, 0) == 6);
+  CHECK(send(s, "world!!!", 8, 0) == 8);
+  usleep(50000);
+  k = epoll_wait(ep, out, 4, 1000);
+  printf("after sends: %d events, all IN|OUT: %d\n", k,
+         k == 2 && out[0].events == (EPOLLIN | EPOLLOUT) && out[1].events == (EPOLLIN | EPOLLOUT));
+  k = epoll_wait(ep, out, 4, 100);
+  printf("then: %d events\n", k);
+  close(ep);
+  close(s);
+  close(c);
+  close(l);
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   const char* only = argc > 1 ? argv[1] : "";
   if (!*only || !strcmp(only, "tcp")) tcp_echo();
   if (!*only || !strcmp(only, "nonblock")) tcp_nonblock();
+  if (!*only || !strcmp(only, "edge")) tcp_edge();
   if (!*only || !strcmp(only, "signals")) tcp_signals();
   if (!*only || !strcmp(only, "udp")) udp();
   if (!*only || !strcmp(only, "cmsg")) cmsgs();
