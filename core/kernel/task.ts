@@ -111,6 +111,8 @@ export type TaskState = 'new' | 'user' | 'kernel' | 'blocked' | 'stopped' | 'dea
 
 /** Files and filesystem context as the kernel needs them (implemented by core/vfs). */
 export interface TaskFiles {
+  /** Descriptors must be below this (the process's RLIMIT_NOFILE soft limit). */
+  limit: number;
   /** A copy (fork without CLONE_FILES). */
   fork(): TaskFiles;
   closeOnExec(): void;

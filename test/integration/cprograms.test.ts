@@ -22,6 +22,7 @@ const PROGRAMS = [
   'unixsock',
   'jobctl',
   'forkcow',
+  'fdlimit',
 ];
 
 /** Dynamically linked (ld.so, libc.so from the host root): the loader's PT_INTERP path. */

@@ -25,7 +25,13 @@ import {
   __WNOTHREAD,
 } from '../../kernel/kernel';
 import type { Task } from '../../kernel/task';
-import { RLIM_INFINITY, RLIMIT_NOFILE, RLIMIT_STACK, RLIM_NLIMITS } from '../../kernel/threadgroup';
+import {
+  RLIM_INFINITY,
+  RLIMIT_NOFILE,
+  RLIMIT_STACK,
+  RLIM_NLIMITS,
+  type ThreadGroup,
+} from '../../kernel/threadgroup';
 import { Reg } from '../../plugins/platform';
 import type { SyscallDef } from '../types';
 import { cloneWithPidfd, pidfdTarget } from './pidfd';
@@ -452,13 +458,15 @@ function rlimOut(t: Task, addr: number, v: [bigint, bigint]) {
   t.mm.copyOut(addr, b);
 }
 
-function setLimit(t: Task, tgLimits: [bigint, bigint][], r: number, cur: bigint, max: bigint): number {
+function setLimit(t: Task, tg: ThreadGroup, r: number, cur: bigint, max: bigint): number {
   if (cur > max) return -EINVAL;
-  const old = tgLimits[r];
+  const old = tg.limits[r];
   if (max > old[1] && t.creds.euid !== 0) return -EPERM;
   if (r === RLIMIT_NOFILE && max > 1048576n && max !== RLIM_INFINITY) return -EPERM;
   if (r === RLIMIT_NOFILE && max === RLIM_INFINITY) return -EPERM;
-  tgLimits[r] = [cur, max];
+  tg.limits[r] = [cur, max];
+  // The process's descriptor table allocates below the new soft limit from now on.
+  if (r === RLIMIT_NOFILE) for (const task of tg.tasks) task.files.limit = Number(cur);
   return 0;
 }
 
@@ -474,7 +482,7 @@ export function setrlimit(t: Task, a: A) {
   const r = a.uint(0);
   if (r >= RLIM_NLIMITS) return -EINVAL;
   const b = Buffer.from(t.mm.copyIn(a.ptr(1), 16));
-  return setLimit(t, t.tg.limits, r, b.readBigUInt64LE(0), b.readBigUInt64LE(8));
+  return setLimit(t, t.tg, r, b.readBigUInt64LE(0), b.readBigUInt64LE(8));
 }
 /** prlimit64 implements Linux syscall prlimit64(2). */
 export function prlimit64(t: Task, a: A) {
@@ -486,7 +494,7 @@ export function prlimit64(t: Task, a: A) {
   const old: [bigint, bigint] = [tg.limits[r][0], tg.limits[r][1]];
   if (a.ptr(2)) {
     const b = Buffer.from(t.mm.copyIn(a.ptr(2), 16));
-    const e = setLimit(t, tg.limits, r, b.readBigUInt64LE(0), b.readBigUInt64LE(8));
+    const e = setLimit(t, tg, r, b.readBigUInt64LE(0), b.readBigUInt64LE(8));
     if (e) return e;
   }
   if (a.ptr(3)) rlimOut(t, a.ptr(3), old);
