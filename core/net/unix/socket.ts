@@ -35,6 +35,7 @@ import {
   EISCONN,
   EMSGSIZE,
   ENOTCONN,
+  ENODEV,
   ENOTTY,
   EOPNOTSUPP,
   EPERM,
@@ -57,7 +58,9 @@ import { O_NONBLOCK, O_RDWR, SIGPIPE } from '../../vfs/abi';
 import { copyToSegs, FileDescription, IoDst, IoSrc, ioLength } from '../../vfs/file';
 import type { FileTask } from '../../vfs/task';
 import { ControlWriter, releaseControl } from '../cmsg';
+import { networkStack } from '../inet';
 import {
+  AF_INET,
   AF_UNIX,
   AF_UNSPEC,
   deadlineFor,
@@ -730,6 +733,7 @@ export class UnixSocket extends SocketFile {
       t.mem.writeI32(arg, this.inflight);
       return 0;
     }
+    if (cmd >= SIOC_DEV_FIRST && cmd <= SIOC_DEV_LAST) return deviceIoctl(t, cmd, arg);
     return -ENOTTY;
   }
 
@@ -830,4 +834,26 @@ function noRetry(r: number | Promise<number>): number | Promise<number> {
     if (v === -EAGAIN) throw new SysError(EAGAIN);
     return v;
   });
+}
+
+/** The network-device requests (SIOCGIFNAME 0x8910 .. SIOCSIFHWBROADCAST 0x8937 and kin). */
+const SIOC_DEV_FIRST = 0x8910,
+  SIOC_DEV_LAST = 0x8970;
+
+/**
+ * Linux answers interface requests (SIOCGIFINDEX, SIOCGIFCONF...) on a socket of any family
+ * (sock_ioctl → dev_ioctl); glibc's if_nametoindex asks an AF_UNIX socket. The interfaces
+ * are the network stack's, so an AF_INET socket of the stack answers; without a stack
+ * there are no interfaces to name (ENODEV).
+ */
+function deviceIoctl(t: TaskApi, cmd: number, arg: number): number {
+  const stack = networkStack();
+  if (!stack || !stack.families.includes(AF_INET)) return -ENODEV;
+  const s = stack.socket(t as FileTask, AF_INET, SOCK_DGRAM, 0, 0);
+  if (typeof s === 'number') return s;
+  try {
+    return s.ioctl(t, cmd, arg) as number;
+  } finally {
+    s.decRef();
+  }
 }
