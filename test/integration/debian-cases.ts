@@ -1,3 +1,6 @@
+import * as assert from 'node:assert/strict';
+import type { RunResult } from './harness';
+
 /**
  * The Debian suite's bash and python3 cases, shared by the suites that run them on other
  * roots (plugins/fs-containerfs/test/debian.test.ts).
@@ -83,3 +86,39 @@ export const PY: [string, string][] = [
     'import tempfile, os\nwith tempfile.TemporaryDirectory() as d:\n  open(os.path.join(d, "f"), "w").write("x")\n  print(sorted(os.listdir(d)))\nprint(sum(len(f) for _, _, f in os.walk("/usr/lib/python3.11/json")))',
   ],
 ];
+
+/** Runs argv one way (natively chrooted, or in a sandbox) and says what happened. */
+export type Runner = (argv: string[]) => RunResult;
+
+/**
+ * Registers one mocha test per case (inside the caller's describe): each runs under
+ * `reference` and `candidate`, which must give the same stdout, stderr and exit status.
+ */
+export function compareDebianCases(reference: Runner, candidate: Runner): void {
+  const same = (argv: string[]) => {
+    const n = reference(argv);
+    const s = candidate(argv);
+    assert.equal(s.stdout, n.stdout, 'stdout');
+    assert.equal(s.stderr, n.stderr, 'stderr');
+    assert.equal(s.status, n.status, 'exit status');
+  };
+  for (const [name, script] of BASH) it(`bash: ${name}`, () => same(['/bin/bash', '-c', script]));
+  for (const [name, code] of PY) it(name, () => same(['/usr/bin/python3', '-c', code]));
+  it('python3: every pure-Python standard library module imports', () => {
+    const code = [
+      'import pkgutil, importlib, sys, warnings',
+      'warnings.simplefilter("ignore")',
+      'skip = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "lib2to3", "ensurepip", "venv", "pydoc_data"}',
+      'ok = bad = 0',
+      'for m in sorted(x.name for x in pkgutil.iter_modules(["/usr/lib/python3.11"])):',
+      '  if m in skip or m.startswith("_"): continue',
+      '  try: importlib.import_module(m); ok += 1',
+      '  except Exception as e: bad += 1; print("FAIL", m, type(e).__name__)',
+      'print("imported", ok, "failed", bad)',
+    ].join('\n');
+    const n = reference(['/usr/bin/python3', '-c', code]);
+    const s = candidate(['/usr/bin/python3', '-c', code]);
+    assert.match(n.stdout, /imported \d+ failed/);
+    assert.equal(s.stdout, n.stdout);
+  });
+}

@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BASH, PY } from './debian-cases';
+import { compareDebianCases } from './debian-cases';
 import { REPO, runNative, runSandbox } from './harness';
 
 let ROOT = '';
@@ -56,39 +56,7 @@ describe('Debian programs: native (chroot) vs runsc do --root-dir', function () 
     if (!r) this.skip();
     ROOT = r;
   });
-  for (const [name, script] of BASH)
-    it(`bash: ${name}`, () => {
-      const n = native(['/bin/bash', '-c', script]);
-      const s = sandboxed(['/bin/bash', '-c', script]);
-      assert.equal(s.stdout, n.stdout, 'stdout');
-      assert.equal(s.stderr, n.stderr, 'stderr');
-      assert.equal(s.status, n.status, 'exit status');
-    });
-  for (const [name, code] of PY)
-    it(name, () => {
-      const n = native(['/usr/bin/python3', '-c', code]);
-      const s = sandboxed(['/usr/bin/python3', '-c', code]);
-      assert.equal(s.stdout, n.stdout, 'stdout');
-      assert.equal(s.stderr, n.stderr, 'stderr');
-      assert.equal(s.status, n.status, 'exit status');
-    });
-  it('python3: every pure-Python standard library module imports', () => {
-    const code = [
-      'import pkgutil, importlib, sys, warnings',
-      'warnings.simplefilter("ignore")',
-      'skip = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "lib2to3", "ensurepip", "venv", "pydoc_data"}',
-      'ok = bad = 0',
-      'for m in sorted(x.name for x in pkgutil.iter_modules(["/usr/lib/python3.11"])):',
-      '  if m in skip or m.startswith("_"): continue',
-      '  try: importlib.import_module(m); ok += 1',
-      '  except Exception as e: bad += 1; print("FAIL", m, type(e).__name__)',
-      'print("imported", ok, "failed", bad)',
-    ].join('\n');
-    const n = native(['/usr/bin/python3', '-c', code]);
-    const s = sandboxed(['/usr/bin/python3', '-c', code]);
-    assert.match(n.stdout, /imported \d+ failed/);
-    assert.equal(s.stdout, n.stdout);
-  });
+  compareDebianCases(native, sandboxed);
   it('writes stay in the sandbox: the root on the host is untouched', () => {
     const marker = `/tmp/tsvisor-marker-${process.pid}`;
     const s = sandboxed([

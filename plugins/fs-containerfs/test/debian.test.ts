@@ -5,13 +5,12 @@
  * root and with the tree as the directfs root (--root-dir); stdout, stderr and exit status
  * must be the same. Needs root and Debian's mirror the first time (as the main suite).
  */
-import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO, runSandbox } from '../../../test/integration/harness';
-import { BASH, PY } from '../../../test/integration/debian-cases';
+import { compareDebianCases } from '../../../test/integration/debian-cases';
 import { dirEntries } from '../src/packer/dir';
 import { writeImage, type Entry } from '../src/format/writer';
 
@@ -71,37 +70,5 @@ describe('Debian programs: containerfs root vs directfs root of the same tree', 
   after(() => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
-  for (const [name, script] of BASH)
-    it(`bash: ${name}`, () => {
-      const n = direct(['/bin/bash', '-c', script]);
-      const s = onCfs(['/bin/bash', '-c', script]);
-      assert.equal(s.stdout, n.stdout, 'stdout');
-      assert.equal(s.stderr, n.stderr, 'stderr');
-      assert.equal(s.status, n.status, 'exit status');
-    });
-  for (const [name, code] of PY)
-    it(name, () => {
-      const n = direct(['/usr/bin/python3', '-c', code]);
-      const s = onCfs(['/usr/bin/python3', '-c', code]);
-      assert.equal(s.stdout, n.stdout, 'stdout');
-      assert.equal(s.stderr, n.stderr, 'stderr');
-      assert.equal(s.status, n.status, 'exit status');
-    });
-  it('python3: every pure-Python standard library module imports', () => {
-    const code = [
-      'import pkgutil, importlib, sys, warnings',
-      'warnings.simplefilter("ignore")',
-      'skip = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "lib2to3", "ensurepip", "venv", "pydoc_data"}',
-      'ok = bad = 0',
-      'for m in sorted(x.name for x in pkgutil.iter_modules(["/usr/lib/python3.11"])):',
-      '  if m in skip or m.startswith("_"): continue',
-      '  try: importlib.import_module(m); ok += 1',
-      '  except Exception as e: bad += 1; print("FAIL", m, type(e).__name__)',
-      'print("imported", ok, "failed", bad)',
-    ].join('\n');
-    const n = direct(['/usr/bin/python3', '-c', code]);
-    const s = onCfs(['/usr/bin/python3', '-c', code]);
-    assert.match(n.stdout, /imported \d+ failed/);
-    assert.equal(s.stdout, n.stdout);
-  });
+  compareDebianCases(direct, onCfs);
 });
