@@ -29,7 +29,7 @@ import type { TaskApi } from '../kernel/api';
 import type { UserMemory } from '../mm/api';
 import type { WaitQueue } from '../util/waiter';
 import { S_IFSOCK } from '../vfs/abi';
-import { FileDescription, IoDst, IoSrc } from '../vfs/file';
+import { FileDescription, IoDst, IoSrc, ioLength } from '../vfs/file';
 import { allocAnonDev, blankStat, Stat } from '../vfs/inode';
 import type { FileTask } from '../vfs/task';
 
@@ -221,6 +221,14 @@ export abstract class SocketFile extends FileDescription {
     _out: RecvResult,
   ): number | Promise<number> {
     return -EOPNOTSUPP;
+  }
+  /** write(2) on a socket: sendmsg with no flags, address or control. */
+  override write(t: TaskApi, src: IoSrc, _off: number): number | Promise<number> {
+    return noRetry(this.sendmsg(t as FileTask, src, ioLength(src), 0, null, null));
+  }
+  /** read(2) on a socket: recvmsg with no flags and no room for control data. */
+  override read(t: TaskApi, dst: IoDst, _off: number): number | Promise<number> {
+    return noRetry(this.recvmsg(t as FileTask, dst, 0, 0, { name: null, flags: 0, control: null }));
   }
   /** Options of other levels than SOL_SOCKET, or SOL_SOCKET options the family answers itself. */
   getsockoptFamily(_t: FileTask, level: number, _name: number): Uint8Array | number | null {
@@ -437,4 +445,17 @@ export function readSockaddr(mem: UserMemory, addr: number, len: number): Uint8A
   if (len < 0 || len > SOCKADDR_STORAGE) throw new SysError(EINVAL);
   if (len === 0) return new Uint8Array(0);
   return mem.copyIn(addr, len);
+}
+
+/**
+ * read(2)/write(2) on a socket block inside the socket (to honour SO_RCVTIMEO/SO_SNDTIMEO);
+ * an expired timeout must reach the app as EAGAIN rather than make the generic
+ * read/write loop wait again, so it is thrown.
+ */
+function noRetry(r: number | Promise<number>): number | Promise<number> {
+  if (typeof r === 'number') return r;
+  return r.then((v) => {
+    if (v === -EAGAIN) throw new SysError(EAGAIN);
+    return v;
+  });
 }

@@ -393,10 +393,6 @@ export class UnixSocket extends SocketFile {
 
   // ---------------------------------------------------------------- sending
 
-  override write(t: TaskApi, src: IoSrc, _off: number): number | Promise<number> {
-    return noRetry(this.sendmsg(t as FileTask, src, ioLength(src), 0, null, null));
-  }
-
   override sendmsg(
     t: FileTask,
     src: IoSrc,
@@ -537,10 +533,6 @@ export class UnixSocket extends SocketFile {
   }
 
   // ---------------------------------------------------------------- receiving
-
-  override read(t: TaskApi, dst: IoDst, _off: number): number | Promise<number> {
-    return noRetry(this.recvmsg(t as FileTask, dst, 0, 0, { name: null, flags: 0, control: null }));
-  }
 
   override recvmsg(
     t: FileTask,
@@ -821,19 +813,6 @@ function advance(dst: IoDst, n: number): IoDst {
     n = 0;
   }
   return out;
-}
-
-/**
- * read(2)/write(2) on a socket block inside the socket (to honour SO_RCVTIMEO/SO_SNDTIMEO);
- * an expired timeout must reach the app as EAGAIN rather than make the generic
- * read/write loop wait again, so it is thrown.
- */
-function noRetry(r: number | Promise<number>): number | Promise<number> {
-  if (typeof r === 'number') return r;
-  return r.then((v) => {
-    if (v === -EAGAIN) throw new SysError(EAGAIN);
-    return v;
-  });
 }
 
 /** The network-device requests (SIOCGIFNAME 0x8910 .. SIOCSIFHWBROADCAST 0x8937 and kin). */

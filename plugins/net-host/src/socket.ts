@@ -27,7 +27,6 @@ import {
   ENOTTY,
   EPERM,
   EPIPE,
-  SysError,
 } from '../../../core/abi/errno';
 import type { TaskApi } from '../../../core/kernel/api';
 import { hostOptionAllowed } from '../../../core/net/inet/options';
@@ -276,14 +275,6 @@ export class HostSocket extends SocketFile {
 
   // ---------------------------------------------------------------- data
 
-  override write(t: TaskApi, src: IoSrc, _off: number): number | Promise<number> {
-    return noRetry(this.sendmsg(t as FileTask, src, ioLength(src), 0, null, null));
-  }
-
-  override read(t: TaskApi, dst: IoDst, _off: number): number | Promise<number> {
-    return noRetry(this.recvmsg(t as FileTask, dst, 0, 0, { name: null, flags: 0, control: null }));
-  }
-
   override sendmsg(
     t: FileTask,
     src: IoSrc,
@@ -531,13 +522,4 @@ function checkNetlinkRequest(src: IoSrc, total: number): number {
     off += Math.ceil(len / 4) * 4;
   }
   return 0;
-}
-
-/** See core/net/unix: an expired SO_RCVTIMEO/SO_SNDTIMEO reaches read(2)/write(2) as EAGAIN. */
-function noRetry(r: number | Promise<number>): number | Promise<number> {
-  if (typeof r === 'number') return r;
-  return r.then((v) => {
-    if (v === -EAGAIN) throw new SysError(EAGAIN);
-    return v;
-  });
 }
