@@ -147,8 +147,9 @@ export class HostSocket extends SocketFile {
 
   /**
    * Whether a host "writable" edge is news to the app: true from creation, an in-progress
-   * connect, or a send the host could not take whole, until the app has seen the socket
-   * writable (readiness()) or been told (fired()). Host edges arrive a little late, through
+   * connect, a send the host could not take whole, or a readiness check that found the
+   * socket not writable, until the app has seen it writable (readiness()) or been told
+   * (fired()). Host edges arrive a little late, through
    * the event loop; one for a state the app already saw (a blocking connect that completed)
    * would give edge-triggered epoll a second EPOLLOUT that Linux does not give.
    */
@@ -189,7 +190,9 @@ export class HostSocket extends SocketFile {
     if (this.fd < 0) return POLLERR & mask;
     const r = this.n.poll(this.fd, mask & POLL_BITS);
     if (r < 0) return POLLERR;
+    // Seen writable: a later host edge is old news. Seen not writable: the next one is new.
     if (r & POLLOUT) this.outArmed = false;
+    else if (mask & POLLOUT) this.outArmed = true;
     return r & (mask | POLLERR | POLLHUP);
   }
 
