@@ -151,6 +151,7 @@ static void child(int m, const char *name) {
   struct winsize ws;
   ioctl(s, TIOCGWINSZ, &ws);
   report("got SIGWINCH %d: rows=%d cols=%d", (int)got_winch, ws.ws_row, ws.ws_col);
+  wait_go(); /* the parent checks the foreground group before it changes */
 
   /* tcsetpgrp. */
   pid_t gc = fork();
@@ -351,6 +352,7 @@ int main(void) {
   int sid = -1;
   ioctl(m, TIOCGSID, &sid);
   printf("master TIOCGSID==child: %d\n", sid == pid);
+  write(go[1], "g", 1);
   int pg = getpgrp();
   printf("master TIOCSPGRP from outside: %s\n", ioctl(m, TIOCSPGRP, &pg) < 0 ? strerrorname_np(errno) : "ok");
   int s = open(name, O_RDWR | O_NOCTTY);
