@@ -3,6 +3,7 @@
 // (`-platform=ptrace`, `-debug`, `-root /x`) first; see cli/src/argv.ts.
 'use strict';
 const path = require('node:path');
+require('./compile-cache').install(path.join(__dirname, '..'));
 
 let normalizeArgv;
 try {
