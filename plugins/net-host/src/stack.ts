@@ -5,6 +5,8 @@
  *   - `netns: <path>`: that namespace (an OCI `linux.namespaces` network path, or
  *     /var/run/netns/<name>); sockets are created by a helper thread that joined it;
  *   - `netns: new`: a fresh namespace with only loopback, made at init.
+ * Without `netns` in its config the stack follows the namespace the runtime was given
+ * (init's ctx.netns: the OCI spec's network namespace under `runsc create/run`).
  */
 import { EAFNOSUPPORT, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../../core/abi/errno';
 import type { NetworkInitContext, NetworkStack } from '../../../core/plugins/network';
@@ -71,7 +73,11 @@ export class HostStack implements NetworkStack, HostSocketOwner {
 
   init(ctx?: NetworkInitContext): void {
     this.log = ctx?.log;
-    const ns = this.opts.netns;
+    // The plugin's own config wins over the runtime's namespace (network: none's loopback).
+    const own = this.opts.netns;
+    const ns = own !== undefined && own !== '' ? own : ctx?.netns;
+    if (own && ctx?.netns !== undefined && own !== ctx.netns)
+      ctx.log?.debug({ netns: own, spec: ctx.netns }, "net-host: the configured netns overrides the spec's");
     if (ns !== undefined && ns !== '') this.enterNetns(ns, ctx);
     if (this.down) return;
     const v = this.native.readIn(this.nsfd, '/proc/sys/net/ipv4/ip_unprivileged_port_start');
@@ -102,6 +108,16 @@ export class HostStack implements NetworkStack, HostSocketOwner {
       throw new Error(
         `net-host: cannot ${ns === 'new' ? 'create a network namespace' : `open the network namespace ${ns}`}: errno ${-fd}`,
       );
+    if (ns !== 'new') {
+      // Any file opens; only a network namespace can be joined (setns gives EINVAL otherwise).
+      const probe = this.native.readIn(fd, '/proc/thread-self/net/dev');
+      if (typeof probe === 'number') {
+        this.native.close(fd);
+        throw new Error(
+          `net-host: ${ns} is not a network namespace this process can join (setns: errno ${-probe})`,
+        );
+      }
+    }
     this.nsfd = fd;
     ctx?.log?.debug({ netns: ns }, 'net-host uses a network namespace');
   }
