@@ -15,8 +15,11 @@ export interface HostNotifier {
 
 export interface NetHostNative {
   socket(family: number, type: number, protocol: number): number;
-  /** socket() on a helper thread that joined the network namespace `nsfd` first. */
-  socketIn(nsfd: number, family: number, type: number, protocol: number): number;
+  /**
+   * socket() on a helper thread that joined the network namespace `nsfd` first (-1: this
+   * one) and, with `egid` >= 0, took that effective group id (that thread only).
+   */
+  socketIn(nsfd: number, family: number, type: number, protocol: number, egid?: number): number;
   /** A fresh network namespace with loopback up: an fd naming it, or -errno. */
   newNetns(): number;
   openNetns(path: string): number;

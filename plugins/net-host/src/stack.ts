@@ -8,7 +8,7 @@
  * Without `netns` in its config the stack follows the namespace the runtime was given
  * (init's ctx.netns: the OCI spec's network namespace under `runsc create/run`).
  */
-import { EAFNOSUPPORT, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../../core/abi/errno';
+import { EACCES, EAFNOSUPPORT, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../../core/abi/errno';
 import type { NetworkInitContext, NetworkStack } from '../../../core/plugins/network';
 import {
   AF_INET,
@@ -21,13 +21,18 @@ import {
 } from '../../../core/net/socket';
 import type { FileTask } from '../../../core/vfs/task';
 import { netHostNative, type HostNotifier, type NetHostNative } from './native';
-import { HostSocket, type HostSocketOwner } from './socket';
+import { HostSocket, isPing, type HostSocketOwner } from './socket';
 
 const NETLINK_ROUTE = 0;
 
 export interface HostStackOptions {
   /** Network namespace: unset (the sentry's), a path to a netns file, or 'new'. */
   netns?: string;
+  /**
+   * Raw ICMP sockets (SOCK_RAW with IPPROTO_ICMP / IPPROTO_ICMPV6) for root in the sandbox,
+   * as host raw sockets (gVisor's --net-raw): what busybox ping needs. Off by default.
+   */
+  raw?: boolean;
 }
 
 /** /proc/net files the stack passes through from its namespace. */
@@ -122,26 +127,57 @@ export class HostStack implements NetworkStack, HostSocketOwner {
     ctx?.log?.debug({ netns: ns }, 'net-host uses a network namespace');
   }
 
-  socket(_t: FileTask, family: number, type: number, protocol: number, flags: number): SocketFile | number {
+  socket(t: FileTask, family: number, type: number, protocol: number, flags: number): SocketFile | number {
     if (this.down) return -EAFNOSUPPORT;
     if (family === AF_NETLINK) {
       if (type !== SOCK_RAW && type !== SOCK_DGRAM) return -ESOCKTNOSUPPORT;
       if (protocol !== NETLINK_ROUTE) return -EPROTONOSUPPORT;
     } else if (type === SOCK_RAW) {
-      // Raw sockets would use the sentry's CAP_NET_RAW on the host.
-      return -EPERM;
+      // Raw sockets use the sentry's CAP_NET_RAW on the host: only raw ICMP, only when the
+      // config allows it (`raw: true`), only for root (CAP_NET_RAW) in the sandbox.
+      // IP_HDRINCL is not passed (options.ts), so the app cannot forge IP headers.
+      if (!this.opts.raw || !isPing(family, protocol) || t.creds.euid !== 0) return -EPERM;
     }
-    const fd =
-      this.nsfd >= 0
-        ? this.native.socketIn(this.nsfd, family, type, protocol)
-        : this.native.socket(family, type, protocol);
+    let fd: number;
+    if (type === SOCK_DGRAM && isPing(family, protocol)) {
+      const egid = this.pingGroup(t);
+      if (egid === null) return -EACCES;
+      fd = this.native.socketIn(this.nsfd, family, type, protocol, egid);
+      // Without CAP_SETGID the sentry can only try as itself.
+      if (fd === -EPERM && egid >= 0) fd = this.native.socketIn(this.nsfd, family, type, protocol);
+    } else {
+      fd =
+        this.nsfd >= 0
+          ? this.native.socketIn(this.nsfd, family, type, protocol)
+          : this.native.socket(family, type, protocol);
+    }
     if (fd < 0) return fd;
-    if (family !== AF_NETLINK && type !== SOCK_STREAM && type !== SOCK_DGRAM) {
+    if (family !== AF_NETLINK && type !== SOCK_STREAM && type !== SOCK_DGRAM && type !== SOCK_RAW) {
       // Something the host has (SCTP...) that this stack does not serve.
       this.native.close(fd);
       return -ESOCKTNOSUPPORT;
     }
     return this.adopt(fd, family, type, protocol, flags);
+  }
+
+  /**
+   * The rule of Linux's ping sockets: the creator's effective group or one of its
+   * supplementary groups must lie in the namespace's net.ipv4.ping_group_range (read now:
+   * it may change), else EACCES (null here). Root is not exempt. The answer is the egid the
+   * host socket must be created with so the host admits the sentry too: -1 when the
+   * sentry's own is in the range, else the range's first group.
+   */
+  private pingGroup(t: FileTask): number | null {
+    const r = this.native.readIn(this.nsfd, '/proc/sys/net/ipv4/ping_group_range');
+    if (typeof r === 'number') return null;
+    const m = /^(\d+)\s+(\d+)/.exec(r.toString('latin1'));
+    if (!m) return null;
+    const lo = Number(m[1]);
+    const hi = Number(m[2]);
+    const inRange = (g: number) => g >= lo && g <= hi;
+    if (!inRange(t.creds.egid) && !t.creds.groups.some(inRange)) return null;
+    const own = process.getegid?.() ?? -1;
+    return own >= 0 && inRange(own) ? -1 : lo;
   }
 
   adopt(fd: number, family: number, type: number, protocol: number, flags: number): HostSocket {

@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -76,12 +77,22 @@ Napi::Value Socket(const Napi::CallbackInfo& info) {
   return Num(info.Env(), Errno(r));
 }
 
-// socketIn(nsfd, family, type, protocol): socket() on a helper thread inside the netns.
+// socketIn(nsfd, family, type, protocol[, egid]): socket() on a helper thread that joined
+// the netns first (nsfd -1: stays in this one) and, given egid >= 0, took that effective
+// group id for itself alone (the raw setresgid system call changes only the calling
+// thread; glibc's wrapper would change every thread). ICMP ping sockets need it: the host
+// admits their creator by net.ipv4.ping_group_range, which the stack has already applied
+// to the app's own groups.
 Napi::Value SocketIn(const Napi::CallbackInfo& info) {
   int nsfd = FdArg(info, 0), fam = IntArg(info, 1), type = IntArg(info, 2), proto = IntArg(info, 3);
+  long egid = info.Length() > 4 ? IntArg(info, 4) : -1;
   int result = -EINVAL;
   std::thread th([&] {
-    if (setns(nsfd, CLONE_NEWNET) < 0) {
+    if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0) {
+      result = -errno;
+      return;
+    }
+    if (egid >= 0 && syscall(SYS_setresgid, -1L, egid, -1L) < 0) {
       result = -errno;
       return;
     }
