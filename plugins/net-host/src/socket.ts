@@ -119,8 +119,8 @@ export interface HostSocketOwner {
   readonly native: NetHostNative;
   /** Forget a socket that was closed. */
   forget(s: HostSocket): void;
-  /** Make a HostSocket for an accepted fd. */
-  adopt(fd: number, family: number, type: number, protocol: number, flags: number): HostSocket;
+  /** Make a HostSocket for an accepted fd (`uid`: the accepting task's fsuid). */
+  adopt(fd: number, family: number, type: number, protocol: number, flags: number, uid: number): HostSocket;
   /** net.ipv4.ip_unprivileged_port_start of the stack's namespace. */
   readonly unprivilegedPortStart: number;
   /** Deliver readiness changes of `fd` to `s.fired()`. */
@@ -238,7 +238,8 @@ export class HostSocket extends SocketFile {
     const deadline = deadlineFor(this.rcvTimeoNs);
     const attempt = (): SocketFile | number | Promise<SocketFile | number> => {
       const r = this.n.accept(this.fd);
-      if (r >= 0) return this.owner.adopt(r, this.family, this.type, this.protocol, flags & O_NONBLOCK);
+      if (r >= 0)
+        return this.owner.adopt(r, this.family, this.type, this.protocol, flags & O_NONBLOCK, t.creds.fsuid);
       if (r === -EAGAIN && !this.nonblocking(0)) return this.wait(t, READ_EVENTS, deadline, attempt);
       return r;
     };

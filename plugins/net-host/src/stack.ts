@@ -8,6 +8,7 @@
  * Without `netns` in its config the stack follows the namespace the runtime was given
  * (init's ctx.netns: the OCI spec's network namespace under `runsc create/run`).
  */
+import * as fs from 'node:fs';
 import { EACCES, EAFNOSUPPORT, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../../core/abi/errno';
 import type { NetworkInitContext, NetworkStack } from '../../../core/plugins/network';
 import {
@@ -50,6 +51,28 @@ const PROC_NET = new Set([
   'arp',
 ]);
 
+/** The /proc/net tables with one row per socket (uid in column 8, inode in column 10). */
+const SOCKET_TABLES = new Set(['tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6']);
+
+/** A left-aligned field replaced; the line's trailing padding absorbs the change in length. */
+function replaceLeft(line: string, at: number, old: string, value: string): string {
+  const head = line.slice(0, at) + value;
+  const tail = line.slice(at + old.length);
+  const body = tail.trimEnd();
+  const pad = tail.length - body.length;
+  if (pad === 0) return head + tail;
+  return head + body + ' '.repeat(Math.max(1, pad + old.length - value.length));
+}
+
+/** A right-aligned field (%5u) replaced; the spaces on its left absorb the change. */
+function replaceRight(line: string, at: number, old: string, value: string): string {
+  let start = at;
+  const end = at + old.length;
+  while (value.length > end - start && start > 1 && line[start - 1] === ' ' && line[start - 2] === ' ')
+    start--;
+  return line.slice(0, start) + value.padStart(end - start) + line.slice(end);
+}
+
 export class HostStack implements NetworkStack, HostSocketOwner {
   readonly name = 'net-host';
   readonly families = [AF_INET, AF_INET6, AF_NETLINK] as const;
@@ -62,6 +85,9 @@ export class HostStack implements NetworkStack, HostSocketOwner {
   private nativeMod: NetHostNative | null = null;
   private notifier: HostNotifier | null = null;
   private readonly byToken = new Map<number, HostSocket>();
+  /** Host inode number → the sandbox socket and its owner's uid (for /proc/net). */
+  private readonly byHostIno = new Map<number, { s: HostSocket; uid: number }>();
+  private readonly hostIno = new Map<HostSocket, number>();
   private readonly tokenOf = new Map<number, number>();
   private nextToken = 1;
 
@@ -157,7 +183,7 @@ export class HostStack implements NetworkStack, HostSocketOwner {
       this.native.close(fd);
       return -ESOCKTNOSUPPORT;
     }
-    return this.adopt(fd, family, type, protocol, flags);
+    return this.adopt(fd, family, type, protocol, flags, t.creds.fsuid);
   }
 
   /**
@@ -180,14 +206,27 @@ export class HostStack implements NetworkStack, HostSocketOwner {
     return own >= 0 && inRange(own) ? -1 : lo;
   }
 
-  adopt(fd: number, family: number, type: number, protocol: number, flags: number): HostSocket {
+  adopt(fd: number, family: number, type: number, protocol: number, flags: number, uid: number): HostSocket {
     const s = new HostSocket(this, fd, family, type, protocol, flags);
     this.live.add(s);
+    // The host inode number names the socket in the namespace's /proc/net tables.
+    try {
+      const ino = fs.fstatSync(fd).ino;
+      this.byHostIno.set(ino, { s, uid });
+      this.hostIno.set(s, ino);
+    } catch {
+      /* an fd the host cannot stat is simply not renamed in /proc/net */
+    }
     return s;
   }
 
   forget(s: HostSocket): void {
     this.live.delete(s);
+    const ino = this.hostIno.get(s);
+    if (ino !== undefined) {
+      this.hostIno.delete(s);
+      this.byHostIno.delete(ino);
+    }
   }
 
   watch(fd: number, s: HostSocket): void {
@@ -222,7 +261,30 @@ export class HostStack implements NetworkStack, HostSocketOwner {
   procNet(name: string): string | null {
     if (!PROC_NET.has(name)) return null;
     const r = this.native.readIn(this.nsfd, `/proc/thread-self/net/${name}`);
-    return typeof r === 'number' ? null : r.toString('latin1');
+    if (typeof r === 'number') return null;
+    const text = r.toString('latin1');
+    return SOCKET_TABLES.has(name) ? this.renameSockets(text) : text;
+  }
+
+  /**
+   * A socket table (tcp, udp, raw...) as the sandbox must see it: a row of one of its own
+   * sockets carries that socket's sandbox inode number (fstat's st_ino, /proc/<pid>/fd's
+   * socket:[N]) and its creator's uid; a row of a socket the sandbox does not own (another
+   * host process's, in a shared namespace) carries inode 0, as Linux shows sockets no file
+   * refers to, so no host inode number is seen inside.
+   */
+  private renameSockets(text: string): string {
+    const lines = text.split('\n');
+    for (let i = 1; i < lines.length; i++) {
+      const toks = [...lines[i].matchAll(/\S+/g)];
+      if (toks.length < 10) continue;
+      const own = this.byHostIno.get(Number(toks[9][0]));
+      // The inode first (it is right of the uid, so the uid's offsets stay valid).
+      let line = replaceLeft(lines[i], toks[9].index!, toks[9][0], own ? String(own.s.ino) : '0');
+      if (own) line = replaceRight(line, toks[7].index!, toks[7][0], String(own.uid));
+      lines[i] = line;
+    }
+    return lines.join('\n');
   }
 
   shutdown(): void {
