@@ -334,5 +334,28 @@ function dnsName(query: Buffer): string {
       }
       srv.kill('SIGTERM');
     });
+
+    it('busybox ping -c 1 of a name from the bind-mounted /etc/hosts resolves it to the given address, as runc', async () => {
+      const hosts = path.join(work, 'hosts-ping');
+      fs.writeFileSync(hosts, `${hostAddr} pingable-made-up\n`);
+      // runc's root needs CAP_NET_RAW for busybox's raw ICMP socket; ours needs net-host.raw.
+      const b = bundle(['busybox', 'ping', '-c', '1', '-W', '5', 'pingable-made-up'], netns(nsPath), (s) => {
+        s.mounts!.push({ destination: '/etc/hosts', type: 'bind', source: hosts, options: ['rbind', 'ro'] });
+        const caps = s.process!.capabilities!;
+        for (const k of ['bounding', 'effective', 'permitted'] as const)
+          caps[k] = [...(caps[k] ?? []), 'CAP_NET_RAW'];
+      });
+      const cfg = path.join(work, 'raw.yaml');
+      fs.writeFileSync(cfg, 'network: host\nnet-host:\n  raw: true\n');
+      const times = (t: string) =>
+        t.replace(/time=[\d.]+ ms/g, 'time=T ms').replace(/= [\d.]+\/[\d.]+\/[\d.]+ ms/, '= T ms');
+      const ours = ok(await runsc(root, [`--config=${cfg}`, 'run', '--bundle', b, 'ping']), 'runsc run');
+      assert.match(ours.stdout, new RegExp(`^PING pingable-made-up \\(${hostAddr.replace(/\./g, '\\.')}\\)`));
+      assert.match(ours.stdout, /1 packets transmitted, 1 packets received/);
+      if (haveRunc()) {
+        const theirs = ok(await runc(runcRoot, ['run', '--bundle', b, 'ping']), 'runc run');
+        assert.equal(times(ours.stdout), times(theirs.stdout));
+      }
+    });
   },
 );
