@@ -229,6 +229,23 @@ function dnsName(query: Buffer): string {
       assert.match(r.stdout, /inet 127\.0\.0\.1\/8/);
     });
 
+    it('network: none (the default) keeps the container on loopback whatever the spec names', async () => {
+      const b = bundle(['busybox', 'ip', '-o', 'addr'], netns(nsPath));
+      const r = ok(await runsc(root, ['run', '--bundle', b, 'none']), 'runsc run');
+      assert.deepEqual(
+        [
+          ...new Set(
+            r.stdout
+              .trim()
+              .split('\n')
+              .map((l) => l.split(/\s+/)[1]),
+          ),
+        ],
+        ['lo'],
+        r.stdout,
+      );
+    });
+
     it('a path that is not a network namespace: create fails naming linux.namespaces', async () => {
       const r = await runsc(root, [
         '--network=host',
