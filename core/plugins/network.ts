@@ -38,6 +38,12 @@ export interface NetworkInitContext {
    * namespace should use it unless its own config names one.
    */
   netns?: string;
+  /**
+   * The spec's `linux.sysctl` entries under `net.` (e.g. Docker's
+   * `net.ipv4.ping_group_range`), to be set in the container's network namespace before
+   * it starts. A stack that cannot set one throws an Error naming it.
+   */
+  sysctl?: Readonly<Record<string, string>>;
 }
 
 export interface NetworkStack {

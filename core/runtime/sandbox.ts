@@ -444,8 +444,11 @@ async function attachSpecNetwork(
   if (!sc.container.isRegistered(NetworkStack)) return undefined;
   const stack = sc.container.resolve<NetworkStack>(NetworkStack);
   const netns = specNetns(spec);
+  const sysctl = Object.fromEntries(
+    Object.entries(spec.linux?.sysctl ?? {}).filter(([k]) => k.startsWith('net.')),
+  );
   try {
-    await stack.init({ log, netns });
+    await stack.init({ log, netns, sysctl });
   } catch (e) {
     throw new ContainerSetupError(
       `linux.namespaces: network${netns ? ` ${netns}` : ''}: ${(e as Error).message ?? String(e)}`,

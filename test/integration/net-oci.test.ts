@@ -9,7 +9,10 @@
  *   - busybox wget inside fetches from a python http.server on the host side;
  *   - /etc/hosts and /etc/resolv.conf given as file bind mounts (as Docker and containerd
  *     pass them) are what the container's resolver uses: a made-up name from the hosts
- *     file, and one answered by a DNS server on the host side named in resolv.conf.
+ *     file, and one answered by a DNS server on the host side named in resolv.conf;
+ *   - busybox ping of a name from the hosts file;
+ *   - linux.sysctl net.* entries are set in the container's namespace (refused with the
+ *     host's namespace, as runc refuses them).
  * Needs root, iproute2 and busybox. Every namespace, link, container, process and temp dir
  * is removed in after(), even when a test fails.
  */
@@ -20,6 +23,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import type { Spec } from '../../core/runtime/oci/spec';
+import { buildC } from './harness';
 import {
   cleanupRoot,
   cleanupRuncRoot,
@@ -350,6 +354,52 @@ function dnsName(query: Buffer): string {
         assert.equal(ours.stderr, theirs.stderr);
       }
       srv.kill('SIGTERM');
+    });
+
+    it("linux.sysctl net.* (Docker's ping_group_range) is set in the container's namespace: ping.c inside as runc", async () => {
+      const ping = buildC('ping');
+      const sysctl = (s: Spec) => {
+        s.linux!.sysctl = { 'net.ipv4.ping_group_range': '0 2147483647' };
+      };
+      const b = bundle(['/ping'], netns(nsPath), sysctl);
+      fs.copyFileSync(ping, path.join(b, 'rootfs', 'ping'));
+      const range = () =>
+        spawnSync(
+          '/usr/sbin/ip',
+          ['netns', 'exec', ns, '/usr/sbin/sysctl', '-n', 'net.ipv4.ping_group_range'],
+          {
+            encoding: 'utf8',
+          },
+        ).stdout.trim();
+      const reset = () =>
+        spawnSync('/usr/sbin/ip', [
+          'netns',
+          'exec',
+          ns,
+          '/usr/sbin/sysctl',
+          '-qw',
+          'net.ipv4.ping_group_range=1 0',
+        ]);
+      reset();
+      const ours = ok(await runsc(root, ['--network=host', 'run', '--bundle', b, 'sysctl']), 'runsc run');
+      assert.equal(range(), '0\t2147483647');
+      assert.match(ours.stdout, /reply: .* type 0 code 0, id = the socket's, seq 1/);
+      if (haveRunc()) {
+        reset();
+        const theirs = ok(await runc(runcRoot, ['run', '--bundle', b, 'sysctl']), 'runc run');
+        assert.equal(ours.stdout, theirs.stdout);
+      }
+      reset();
+      // A net.* sysctl with the host's namespace is refused, as runc refuses it.
+      const hostNs = bundle(['true'], netns(null), sysctl);
+      const r = await runsc(root, ['--network=host', 'create', '--bundle', hostNs, 'sysctl-host']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /sysctl "net\.ipv4\.ping_group_range" not allowed in host network namespace/);
+      if (haveRunc()) {
+        const t = await runc(runcRoot, ['create', '--bundle', hostNs, 'sysctl-host']);
+        assert.notEqual(t.code, 0);
+        assert.match(t.stderr, /not allowed in host network namespace/);
+      }
     });
 
     it('busybox ping -c 1 of a name from the bind-mounted /etc/hosts resolves it to the given address, as runc', async () => {

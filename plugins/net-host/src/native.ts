@@ -25,6 +25,8 @@ export interface NetHostNative {
   openNetns(path: string): number;
   /** A file read by a helper thread in namespace `nsfd` (-1: this thread's), or -errno. */
   readIn(nsfd: number, path: string): Buffer | number;
+  /** A file written by a helper thread in namespace `nsfd` (-1: this thread's): bytes or -errno. */
+  writeIn(nsfd: number, path: string, data: string): number;
   bind(fd: number, addr: Uint8Array): number;
   listen(fd: number, backlog: number): number;
   accept(fd: number): number;

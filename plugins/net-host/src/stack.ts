@@ -9,7 +9,15 @@
  * (init's ctx.netns: the OCI spec's network namespace under `runsc create/run`).
  */
 import * as fs from 'node:fs';
-import { EACCES, EAFNOSUPPORT, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT } from '../../../core/abi/errno';
+import {
+  EACCES,
+  EAFNOSUPPORT,
+  EINVAL,
+  ENOENT,
+  EPERM,
+  EPROTONOSUPPORT,
+  ESOCKTNOSUPPORT,
+} from '../../../core/abi/errno';
 import type { NetworkInitContext, NetworkStack } from '../../../core/plugins/network';
 import {
   AF_INET,
@@ -111,9 +119,29 @@ export class HostStack implements NetworkStack, HostSocketOwner {
       ctx.log?.debug({ netns: own, spec: ctx.netns }, "net-host: the configured netns overrides the spec's");
     if (ns !== undefined && ns !== '') this.enterNetns(ns, ctx);
     if (this.down) return;
+    this.applySysctl(ctx?.sysctl ?? {});
     const v = this.native.readIn(this.nsfd, '/proc/sys/net/ipv4/ip_unprivileged_port_start');
     if (typeof v !== 'number' && /^\d+/.test(v.toString()))
       this.unprivilegedPortStart = parseInt(v.toString(), 10);
+  }
+
+  /**
+   * The spec's net.* sysctls, written in the stack's namespace as runc writes them in the
+   * container's. Like runc, refused in a namespace the container shares with the host.
+   */
+  private applySysctl(sysctl: Readonly<Record<string, string>>): void {
+    for (const [key, value] of Object.entries(sysctl)) {
+      if (this.nsfd < 0) throw new Error(`sysctl "${key}" not allowed in host network namespace`);
+      const parts = key.split(/[./]/);
+      if (parts.some((p) => p === '' || p === '..' || p === '.') || parts[0] !== 'net')
+        throw new Error(`sysctl "${key}": not a net.* sysctl name`);
+      const r = this.native.writeIn(this.nsfd, `/proc/sys/${parts.join('/')}`, value);
+      if (r < 0) {
+        const why =
+          r === -ENOENT ? 'no such sysctl' : r === -EINVAL ? `invalid value "${value}"` : `errno ${-r}`;
+        throw new Error(`sysctl "${key}": ${why}`);
+      }
+    }
   }
 
   private enterNetns(ns: string, ctx?: NetworkInitContext): void {

@@ -168,6 +168,33 @@ Napi::Value ReadIn(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(info.Env(), out.data(), out.size());
 }
 
+// writeIn(nsfd, path, data): write a file (a /proc/sys/net sysctl) from a thread inside the
+// netns; bytes written or -errno.
+Napi::Value WriteIn(const Napi::CallbackInfo& info) {
+  int nsfd = FdArg(info, 0);
+  std::string p = info[1].As<Napi::String>().Utf8Value();
+  std::string data = info[2].As<Napi::String>().Utf8Value();
+  int result = -EINVAL;
+  std::thread th([&] {
+    if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0) {
+      result = -errno;
+      return;
+    }
+    int fd = open(p.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      result = -errno;
+      return;
+    }
+    ssize_t n;
+    do n = write(fd, data.data(), data.size());
+    while (n < 0 && errno == EINTR);
+    result = n < 0 ? -errno : (int)n;
+    close(fd);
+  });
+  th.join();
+  return Num(info.Env(), result);
+}
+
 Napi::Value Bind(const Napi::CallbackInfo& info) {
   Bytes a = BytesArg(info, 1);
   return Num(info.Env(), Errno(bind(FdArg(info, 0), reinterpret_cast<sockaddr*>(a.data), a.len)));
@@ -412,6 +439,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("newNetns", Napi::Function::New(env, NewNetns));
   exports.Set("openNetns", Napi::Function::New(env, OpenNetns));
   exports.Set("readIn", Napi::Function::New(env, ReadIn));
+  exports.Set("writeIn", Napi::Function::New(env, WriteIn));
   exports.Set("bind", Napi::Function::New(env, Bind));
   exports.Set("listen", Napi::Function::New(env, Listen));
   exports.Set("accept", Napi::Function::New(env, Accept));
