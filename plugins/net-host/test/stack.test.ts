@@ -1,8 +1,8 @@
 /**
  * The net-host stack without a sandbox: socket policy (raw ICMP with raw: true), /proc/net
- * inode numbers, readiness from the host reaching the
- * wait queue through the event loop, blocking recv woken by a host datagram, the
- * rtnetlink write filter, the option allow-list, and shutdown() closing every host fd.
+ * inode numbers, readiness from the host reaching the wait queue through the event loop,
+ * blocking recv woken by a host datagram, the rtnetlink write filter, the option
+ * allow-list, and shutdown() closing every host fd.
  */
 import * as assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
