@@ -11,7 +11,8 @@
  *     pass them) are what the container's resolver uses: a made-up name from the hosts
  *     file, and one answered by a DNS server on the host side named in resolv.conf;
  *   - busybox ping of a name from the hosts file;
- *   - linux.sysctl net.* entries are set in the container's namespace (refused with the
+ *   - linux.sysctl net.* entries are set in the container's namespace (ping_group_range,
+ *     ip_unprivileged_port_start for a non-root server on port 80; refused with the
  *     host's namespace, as runc refuses them).
  * Needs root, iproute2 and busybox. Every namespace, link, container, process and temp dir
  * is removed in after(), even when a test fails.
@@ -399,6 +400,34 @@ function dnsName(query: Buffer): string {
         const t = await runc(runcRoot, ['create', '--bundle', hostNs, 'sysctl-host']);
         assert.notEqual(t.code, 0);
         assert.match(t.stderr, /not allowed in host network namespace/);
+      }
+    });
+
+    it("Docker's net.ipv4.ip_unprivileged_port_start=0 lets a non-root process bind port 80, as runc", async () => {
+      // busybox httpd binds, then daemonizes (exit 0); a refused bind exits 1.
+      const script = 'busybox httpd -p 80 -h /; echo "httpd: $?"';
+      const user = (s: Spec) => {
+        s.process!.user = { uid: 1000, gid: 1000 };
+      };
+      const open = bundle(['sh', '-c', script], netns(nsPath), user, (s) => {
+        s.linux!.sysctl = { 'net.ipv4.ip_unprivileged_port_start': '0' };
+      });
+      const closed = bundle(['sh', '-c', script], netns(nsPath), user, (s) => {
+        s.linux!.sysctl = { 'net.ipv4.ip_unprivileged_port_start': '1024' };
+      });
+      const o = ok(await runsc(root, ['--network=host', 'run', '--bundle', open, 'port-open']), 'runsc run');
+      assert.equal(o.stdout, 'httpd: 0\n', o.stderr);
+      const c = ok(
+        await runsc(root, ['--network=host', 'run', '--bundle', closed, 'port-closed']),
+        'runsc run',
+      );
+      assert.equal(c.stdout, 'httpd: 1\n');
+      if (haveRunc()) {
+        const to = ok(await runc(runcRoot, ['run', '--bundle', open, 'port-open']), 'runc run');
+        const tc = ok(await runc(runcRoot, ['run', '--bundle', closed, 'port-closed']), 'runc run');
+        assert.equal(o.stdout, to.stdout);
+        assert.equal(c.stdout, tc.stdout);
+        assert.equal(c.stderr, tc.stderr);
       }
     });
 
