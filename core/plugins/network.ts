@@ -13,10 +13,11 @@
  * when readiness changes). AF_UNIX always stays in the core.
  *
  * Life cycle: the plugin's register(container, options) binds an instance to the
- * `NetworkStack` token; `runsc do` resolves it, awaits init(), attaches it, runs the
- * sandbox, then calls shutdown() (which must close every host resource the stack holds,
- * including sockets the sandbox never closed). A sandbox with `network: none` resolves no
- * stack: AF_INET and AF_INET6 then give EAFNOSUPPORT.
+ * `NetworkStack` token; `runsc do` and `runsc boot` (create/run) resolve it, await init(),
+ * attach it, run the sandbox, then call shutdown() (which must close every host resource
+ * the stack holds, including sockets the sandbox never closed). `network: none` is net-host
+ * in a loopback-only namespace; a sandbox that resolves no stack has no AF_INET/AF_INET6
+ * (EAFNOSUPPORT).
  *
  * See docs/net.md for a worked example.
  */
@@ -29,6 +30,20 @@ export const NetworkStack = Symbol('NetworkStack');
 export interface NetworkInitContext {
   /** Structured logger of the sandbox (pino-like). */
   log?: { debug(o: object, msg?: string): void; warn(o: object, msg?: string): void };
+  /**
+   * The network namespace the container was given (`runsc create/run`: the OCI spec's
+   * `linux.namespaces` network entry): a path to a namespace file, `'new'` for an entry
+   * without a path (a fresh namespace), or undefined when the spec has no network entry
+   * (the namespace runsc runs in, as runc) and under `runsc do`. A stack that lives in a
+   * namespace should use it unless its own config names one.
+   */
+  netns?: string;
+  /**
+   * The spec's `linux.sysctl` entries under `net.` (e.g. Docker's
+   * `net.ipv4.ping_group_range`), to be set in the container's network namespace before
+   * it starts. A stack that cannot set one throws an Error naming it.
+   */
+  sysctl?: Readonly<Record<string, string>>;
 }
 
 export interface NetworkStack {

@@ -20,6 +20,8 @@ import { ThreadGroup } from '../kernel/threadgroup';
 import { MemoryManager } from '../mm/mm';
 import { MemoryFile } from '../mm/memfile';
 import { Platform } from '../plugins/platform';
+import { NetworkStack } from '../plugins/network';
+import { attachNetworkStack } from '../net/inet';
 import { FilesystemType } from '../plugins/filesystem';
 import { linuxTable } from '../syscalls/all';
 import { StraceFormatter } from '../syscalls/strace';
@@ -140,6 +142,8 @@ export class Sandbox {
   /** The init's stdin description (its terminal's foreground group is kept there). */
   private initStdin: unknown;
   private paused = false;
+  /** Unregisters the network stack's families (set by boot when there is a stack). */
+  private detachNetwork: (() => void) | undefined;
   private constructor(
     readonly id: string,
     readonly kernel: Kernel,
@@ -158,9 +162,11 @@ export class Sandbox {
     const sc = await createSandboxContainer(o.config, { sandboxId: o.id, log: o.log });
     const log = sc.log;
     const mf = new MemoryFile();
+    let detachNetwork: (() => void) | undefined;
     try {
       const platform = sc.container.resolve<Platform>(Platform);
       platform.init({ memoryFd: mf.fd, log });
+      detachNetwork = await attachSpecNetwork(sc, spec, log);
       const types = sc.container.isRegistered(FilesystemType)
         ? sc.container.resolveAll<FilesystemType>(FilesystemType)
         : [];
@@ -200,10 +206,12 @@ export class Sandbox {
       if (spec.root!.readonly) ns.root.flags |= MS_RDONLY;
       const init = processFromSpec(spec.process);
       const sb = new Sandbox(o.id, kernel, sc, mf, root, init, o.stdio, log);
+      sb.detachNetwork = detachNetwork;
       // Check now that the program exists and the cwd is usable, so create reports it.
       sb.prepare(init);
       return sb;
     } catch (e) {
+      detachNetwork?.();
       await sc.dispose().catch(() => undefined);
       mf.close();
       throw e;
@@ -408,10 +416,45 @@ export class Sandbox {
     try {
       this.kernel.shutdown();
     } finally {
+      this.detachNetwork?.();
+      this.detachNetwork = undefined;
       await this.sc.dispose();
       this.mf.close();
     }
   }
+}
+
+/**
+ * The container's network namespace from the spec, as runc reads it: a network entry with a
+ * path is that namespace, one without a path a fresh namespace ('new'), and no entry the
+ * namespace runsc runs in (undefined).
+ */
+export function specNetns(spec: Spec): string | undefined {
+  const n = spec.linux?.namespaces?.find((x) => x.type === 'network');
+  if (!n) return undefined;
+  return n.path ? n.path : 'new';
+}
+
+/** Resolves, initialises and attaches the configured network stack in the spec's namespace. */
+async function attachSpecNetwork(
+  sc: SandboxContainer,
+  spec: Spec,
+  log: Logger,
+): Promise<(() => void) | undefined> {
+  if (!sc.container.isRegistered(NetworkStack)) return undefined;
+  const stack = sc.container.resolve<NetworkStack>(NetworkStack);
+  const netns = specNetns(spec);
+  const sysctl = Object.fromEntries(
+    Object.entries(spec.linux?.sysctl ?? {}).filter(([k]) => k.startsWith('net.')),
+  );
+  try {
+    await stack.init({ log, netns, sysctl });
+  } catch (e) {
+    throw new ContainerSetupError(
+      `linux.namespaces: network${netns ? ` ${netns}` : ''}: ${(e as Error).message ?? String(e)}`,
+    );
+  }
+  return attachNetworkStack(stack);
 }
 
 /** The process's arguments from its memory (as /proc/<pid>/cmdline), else its comm. */

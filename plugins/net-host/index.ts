@@ -17,6 +17,11 @@ export const configSchema: ConfigSchema = {
       description:
         'Network namespace for the sandbox sockets: a path to a netns file (e.g. /var/run/netns/NAME or an OCI linux.namespaces network path), "new" for a fresh namespace with only loopback, "loopback" for the same or, where runsc may not create one, no sockets at all (what `network: none` uses), or unset for the namespace runsc runs in.',
     },
+    raw: {
+      type: 'boolean',
+      description:
+        'Let root in the sandbox open raw ICMP sockets (SOCK_RAW with IPPROTO_ICMP/IPPROTO_ICMPV6; e.g. busybox ping) as host raw sockets, like gVisor --net-raw. Other raw protocols stay EPERM.',
+    },
   },
   additionalProperties: false,
 };
@@ -31,6 +36,7 @@ export const manifest: PluginManifest = {
   register(container, options) {
     const o: HostStackOptions = {};
     if (typeof options.netns === 'string') o.netns = options.netns;
+    if (options.raw === true) o.raw = true;
     container.registerInstance(NetworkStack, new HostStack(o));
   },
 };

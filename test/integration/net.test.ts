@@ -236,4 +236,54 @@ print(any(r.split()[1] == '0100007F:' + port and r.split()[3] == '0A' for r in r
     const r = runSandbox([PY, '-c', prog], { flags: HOST });
     assert.equal(r.stdout, 'True\n', r.stderr);
   });
+
+  it("/proc/net/{tcp,udp,tcp6,udp6}: a socket's row has its fstat st_ino (= /proc/self/fd socket:[N]) and owner uid, as Linux", () => {
+    // Root and uid 1000; listener, client, accepted, UDP, IPv6.
+    const prog = `${INO_CHECK}`;
+    for (const args of [[], ['as-1000']]) {
+      const native = runNative([PY, '-c', prog, ...args]);
+      const ours = runSandbox([PY, '-c', prog, ...args], { flags: HOST });
+      assert.equal(native.status, 0, native.stderr);
+      assert.equal(
+        native.stdout.split('\n').filter((l) => / rows 1 port \[True\] uid \[True\]$/.test(l)).length,
+        6,
+        native.stdout,
+      );
+      assert.equal(ours.stdout, native.stdout, ours.stderr);
+    }
+    // Host sockets the sandbox does not own show inode 0: no host inode number is seen inside.
+    const leak = `
+import os, socket
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+own = {str(os.fstat(s.fileno()).st_ino)}
+for t in ('tcp', 'tcp6', 'udp', 'udp6'):
+    rows = [r.split() for r in open('/proc/net/' + t).read().splitlines()[1:]]
+    print(t, sorted({r[9] for r in rows} - own - {'0'}))
+`;
+    const r = runSandbox([PY, '-c', leak], { flags: HOST });
+    assert.equal(r.stdout, 'tcp []\ntcp6 []\nudp []\nudp6 []\n', r.stderr);
+  });
 });
+
+const INO_CHECK = `
+import os, socket, sys
+if len(sys.argv) > 1:
+    os.setgroups([]); os.setgid(1000); os.setuid(1000)
+def check(kind, s, table):
+    st = os.fstat(s.fileno()).st_ino
+    link = os.readlink('/proc/self/fd/%d' % s.fileno())
+    port = s.getsockname()[1]
+    rows = [r.split() for r in open('/proc/net/' + table).read().splitlines()[1:]]
+    mine = [r for r in rows if r[9] == str(st)]
+    print(kind, 'link is socket:[st_ino]', link == 'socket:[%d]' % st, 'rows', len(mine),
+          'port', [int(r[1].split(':')[1], 16) == port for r in mine],
+          'uid', [r[7] == str(os.getuid()) for r in mine])
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen()
+c = socket.create_connection(l.getsockname()); a, _ = l.accept()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0))
+l6 = socket.socket(socket.AF_INET6); l6.bind(('::1', 0)); l6.listen()
+u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u6.bind(('::1', 0))
+for k, s, t in [('tcp listener', l, 'tcp'), ('tcp client', c, 'tcp'), ('tcp accepted', a, 'tcp'),
+                ('udp', u, 'udp'), ('tcp6 listener', l6, 'tcp6'), ('udp6', u6, 'udp6')]:
+    check(k, s, t)
+`;

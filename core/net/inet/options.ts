@@ -11,6 +11,8 @@ export const SOL_IP = 0,
   SOL_TCP = 6,
   SOL_UDP = 17,
   SOL_IPV6 = 41,
+  SOL_ICMPV6 = 58,
+  SOL_RAW = 255,
   SOL_NETLINK = 270;
 
 type Table = Readonly<Record<number, { get: boolean; set: boolean }>>;
@@ -58,9 +60,14 @@ const IPV6_OPTS = table(
   [24],
   // UNICAST_HOPS, MULTICAST_IF, MULTICAST_HOPS, MULTICAST_LOOP, JOIN_GROUP, LEAVE_GROUP,
   // MTU_DISCOVER, RECVERR, V6ONLY, RECVPKTINFO, RECVHOPLIMIT, RECVTCLASS, TCLASS,
-  // RECVORIGDSTADDR
-  [16, 17, 18, 19, 20, 21, 23, 25, 26, 49, 51, 66, 67, 74],
+  // RECVORIGDSTADDR, CHECKSUM, 2292HOPLIMIT
+  [16, 17, 18, 19, 20, 21, 23, 25, 26, 49, 51, 66, 67, 74, 7, 8],
 );
+
+// Raw ICMP sockets (net-host `raw: true`): ICMP_FILTER and IPV6_CHECKSUM at SOL_RAW,
+// ICMP6_FILTER at SOL_ICMPV6. Other sockets get the host's own ENOPROTOOPT for them.
+const RAW_OPTS = table([], [1, 7]);
+const ICMPV6_OPTS = table([], [1]);
 
 const UDP_OPTS = table([], [1 /* UDP_CORK */, 103 /* UDP_SEGMENT */, 104 /* UDP_GRO */]);
 
@@ -77,6 +84,8 @@ const INET_LEVELS: Readonly<Record<number, Table>> = {
   [SOL_IP]: IP_OPTS,
   [SOL_IPV6]: IPV6_OPTS,
   [SOL_UDP]: UDP_OPTS,
+  [SOL_RAW]: RAW_OPTS,
+  [SOL_ICMPV6]: ICMPV6_OPTS,
 };
 const NETLINK_LEVELS: Readonly<Record<number, Table>> = {
   [SOL_SOCKET]: SOCKET_OPTS,

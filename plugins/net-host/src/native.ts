@@ -15,13 +15,18 @@ export interface HostNotifier {
 
 export interface NetHostNative {
   socket(family: number, type: number, protocol: number): number;
-  /** socket() on a helper thread that joined the network namespace `nsfd` first. */
-  socketIn(nsfd: number, family: number, type: number, protocol: number): number;
+  /**
+   * socket() on a helper thread that joined the network namespace `nsfd` first (-1: this
+   * one) and, with `egid` >= 0, took that effective group id (that thread only).
+   */
+  socketIn(nsfd: number, family: number, type: number, protocol: number, egid?: number): number;
   /** A fresh network namespace with loopback up: an fd naming it, or -errno. */
   newNetns(): number;
   openNetns(path: string): number;
   /** A file read by a helper thread in namespace `nsfd` (-1: this thread's), or -errno. */
   readIn(nsfd: number, path: string): Buffer | number;
+  /** A file written by a helper thread in namespace `nsfd` (-1: this thread's): bytes or -errno. */
+  writeIn(nsfd: number, path: string, data: string): number;
   bind(fd: number, addr: Uint8Array): number;
   listen(fd: number, backlog: number): number;
   accept(fd: number): number;

@@ -31,6 +31,8 @@ import {
 import type { TaskApi } from '../../../core/kernel/api';
 import { hostOptionAllowed } from '../../../core/net/inet/options';
 import {
+  AF_INET,
+  AF_INET6,
   AF_NETLINK,
   deadlineFor,
   MSG_DONTWAIT,
@@ -45,6 +47,7 @@ import {
   SO_RCVTIMEO_OLD,
   SO_SNDTIMEO_NEW,
   SO_SNDTIMEO_OLD,
+  SOCK_DGRAM,
   SOCK_STREAM,
   SocketFile,
   sockWait,
@@ -65,6 +68,16 @@ import { O_NONBLOCK, O_RDWR, SIGPIPE } from '../../../core/vfs/abi';
 import { IoDst, IoSrc, ioLength } from '../../../core/vfs/file';
 import type { FileTask } from '../../../core/vfs/task';
 import type { NetHostNative } from './native';
+
+const IPPROTO_ICMP = 1;
+const IPPROTO_ICMPV6 = 58;
+
+/** An ICMP echo ("ping") socket: SOCK_DGRAM with IPPROTO_ICMP, or IPPROTO_ICMPV6 for AF_INET6. */
+export function isPing(family: number, protocol: number): boolean {
+  return (
+    (family === AF_INET && protocol === IPPROTO_ICMP) || (family === AF_INET6 && protocol === IPPROTO_ICMPV6)
+  );
+}
 
 /** Flags of send/recv the host may see (the rest are the sentry's business). */
 const SEND_PASS =
@@ -106,8 +119,8 @@ export interface HostSocketOwner {
   readonly native: NetHostNative;
   /** Forget a socket that was closed. */
   forget(s: HostSocket): void;
-  /** Make a HostSocket for an accepted fd. */
-  adopt(fd: number, family: number, type: number, protocol: number, flags: number): HostSocket;
+  /** Make a HostSocket for an accepted fd (`uid`: the accepting task's fsuid). */
+  adopt(fd: number, family: number, type: number, protocol: number, flags: number, uid: number): HostSocket;
   /** net.ipv4.ip_unprivileged_port_start of the stack's namespace. */
   readonly unprivilegedPortStart: number;
   /** Deliver readiness changes of `fd` to `s.fired()`. */
@@ -203,8 +216,10 @@ export class HostSocket extends SocketFile {
     // The host checks the sentry's privileges; a privileged port needs the app's own
     // (CAP_NET_BIND_SERVICE: root in the sandbox), as Linux's inet_bind.
     // (Shorter addresses and other families get the host's own EINVAL/EAFNOSUPPORT.)
+    // (Not for ping sockets: their "port" is the ICMP echo id, which any user may choose.)
     if (
       this.family !== AF_NETLINK &&
+      !(this.type === SOCK_DGRAM && isPing(this.family, this.protocol)) &&
       addr.length >= minSockaddr(this.family) &&
       (addr[0] | (addr[1] << 8)) === this.family &&
       t.creds.euid !== 0
@@ -223,7 +238,8 @@ export class HostSocket extends SocketFile {
     const deadline = deadlineFor(this.rcvTimeoNs);
     const attempt = (): SocketFile | number | Promise<SocketFile | number> => {
       const r = this.n.accept(this.fd);
-      if (r >= 0) return this.owner.adopt(r, this.family, this.type, this.protocol, flags & O_NONBLOCK);
+      if (r >= 0)
+        return this.owner.adopt(r, this.family, this.type, this.protocol, flags & O_NONBLOCK, t.creds.fsuid);
       if (r === -EAGAIN && !this.nonblocking(0)) return this.wait(t, READ_EVENTS, deadline, attempt);
       return r;
     };

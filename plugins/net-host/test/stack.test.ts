@@ -1,7 +1,8 @@
 /**
- * The net-host stack without a sandbox: socket policy, readiness from the host reaching the
- * wait queue through the event loop, blocking recv woken by a host datagram, the
- * rtnetlink write filter, the option allow-list, and shutdown() closing every host fd.
+ * The net-host stack without a sandbox: socket policy (raw ICMP with raw: true), /proc/net
+ * inode numbers, readiness from the host reaching the wait queue through the event loop,
+ * blocking recv woken by a host datagram, the rtnetlink write filter, the option
+ * allow-list, and shutdown() closing every host fd.
  */
 import * as assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
@@ -56,6 +57,44 @@ describe('net-host stack', () => {
     assert.equal(stack.socket(t, AF_NETLINK, SOCK_RAW, 9, 0), -EPROTONOSUPPORT);
     assert.equal(stack.socket(t, AF_NETLINK, SOCK_STREAM, 0, 0), -ESOCKTNOSUPPORT);
     assert.equal(stack.openSockets, 2);
+  });
+
+  it('raw: true gives root raw ICMP sockets only; not other protocols, not non-root', function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const raw = new HostStack({ raw: true });
+    raw.init();
+    try {
+      assert.ok(raw.socket(t, AF_INET, SOCK_RAW, 1, 0) instanceof SocketFile);
+      assert.equal(raw.socket(t, AF_INET, SOCK_RAW, 17, 0), -EPERM);
+      assert.equal(raw.socket(t, AF_INET, SOCK_RAW, 255, 0), -EPERM);
+      const saved = t.creds;
+      t.creds = { ...saved, euid: 1000, uid: 1000 };
+      try {
+        assert.equal(raw.socket(t, AF_INET, SOCK_RAW, 1, 0), -EPERM);
+      } finally {
+        t.creds = saved;
+      }
+    } finally {
+      raw.shutdown();
+    }
+  });
+
+  it("/proc/net/tcp shows a socket's sandbox inode number and owner uid, and 0 for host sockets", () => {
+    const s = stack.socket(t, AF_INET, SOCK_STREAM, 0, 0) as SocketFile;
+    assert.equal(s.bind(t, sockaddrIn(0)), 0);
+    assert.equal(s.listen(t, 1), 0);
+    const port = portOf(s).toString(16).toUpperCase().padStart(4, '0');
+    const rows = stack
+      .procNet('tcp')!
+      .split('\n')
+      .slice(1)
+      .filter((l) => l.trim())
+      .map((l) => l.trim().split(/\s+/));
+    const mine = rows.filter((r) => r[1] === `0100007F:${port}`);
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0][9], String(s.ino));
+    assert.equal(mine[0][7], String(t.creds.fsuid));
+    for (const r of rows) if (r !== mine[0]) assert.equal(r[9], '0', `a host socket's row: ${r.join(' ')}`);
   });
 
   it('a datagram from the host wakes the wait queue and a blocked recv', async () => {

@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -76,12 +77,22 @@ Napi::Value Socket(const Napi::CallbackInfo& info) {
   return Num(info.Env(), Errno(r));
 }
 
-// socketIn(nsfd, family, type, protocol): socket() on a helper thread inside the netns.
+// socketIn(nsfd, family, type, protocol[, egid]): socket() on a helper thread that joined
+// the netns first (nsfd -1: stays in this one) and, given egid >= 0, took that effective
+// group id for itself alone (the raw setresgid system call changes only the calling
+// thread; glibc's wrapper would change every thread). ICMP ping sockets need it: the host
+// admits their creator by net.ipv4.ping_group_range, which the stack has already applied
+// to the app's own groups.
 Napi::Value SocketIn(const Napi::CallbackInfo& info) {
   int nsfd = FdArg(info, 0), fam = IntArg(info, 1), type = IntArg(info, 2), proto = IntArg(info, 3);
+  long egid = info.Length() > 4 ? IntArg(info, 4) : -1;
   int result = -EINVAL;
   std::thread th([&] {
-    if (setns(nsfd, CLONE_NEWNET) < 0) {
+    if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0) {
+      result = -errno;
+      return;
+    }
+    if (egid >= 0 && syscall(SYS_setresgid, -1L, egid, -1L) < 0) {
       result = -errno;
       return;
     }
@@ -155,6 +166,33 @@ Napi::Value ReadIn(const Napi::CallbackInfo& info) {
   th.join();
   if (err) return Num(info.Env(), -err);
   return Napi::Buffer<char>::Copy(info.Env(), out.data(), out.size());
+}
+
+// writeIn(nsfd, path, data): write a file (a /proc/sys/net sysctl) from a thread inside the
+// netns; bytes written or -errno.
+Napi::Value WriteIn(const Napi::CallbackInfo& info) {
+  int nsfd = FdArg(info, 0);
+  std::string p = info[1].As<Napi::String>().Utf8Value();
+  std::string data = info[2].As<Napi::String>().Utf8Value();
+  int result = -EINVAL;
+  std::thread th([&] {
+    if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0) {
+      result = -errno;
+      return;
+    }
+    int fd = open(p.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      result = -errno;
+      return;
+    }
+    ssize_t n;
+    do n = write(fd, data.data(), data.size());
+    while (n < 0 && errno == EINTR);
+    result = n < 0 ? -errno : (int)n;
+    close(fd);
+  });
+  th.join();
+  return Num(info.Env(), result);
 }
 
 Napi::Value Bind(const Napi::CallbackInfo& info) {
@@ -401,6 +439,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("newNetns", Napi::Function::New(env, NewNetns));
   exports.Set("openNetns", Napi::Function::New(env, OpenNetns));
   exports.Set("readIn", Napi::Function::New(env, ReadIn));
+  exports.Set("writeIn", Napi::Function::New(env, WriteIn));
   exports.Set("bind", Napi::Function::New(env, Bind));
   exports.Set("listen", Napi::Function::New(env, Listen));
   exports.Set("accept", Napi::Function::New(env, Accept));
