@@ -90,6 +90,7 @@ export interface ContextOwner {
  * (platforms remember per object how they reached the file).
  */
 export interface ForeignFile {
+  /** -1 once the sentry closed it (mapForeign then returns false). */
   readonly fd: number;
   /** For messages: the host path. */
   readonly name: string;

@@ -64,6 +64,8 @@ export function containerfsType(defaults: { layers: string[]; log?: Logger }): F
     userMountable: false,
     mount(source: string, options: Record<string, unknown>): Containerfs {
       const layers = (options.layers as string[] | undefined) ?? defaults.layers;
+      // Where the list came from, for messages (the config field, or an OCI annotation).
+      const field = (options.field as string | undefined) ?? 'containerfs.layers';
       if (source && source !== '/')
         throw new Error(
           `rootfs containerfs takes its root from containerfs.layers, not from a host folder (${source}); drop --root-dir`,
@@ -77,7 +79,8 @@ export function containerfsType(defaults: { layers: string[]; log?: Logger }): F
         try {
           images.push(LayerImage.open(p));
         } catch (e) {
-          throw new Error(`containerfs.layers: cannot mount ${p}: ${(e as Error).message}`);
+          for (const img of images) img.close();
+          throw new Error(`${field}: cannot mount ${p}: ${(e as Error).message}`);
         }
       }
       return new Containerfs(images, { mf: options.mf as MemoryFile | undefined, log: defaults.log });

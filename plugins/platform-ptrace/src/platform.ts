@@ -153,6 +153,7 @@ export class PtraceAddressSpace implements AddressSpace {
   private foreignFd(file: ForeignFile): number {
     let fd = this.foreignFds.get(file);
     if (fd !== undefined) return fd;
+    if (file.fd < 0) return -1; // closed by the sentry
     const n = this.platform.native;
     const pidfd = n.inject(this.pid, SYS_pidfd_open, process.pid, 0);
     if (pidfd < 0) fd = pidfd;

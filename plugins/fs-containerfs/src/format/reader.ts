@@ -188,9 +188,14 @@ export class LayerImage {
 
   /** Close the image file (mappings made from it, here and in apps, stay valid). */
   close(): void {
-    const f = this.file;
+    const f = this.file as { fd: number } | undefined;
     this.file = undefined;
-    if (f) fs.closeSync(f.fd);
+    if (!f || f.fd < 0) return;
+    const fd = f.fd;
+    // Page caches made from this image still name the object: -1 tells platforms the fd
+    // is gone (they copy instead of reaching a reused descriptor number).
+    f.fd = -1;
+    fs.closeSync(fd);
   }
 
   /**
