@@ -89,10 +89,36 @@ describe('containerfs: layers from an OCI annotation (runsc run)', function () {
     assert.equal(l.code, d.code);
   });
 
+  it('takes a layers.json (as image build writes for an OCI layout) in the annotation', async () => {
+    const dir = path.join(work, 'listed');
+    fs.mkdirSync(dir);
+    const spec = JSON.parse(fs.readFileSync(path.join(layered, 'config.json'), 'utf8')) as Spec;
+    const list = JSON.parse(spec.annotations![ANNOTATION]) as string[];
+    fs.writeFileSync(
+      path.join(layered, 'images', 'layers.json'),
+      JSON.stringify({ layers: ['base.img', list[1]] }),
+    );
+    spec.annotations = { [ANNOTATION]: JSON.stringify([path.join(layered, 'images', 'layers.json')]) };
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec));
+    const d = await runsc(root, ['run', '--bundle', direct, `d${++n}`]);
+    const l = await runsc(root, ['run', '--bundle', dir, `l${++n}`]);
+    assert.equal(l.stdout, d.stdout);
+    assert.equal(l.stderr, d.stderr);
+    assert.equal(l.code, 3);
+  });
+
   const badCases: [string, (dir: string) => string, RegExp][] = [
     ['not JSON', () => '[base.img', /not valid|must be a JSON list/],
     ['not a list of paths', () => JSON.stringify(['a.img', 7]), /entry 1 must be a non-empty path/],
     ['a missing image', () => JSON.stringify(['images/none.img']), /images\/none\.img.*no such file/i],
+    [
+      'a layers.json without a list',
+      (dir) => {
+        fs.writeFileSync(path.join(dir, 'layers.json'), '{"layer": []}');
+        return JSON.stringify(['layers.json']);
+      },
+      /layers\.json has no "layers" list/,
+    ],
     [
       'a file that is not an image',
       (dir) => {
