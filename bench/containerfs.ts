@@ -207,7 +207,7 @@ export const benchmark: Benchmark = {
           'containerfs 5 layers',
           () => {
             const c = new Containerfs(layers.map((p) => LayerImage.open(p)));
-            return { root: c.root(), vd: null, release: () => {} };
+            return { root: c.root(), vd: null, release: () => c.release() };
           },
         ],
         [
