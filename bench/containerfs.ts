@@ -3,12 +3,13 @@
  *
  * - cold open: a static C program opens, reads one byte of and closes 20,000 files never
  *   opened before in the sandbox (200 directories x 100 files, visited in a shuffled
- *   order), timing its own loop; natively (page cache warm), under tsvisor on a directfs
- *   root of the merged tree, under tsvisor on containerfs over a 5-layer image of the same
- *   tree (each layer holds every fifth file; all layers hold every directory), and under
- *   gVisor's runsc (its gofer). The 9P gofer of fs-gofer does not exist yet (skipped).
- *   "sentry-internal" does the same lookups + opens + reads in-process through the Inode
- *   API: containerfs vs directfs, no app and no syscalls.
+ *   order), timing its own loop; natively (page cache warm), and under tsvisor with a fresh
+ *   sandbox per round on containerfs over a 5-layer image of the tree (each layer holds every
+ *   fifth file; all layers hold every directory), on the gofer's 9P mode (`gofer.mode: 9p`:
+ *   a runsc gofer process serves the tree) and on directfs, and under gVisor's runsc (its
+ *   gofer), rounds interleaved. "sentry-internal" does the same lookups + opens + reads
+ *   in-process through the Inode API on a fresh mount (containerfs, 9p, directfs): no app,
+ *   no system calls.
  * - mount: opening a 10-file and a 100,000-file image (open, map, header check, root
  *   inode) and a first lookup, once per fresh process.
  * - lookup: 20,000 lookups of files that live only in the bottom layer of 1, 5 and 20
@@ -18,11 +19,14 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BenchContext, Benchmark } from './index';
+import type { BenchContext, Benchmark, Sample } from './index';
+import type { Inode } from '../core/vfs/inode';
+import type { FileDescription } from '../core/vfs/file';
 import { writeImage, type Entry } from '../plugins/fs-containerfs/src/format/writer';
 import { LayerImage } from '../plugins/fs-containerfs/src/format/reader';
-import { Containerfs, type CfsInode } from '../plugins/fs-containerfs/src/fs/containerfs';
-import { Directfs, type DirectInode } from '../plugins/fs-gofer/src/directfs';
+import { Containerfs } from '../plugins/fs-containerfs/src/fs/containerfs';
+import { Directfs } from '../plugins/fs-gofer/src/directfs';
+import { mountP9 } from '../plugins/fs-gofer/src/p9mount';
 
 const DIRS = 200;
 const PER_DIR = 100;
@@ -142,44 +146,45 @@ export const benchmark: Benchmark = {
       const cfg = path.join(work, 'runsc.config.json');
       fs.writeFileSync(cfg, JSON.stringify({ rootfs: 'containerfs', containerfs: { layers } }));
       const caseName = `cold open x${n} (per open)`;
-      const rec = (variant: string, argv: string[]) =>
-        ctx.record(
-          caseName,
-          variant,
-          Array.from({ length: rounds }, () => selfTimed(argv)),
-          'µs',
-        );
-      rec('native', [prog, path.join(tree, 't'), ...args]);
-      rec('tsvisor directfs', [
-        ...ctx.runsc,
-        'do',
-        '--cwd',
-        '/',
-        '--root-dir',
-        tree,
-        '--',
-        '/prog/coldopen',
-        '/t',
-        ...args,
-      ]);
-      rec('tsvisor containerfs', [
-        ...ctx.runsc,
-        '--config',
-        cfg,
-        'do',
-        '--cwd',
-        '/',
-        '--',
-        '/prog/coldopen',
-        '/t',
-        ...args,
-      ]);
-      const g = ctx.gvisorDo([prog, path.join(tree, 't'), ...args]);
-      if (g) rec('gvisor', g);
-      else ctx.skip(caseName, 'gvisor', '/usr/bin/runsc not installed');
-      ctx.skip(caseName, 'tsvisor gofer 9p', 'the 9P gofer process of fs-gofer does not exist yet');
+      const p9cfg = path.join(work, 'runsc.9p.json');
+      fs.writeFileSync(p9cfg, JSON.stringify({ gofer: { mode: '9p' } }));
+      const dfcfg = path.join(work, 'runsc.directfs.json');
+      fs.writeFileSync(dfcfg, JSON.stringify({ gofer: { mode: 'directfs' } }));
+      const inSandbox = ['--', '/prog/coldopen', '/t', ...args];
+      // Every round starts a fresh sandbox (nothing opened before), and the rounds of the
+      // variants are interleaved so that the machine's load hits them alike.
+      const e2eVariants: [string, string[] | undefined][] = [
+        ['native', [prog, path.join(tree, 't'), ...args]],
+        ['tsvisor containerfs', [...ctx.runsc, '--config', cfg, 'do', '--cwd', '/', ...inSandbox]],
+        [
+          'tsvisor gofer 9p',
+          [...ctx.runsc, '--config', p9cfg, 'do', '--cwd', '/', '--root-dir', tree, ...inSandbox],
+        ],
+        [
+          'tsvisor directfs',
+          [...ctx.runsc, '--config', dfcfg, 'do', '--cwd', '/', '--root-dir', tree, ...inSandbox],
+        ],
+        ['gvisor', ctx.gvisorDo([prog, path.join(tree, 't'), ...args])],
+      ];
+      const e2e = new Map<string, number[]>(e2eVariants.map(([v]) => [v, []]));
+      for (let r = 0; r < rounds; r++)
+        for (const [v, argv] of e2eVariants) if (argv) e2e.get(v)!.push(selfTimed(argv));
+      const samples = new Map<string, Sample>();
+      for (const [v, argv] of e2eVariants)
+        if (argv) samples.set(v, ctx.record(caseName, v, e2e.get(v)!, 'µs'));
+        else ctx.skip(caseName, v, '/usr/bin/runsc not installed');
+      const cfsS = samples.get('tsvisor containerfs')!;
+      for (const other of ['tsvisor gofer 9p', 'tsvisor directfs', 'gvisor']) {
+        const o = samples.get(other);
+        if (o)
+          ctx.note(
+            `cold open end to end: ${other} / containerfs = ${(o.best / cfsS.best).toFixed(2)}x (best), ${(o.median / cfsS.median).toFixed(2)}x (median)`,
+          );
+      }
 
-      // Sentry-internal: lookups + open + 1-byte read through the Inode API, fresh mounts.
+      // Sentry-internal: lookups + open + 1-byte read of every file through the Inode API,
+      // no app and no syscalls. Each round mounts afresh (not timed: for 9p that starts a
+      // runsc gofer process), then times the 20,000 cold opens.
       const names: [string, string][] = [];
       for (let k = 0; k < DIRS * PER_DIR; k++)
         names.push([
@@ -187,26 +192,61 @@ export const benchmark: Benchmark = {
           `f${String(k).padStart(5, '0')}`,
         ]);
       const one = new Uint8Array(1);
-      const internal = `sentry-internal open x${n}`;
-      await ctx.measure(internal, 'containerfs 5 layers', () => {
-        const fs0 = new Containerfs(layers.map((p) => LayerImage.open(p)));
-        const t = fs0.root().lookup('t')!;
+      const internal = `sentry-internal cold open x${n} (per open)`;
+      const opens = (root: Inode, vd: unknown): void => {
+        const t = root.lookup!('t')!;
         for (const [d, f] of names) {
-          const file = (t.lookup(d) as CfsInode).lookup(f)!.open({} as never, 0, null as never);
-          file.read({} as never, [one], 0);
+          const file = t.lookup!(d)!.lookup!(f)!.open({} as never, 0, vd as never) as FileDescription;
+          if (file.read({} as never, [one], 0) !== 1)
+            throw new Error(`sentry-internal: short read of ${d}/${f}`);
           file.decRef();
         }
-      });
-      await ctx.measure(internal, 'directfs', () => {
-        const fs0 = new Directfs(tree);
-        const t = fs0.root().lookup('t')!;
-        for (const [d, f] of names) {
-          const file = (t.lookup(d) as DirectInode).lookup(f)!.open({} as never, 0, { dentry: {} } as never);
-          file.read({} as never, [one], 0);
-          file.decRef();
+      };
+      const mounts: [string, () => { root: Inode; vd: unknown; release(): void }][] = [
+        [
+          'containerfs 5 layers',
+          () => {
+            const c = new Containerfs(layers.map((p) => LayerImage.open(p)));
+            return { root: c.root(), vd: null, release: () => c.release() };
+          },
+        ],
+        [
+          'gofer 9p',
+          () => {
+            const g = mountP9(tree, {});
+            return { root: g.root(), vd: { dentry: {} }, release: () => g.release() };
+          },
+        ],
+        [
+          'directfs',
+          () => {
+            const d = new Directfs(tree);
+            return { root: d.root(), vd: { dentry: {} }, release: () => d.release() };
+          },
+        ],
+      ];
+      const inTimes = new Map<string, number[]>(mounts.map(([v]) => [v, []]));
+      for (let r = 0; r < ctx.warmup + rounds; r++)
+        for (const [v, mount] of mounts) {
+          const m = mount();
+          try {
+            const t0 = process.hrtime.bigint();
+            opens(m.root, m.vd);
+            const us = Number(process.hrtime.bigint() - t0) / 1e3 / names.length;
+            if (r >= ctx.warmup) inTimes.get(v)!.push(us);
+          } finally {
+            m.release();
+          }
         }
-        fs0.release();
-      });
+      const inS = new Map<string, Sample>();
+      for (const [v] of mounts) inS.set(v, ctx.record(internal, v, inTimes.get(v)!, 'µs'));
+      const cfsIn = inS.get('containerfs 5 layers')!;
+      for (const other of ['gofer 9p', 'directfs']) {
+        const o = inS.get(other)!;
+        ctx.note(
+          `cold open sentry-internal: ${other} / containerfs = ${(o.best / cfsIn.best).toFixed(2)}x (best), ${(o.median / cfsIn.median).toFixed(2)}x (median)`,
+        );
+      }
 
       // Mount time: 10 files vs 100,000 (empty) files.
       for (const files of [10, 100000]) {

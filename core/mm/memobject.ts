@@ -8,9 +8,25 @@
  * read as zeros, or as the content supplied by `filler` (used for private file mappings).
  */
 import { EXTENT_SHIFT, EXTENT_SIZE, MemoryFile } from './memfile';
+import type { ForeignFile } from '../plugins/platform';
+import { EFAULT, SysError } from '../abi/errno';
 
 /** Supplies initial content for a freshly allocated extent at object offset `objOff`. */
 export type ExtentFiller = (objOff: number, dst: Uint8Array) => void;
+
+/**
+ * The pages of an object that are a window of a read-only host file (a layer image): the
+ * platform can map them straight into the app (AddressSpace.mapForeign) instead of copies
+ * in the memory file. Such an object is never written in place: it is only ever mapped
+ * privately without write permission (writable mappings get a copy, see Vma.cow).
+ */
+export interface ForeignPages {
+  file: ForeignFile;
+  /** Page-aligned offset in `file` of object offset 0. */
+  offset: number;
+  /** The sentry's read-only view of the object's bytes, a whole number of pages long. */
+  bytes: Uint8Array;
+}
 
 /** Something a MemObject keeps alive while it exists (the file a private mapping fills from). */
 export interface Holdable {
@@ -30,11 +46,29 @@ export class MemObject {
   private refs = 1;
 
   /** `hold` is referenced for the object's life (and by its clones): the filler's source. */
+  /** Set for an object whose content is a host file's pages (see ForeignPages). */
+  foreign?: ForeignPages;
+
   constructor(
     readonly mf: MemoryFile,
     public filler?: ExtentFiller,
     readonly hold?: Holdable,
   ) {}
+
+  /**
+   * An object whose content is `pages`: mapped from the host file where the platform can,
+   * else copied into the memory file extent by extent on first use (once, for everyone).
+   */
+  static ofForeign(mf: MemoryFile, pages: ForeignPages): MemObject {
+    const b = pages.bytes;
+    const o = new MemObject(mf, (off, dst) => {
+      const n = Math.max(0, Math.min(dst.length, b.length - off));
+      if (n > 0) dst.set(b.subarray(off, off + n));
+      if (n < dst.length) dst.fill(0, n);
+    });
+    o.foreign = pages;
+    return o;
+  }
 
   incRef(): this {
     this.refs++;
@@ -101,6 +135,13 @@ export class MemObject {
 
   /** A view of bytes [objOff, objOff+len) that stays inside one extent (allocates). */
   viewWithinExtent(objOff: number, len: number, forWrite = false): Uint8Array {
+    const f = this.foreign;
+    if (f) {
+      // Read straight from the host file's pages; they end with the file's last page.
+      if (forWrite) throw new Error("MemObject: write into a host file's read-only pages");
+      if (objOff + len > f.bytes.length) throw new SysError(EFAULT);
+      return f.bytes.subarray(objOff, objOff + len);
+    }
     const idx = Math.floor(objOff / EXTENT_SIZE);
     const inner = objOff - idx * EXTENT_SIZE;
     if (forWrite) this.own(idx);
@@ -109,6 +150,13 @@ export class MemObject {
 
   /** Copy bytes out of the object into `dst` (absent extents: filler content or zeros, without allocating when there is no filler). */
   read(objOff: number, dst: Uint8Array): void {
+    const f = this.foreign;
+    if (f) {
+      const n = Math.max(0, Math.min(dst.length, f.bytes.length - objOff));
+      if (n > 0) dst.set(f.bytes.subarray(objOff, objOff + n));
+      dst.fill(0, n);
+      return;
+    }
     let done = 0;
     while (done < dst.length) {
       const pos = objOff + done;

@@ -627,6 +627,16 @@ export class MemoryManager implements UserMemory {
     let objTo = Math.min(extStart + EXTENT_SIZE, v.objOff + (v.end - v.start));
     if (v.objLimit >= 0) objTo = Math.min(objTo, pageRoundUp(v.objLimit));
     objFrom = pageRoundDown(objFrom);
+    const f = v.obj.foreign;
+    if (f && this.as.mapForeign && objTo > objFrom) {
+      // A host file's pages (a layer image), mapped as they are: never writable.
+      const addr = v.start + (objFrom - v.objOff);
+      if (this.as.mapForeign(addr, objTo - objFrom, f.file, f.offset + objFrom, v.prot & 7 & ~PROT_WRITE)) {
+        v.mapped.add(idx);
+        v.installed = true;
+        return;
+      }
+    }
     const fileOff = v.obj.extent(idx, true);
     let prot = v.prot & 7;
     // An extent a fork still shares is installed read-only: the first write faults and copies it.

@@ -84,12 +84,31 @@ export interface ContextOwner {
   onStop(reason: StopReason): void;
 }
 
+/**
+ * A host file the sentry holds open read-only (a layer image) whose pages may be mapped
+ * into the app directly. `fd` stays open while the object is in use; identity matters
+ * (platforms remember per object how they reached the file).
+ */
+export interface ForeignFile {
+  /** -1 once the sentry closed it (mapForeign then returns false). */
+  readonly fd: number;
+  /** For messages: the host path. */
+  readonly name: string;
+}
+
 export interface AddressSpace {
   /**
    * Map `length` bytes of the memory file at `fileOffset` at app address `addr` with the
    * given protection (PROT_* bits), replacing anything there. Page aligned.
    */
   mapFile(addr: number, length: number, fileOffset: number, prot: number): void;
+  /**
+   * Map `length` bytes of a foreign host file at `fileOffset` (page aligned) at `addr`,
+   * private and read-only (`prot` never has PROT_WRITE). Present exactly when the platform's
+   * capabilities.foreignMappings is true. Returns false when this address space cannot reach
+   * the file (nothing mapped; the sentry falls back to a copy in the memory file).
+   */
+  mapForeign?(addr: number, length: number, file: ForeignFile, fileOffset: number, prot: number): boolean;
   /** Remove host mappings in [addr, addr+length). */
   unmap(addr: number, length: number): void;
   /** Change the host protection of an already-mapped range. */
@@ -136,6 +155,11 @@ export interface PlatformCapabilities {
    * vDSO is mapped and clock calls trap.
    */
   readonly hostTsc?: boolean;
+  /**
+   * AddressSpace.mapForeign exists: read-only private mappings of files in layer images map
+   * the image's own pages, not copies in the memory file. Absent = false.
+   */
+  readonly foreignMappings?: boolean;
 }
 
 /** What the sentry hands the platform when it starts. */

@@ -42,7 +42,15 @@ import { ProcFilesystem } from '../fs/proc';
 import { SysFilesystem } from '../fs/sys';
 import { makeProcSource } from '../kernel/proc-source';
 import { bytes, describe, kernelVfs, resolveCommand } from './do';
-import { RLIMITS, type Spec, type SpecMount, type SpecProcess } from './oci/spec';
+import {
+  CONTAINERFS_LAYERS,
+  RLIMITS,
+  containerfsLayers,
+  type Spec,
+  type SpecMount,
+  type SpecProcess,
+} from './oci/spec';
+import { loadPlugins } from '../plugins/loader';
 
 export interface BootOptions {
   config: EffectiveConfig;
@@ -94,6 +102,26 @@ export function processFromSpec(p: SpecProcess): ProcessSpec {
 }
 
 /** A user-facing failure while building the container (bad rootfs, mount, cwd, executable). */
+/**
+ * The built-in containerfs filesystem type when the config's rootfs is another plugin (the
+ * spec's layer annotation asks for it): loaded as if `rootfs: containerfs`, registered in a
+ * child container of the sandbox's.
+ */
+async function containerfsType(sc: SandboxContainer, config: EffectiveConfig): Promise<FilesystemType> {
+  const loaded = await loadPlugins({ ...config, values: { ...config.values, rootfs: 'containerfs' } });
+  const plugin = loaded.plugins.find((p) => p.slot === 'rootfs');
+  const child = sc.container.createChildContainer();
+  plugin?.manifest.register(child, plugin.options);
+  const t = child.isRegistered(FilesystemType)
+    ? child.resolveAll<FilesystemType>(FilesystemType).find((f) => f.name === 'containerfs')
+    : undefined;
+  if (!t)
+    throw new ContainerSetupError(
+      `annotations.${CONTAINERFS_LAYERS}: the containerfs plugin is not available`,
+    );
+  return t;
+}
+
 export class ContainerSetupError extends Error {
   constructor(
     message: string,
@@ -164,9 +192,6 @@ export class Sandbox {
     const mf = new MemoryFile();
     let detachNetwork: (() => void) | undefined;
     try {
-      const platform = sc.container.resolve<Platform>(Platform);
-      platform.init({ memoryFd: mf.fd, log });
-      detachNetwork = await attachSpecNetwork(sc, spec, log);
       const types = sc.container.isRegistered(FilesystemType)
         ? sc.container.resolveAll<FilesystemType>(FilesystemType)
         : [];
@@ -175,10 +200,26 @@ export class Sandbox {
         throw new ContainerSetupError(
           `rootfs plugin "${o.config.values.rootfs}" provides no "directfs" filesystem, which containers need for now`,
         );
-      const rootPath = path.resolve(o.bundle, spec.root!.path);
-      if (!fs.statSync(rootPath, { throwIfNoEntry: false })?.isDirectory())
-        throw new ContainerSetupError(`root.path: ${rootPath} is not a directory`);
-      const lower = await lowerType.mount(rootPath, { mf });
+      // Layer images named by the spec's annotation are the root instead of root.path; they
+      // are opened (and mapped) here, before the platform starts anything.
+      const layers = containerfsLayers(spec, o.bundle);
+      let lower: Filesystem;
+      if (layers) {
+        const cfs = types.find((t) => t.name === 'containerfs') ?? (await containerfsType(sc, o.config));
+        try {
+          lower = await cfs.mount('/', { mf, layers, field: `annotations.${CONTAINERFS_LAYERS}` });
+        } catch (e) {
+          throw new ContainerSetupError((e as Error).message);
+        }
+      } else {
+        const rootPath = path.resolve(o.bundle, spec.root!.path);
+        if (!fs.statSync(rootPath, { throwIfNoEntry: false })?.isDirectory())
+          throw new ContainerSetupError(`root.path: ${rootPath} is not a directory`);
+        lower = await lowerType.mount(rootPath, { mf });
+      }
+      const platform = sc.container.resolve<Platform>(Platform);
+      platform.init({ memoryFd: mf.fd, log });
+      detachNetwork = await attachSpecNetwork(sc, spec, log);
       const kernel = new Kernel({
         platform,
         mf,

@@ -39,7 +39,11 @@ export const configSchema: ConfigSchema = {
 };
 
 /** Expand layers.json entries and resolve relative paths against `base`. */
-export function resolveLayers(layers: readonly string[], base: string): string[] {
+export function resolveLayers(
+  layers: readonly string[],
+  base: string,
+  field = 'containerfs.layers',
+): string[] {
   const out: string[] = [];
   for (const l of layers) {
     const p = path.resolve(base, l);
@@ -48,10 +52,10 @@ export function resolveLayers(layers: readonly string[], base: string): string[]
       try {
         list = (JSON.parse(fs.readFileSync(p, 'utf8')) as { layers?: unknown }).layers;
       } catch (e) {
-        throw new Error(`containerfs.layers: ${p}: ${(e as Error).message}`);
+        throw new Error(`${field}: ${p}: ${(e as Error).message}`);
       }
       if (!Array.isArray(list) || !list.every((x) => typeof x === 'string'))
-        throw new Error(`containerfs.layers: ${p} has no "layers" list of file names`);
+        throw new Error(`${field}: ${p} has no "layers" list of file names`);
       out.push(...(list as string[]).map((x) => path.resolve(path.dirname(p), x)));
     } else out.push(p);
   }
@@ -63,7 +67,11 @@ export function containerfsType(defaults: { layers: string[]; log?: Logger }): F
     name: 'containerfs',
     userMountable: false,
     mount(source: string, options: Record<string, unknown>): Containerfs {
-      const layers = (options.layers as string[] | undefined) ?? defaults.layers;
+      // Where the list came from, for messages (the config field, or an OCI annotation).
+      const field = (options.field as string | undefined) ?? 'containerfs.layers';
+      // A list given here (an OCI annotation's, resolved by the caller) may name layers.json files too.
+      const given = options.layers as string[] | undefined;
+      const layers = given ? resolveLayers(given, '/', field) : defaults.layers;
       if (source && source !== '/')
         throw new Error(
           `rootfs containerfs takes its root from containerfs.layers, not from a host folder (${source}); drop --root-dir`,
@@ -77,7 +85,8 @@ export function containerfsType(defaults: { layers: string[]; log?: Logger }): F
         try {
           images.push(LayerImage.open(p));
         } catch (e) {
-          throw new Error(`containerfs.layers: cannot mount ${p}: ${(e as Error).message}`);
+          for (const img of images) img.close();
+          throw new Error(`${field}: cannot mount ${p}: ${(e as Error).message}`);
         }
       }
       return new Containerfs(images, { mf: options.mf as MemoryFile | undefined, log: defaults.log });

@@ -6,6 +6,7 @@
  * Unknown properties are ignored, as the spec requires of runtimes; fields the spec defines
  * are checked for type and range, and for the values this runtime understands.
  */
+import { resolve as resolvePath } from 'node:path';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -459,6 +460,41 @@ function checkLinux(c: Checker, l: unknown, path: string): void {
 }
 
 /**
+ * The annotation naming the container's root as containerfs layer images: a JSON list of
+ * image files, bottom layer first, each absolute or relative to the bundle folder. With it,
+ * the layers (under a writable tmpfs upper) are the root and root.path is not used.
+ */
+export const CONTAINERFS_LAYERS = 'dev.tsvisor.containerfs.layers';
+
+function layerListProblem(text: string): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return `must be a JSON list of layer image paths: ${(e as Error).message}`;
+  }
+  if (!Array.isArray(v) || !v.length)
+    return `must be a non-empty JSON list of layer image paths, not ${text}`;
+  const i = v.findIndex((x) => typeof x !== 'string' || x === '' || x.includes('\0'));
+  if (i >= 0) return `entry ${i} must be a non-empty path, not ${JSON.stringify(v[i])}`;
+  return undefined;
+}
+
+/**
+ * The layer images the spec's CONTAINERFS_LAYERS annotation names (resolved against the
+ * bundle), or undefined without it. The spec was validated (validateSpec), so the list is
+ * well-formed.
+ */
+export function containerfsLayers(spec: Spec, bundle: string): string[] | undefined {
+  const text = spec.annotations?.[CONTAINERFS_LAYERS];
+  if (text === undefined) return undefined;
+  const problem = layerListProblem(text);
+  if (problem)
+    throw new SpecError('config.json', [{ path: `annotations.${CONTAINERFS_LAYERS}`, message: problem }]);
+  return (JSON.parse(text) as string[]).map((p) => resolvePath(bundle, p));
+}
+
+/**
  * Checks a parsed config.json. `needProcess`: `create` needs a process (the spec makes it
  * optional only for runtimes that get it later). Throws SpecError listing every bad field.
  */
@@ -478,8 +514,14 @@ export function validateSpec(raw: unknown, file = 'config.json', needProcess = t
   c.str(raw.domainname, 'domainname');
   if (c.arr(raw.mounts, 'mounts')) raw.mounts.forEach((m, i) => checkMount(c, m, `mounts[${i}]`));
   checkHooks(c, raw.hooks, 'hooks');
-  if (c.obj(raw.annotations, 'annotations'))
+  if (c.obj(raw.annotations, 'annotations')) {
     for (const [k, v] of Object.entries(raw.annotations)) c.str(v, `annotations.${k}`);
+    const layers = raw.annotations[CONTAINERFS_LAYERS];
+    if (typeof layers === 'string') {
+      const problem = layerListProblem(layers);
+      if (problem) c.bad(`annotations.${CONTAINERFS_LAYERS}`, problem);
+    }
+  }
   checkLinux(c, raw.linux, 'linux');
   if (c.problems.length) throw new SpecError(file, c.problems);
   return raw as Spec;

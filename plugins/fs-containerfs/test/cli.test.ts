@@ -100,7 +100,31 @@ describe('runsc image build / inspect', function () {
     assert.ok(fs.readFileSync(path.join(out, 't.img')).equals(fs.readFileSync(path.join(out, 'g.img'))));
   });
 
-  it('builds every layer of an OCI image layout, keeping whiteouts and opaque directories', () => {
+  it('builds zstd-compressed tar layers (zstd CLI: with and without the size in the frame) as the plain tar', () => {
+    const src = sampleTree();
+    const out = tmp.make('cfs-zst-');
+    sh(
+      `tar --format=pax -cf ${out}/l.tar -C ${src} . && zstd -q -19 -c ${out}/l.tar > ${out}/sized.tar.zst && cat ${out}/l.tar | zstd -q -c > ${out}/streamed.tar.zst`,
+      out,
+    );
+    const build = (s: string, img: string) => {
+      const r = runCli(['image', 'build', '-q', s, '-o', path.join(out, img)]);
+      assert.equal(r.status, 0, r.stderr);
+      return fs.readFileSync(path.join(out, img));
+    };
+    const plain = build(`${out}/l.tar`, 't.img');
+    assert.ok(build(`${out}/sized.tar.zst`, 's.img').equals(plain));
+    assert.ok(build(`${out}/streamed.tar.zst`, 'z.img').equals(plain));
+    // A damaged zstd layer is refused with a message naming the file.
+    const z = fs.readFileSync(`${out}/sized.tar.zst`);
+    fs.writeFileSync(`${out}/bad.tar.zst`, z.subarray(0, Math.floor(z.length / 2)));
+    const bad = runCli(['image', 'build', '-q', `${out}/bad.tar.zst`, '-o', path.join(out, 'b.img')]);
+    assert.notEqual(bad.status, 0);
+    assert.match(flat(bad.stderr), /bad\.tar\.zst.*zstd/);
+    assert.ok(!fs.existsSync(path.join(out, 'b.img')));
+  });
+
+  it('builds every layer of an OCI image layout (gzip and zstd layers), keeping whiteouts and opaque directories', () => {
     const lay = tmp.make('cfs-oci-');
     const work = tmp.make('cfs-ociw-');
     sh(
@@ -119,10 +143,17 @@ describe('runsc image build / inspect', function () {
       fs.writeFileSync(path.join(blobs, h), b);
       return { digest: `sha256:${h}`, size: b.length };
     };
-    const layers = ['l1.tar', 'l2.tar'].map((f) => ({
-      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-      ...put(zlib.gzipSync(fs.readFileSync(path.join(work, f)))),
-    }));
+    sh('zstd -q -c l2.tar > l2.tar.zst', work);
+    const layers = [
+      {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        ...put(zlib.gzipSync(fs.readFileSync(path.join(work, 'l1.tar')))),
+      },
+      {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd',
+        ...put(fs.readFileSync(path.join(work, 'l2.tar.zst'))),
+      },
+    ];
     const config = put(Buffer.from('{}'));
     const manifest = put(
       Buffer.from(

@@ -15,6 +15,7 @@ import {
   type AddressSpace,
   type Context,
   type ContextOwner,
+  type ForeignFile,
   type Platform,
   type PlatformCapabilities,
   type PlatformInit,
@@ -49,6 +50,11 @@ const SYS_mmap = 9;
 const SYS_mprotect = 10;
 const SYS_munmap = 11;
 const SYS_clone = 56;
+const SYS_close = 3;
+const SYS_pidfd_open = 434;
+const SYS_pidfd_getfd = 438;
+const MAP_PRIVATE = 0x02;
+const PROT_WRITE = 2;
 const SYS_prctl = 157;
 const SIGKILL = 9;
 const SIGCHLD = 17;
@@ -116,6 +122,54 @@ export class PtraceAddressSpace implements AddressSpace {
       fileOffset,
     );
     if (r !== addr) throw injectedCallError('mmap', r, this.pid);
+  }
+
+  /** Foreign files this stub holds: sentry object -> the stub's fd (-1: cannot be had). */
+  private readonly foreignFds = new Map<ForeignFile, number>();
+
+  mapForeign(addr: number, length: number, file: ForeignFile, fileOffset: number, prot: number): boolean {
+    this.check('mapForeign');
+    checkPageRange('mapForeign', addr, length, this.platform.capabilities.maxUserAddress);
+    if (!Number.isSafeInteger(fileOffset) || fileOffset < 0 || fileOffset % PAGE !== 0)
+      throw new RangeError(
+        `mapForeign: fileOffset must be a page-aligned non-negative integer (got ${fileOffset})`,
+      );
+    checkProt('mapForeign', prot);
+    if (prot & PROT_WRITE)
+      throw new RangeError(`mapForeign: ${file.name} is mapped read-only (prot ${prot})`);
+    const fd = this.foreignFd(file);
+    if (fd < 0) return false;
+    const n = this.platform.native;
+    const r = n.inject(this.pid, SYS_mmap, addr, length, prot, MAP_PRIVATE | MAP_FIXED, fd, fileOffset);
+    if (r !== addr) throw injectedCallError(`mmap of ${file.name}`, r, this.pid);
+    return true;
+  }
+
+  /**
+   * The stub's own descriptor for `file`, taken once from the sentry with pidfd_getfd (the
+   * stub may access the sentry: same user, and it is the sentry's child). -1 when the host
+   * refuses (old kernel, LSM): the caller copies instead.
+   */
+  private foreignFd(file: ForeignFile): number {
+    let fd = this.foreignFds.get(file);
+    if (fd !== undefined) return fd;
+    if (file.fd < 0) return -1; // closed by the sentry
+    const n = this.platform.native;
+    const pidfd = n.inject(this.pid, SYS_pidfd_open, process.pid, 0);
+    if (pidfd < 0) fd = pidfd;
+    else {
+      fd = n.inject(this.pid, SYS_pidfd_getfd, pidfd, file.fd, 0);
+      n.inject(this.pid, SYS_close, pidfd);
+    }
+    if (fd < 0) {
+      this.platform.logger?.warn(
+        { file: file.name, stub: this.pid, errno: -fd },
+        'ptrace: a stub cannot take the layer image from the sentry; its pages are copied instead',
+      );
+      fd = -1;
+    }
+    this.foreignFds.set(file, fd);
+    return fd;
   }
 
   unmap(addr: number, length: number): void {
@@ -339,6 +393,10 @@ export class PtracePlatform implements Platform {
   private cpu = -1;
   private pinned = false;
   private log?: PlatformLogger;
+  /** @internal For address spaces' log lines. */
+  get logger(): PlatformLogger | undefined {
+    return this.log;
+  }
   private readonly budgetUs: number;
   private readonly spinUs: number;
   private readonly contexts: (PtraceContext | undefined)[] = [];
@@ -372,6 +430,8 @@ export class PtracePlatform implements Platform {
       maxUserAddress: ptraceNative().setupStub(),
       // Stubs are ordinary host processes: rdtsc is not trapped and reads the host TSC.
       hostTsc: true,
+      // Stubs can take a file from the sentry (pidfd_getfd) and mmap it (mapForeign).
+      foreignMappings: true,
     };
     return this.caps;
   }

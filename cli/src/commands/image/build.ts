@@ -5,7 +5,7 @@ import { ExitCode } from '../../exit-codes';
 export default class ImageBuild extends Command {
   static override summary =
     'Pack a directory, a tar layer or an OCI image layout into containerfs layer images.';
-  static override description = `A directory or a tar layer (.tar or .tar.gz) gives one layer image at -o. An OCI image layout (a folder with oci-layout and index.json) gives one image per layer in the folder -o, with layers.json listing them bottom first. Whiteouts (.wh.NAME) and opaque directories (.wh..wh..opq) are kept as such in the image. The same input always gives the same bytes. Progress (files and bytes) goes to stderr: a bar on a terminal, a summary line otherwise. The format is described in docs/containerfs.md.`;
+  static override description = `A directory or a tar layer (.tar, .tar.gz or .tar.zst) gives one layer image at -o. An OCI image layout (a folder with oci-layout and index.json) gives one image per layer in the folder -o, with layers.json listing them bottom first. Whiteouts (.wh.NAME) and opaque directories (.wh..wh..opq) are kept as such in the image. The same input always gives the same bytes. Progress (files and bytes) goes to stderr: a bar on a terminal, a summary line otherwise. The format is described in docs/containerfs.md.`;
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> ./rootfs -o rootfs.img',

@@ -11,6 +11,7 @@
 import { hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { coreNative } from '../../../../core/native';
+import type { ForeignFile } from '../../../../core/plugins/platform';
 import { ROOT_HASH, probe, type PathHash } from './bloom';
 import { crc32 } from './crc32';
 import {
@@ -157,23 +158,59 @@ export class LayerImage {
     if ((root.mode & S_IFMT) !== S_IFDIR) bad('root inode is not a directory');
   }
 
-  /** Map an image file read-only (the fd is closed after mapping; the mapping stays). */
+  /**
+   * The image file, open read-only for the life of this object when it was opened from a
+   * path (platforms that can map a host file map file pages from it; see pagesOf).
+   */
+  file?: ForeignFile;
+
+  /** Map an image file read-only; the fd stays open (close() closes it, the mapping stays). */
   static open(path: string): LayerImage {
     const fd = fs.openSync(path, 'r');
     try {
-      return LayerImage.fromFd(fd, path);
-    } finally {
+      const img = LayerImage.fromFd(fd, path);
+      img.file = { fd, name: path };
+      return img;
+    } catch (e) {
       fs.closeSync(fd);
+      throw e;
     }
   }
 
-  /** Map an open image file read-only. */
+  /** Map an open image file read-only (the caller keeps the fd). */
   static fromFd(fd: number, name: string): LayerImage {
     const size = fs.fstatSync(fd).size;
     if (size < PAGE)
       throw new ImageCorrupt(name, `file is ${size} bytes, shorter than the ${PAGE}-byte header page`);
     const ab = coreNative().mapShared(fd, 0, size, false);
     return new LayerImage(new Uint8Array(ab), name);
+  }
+
+  /** Close the image file (mappings made from it, here and in apps, stay valid). */
+  close(): void {
+    const f = this.file as { fd: number } | undefined;
+    this.file = undefined;
+    if (!f || f.fd < 0) return;
+    const fd = f.fd;
+    // Page caches made from this image still name the object: -1 tells platforms the fd
+    // is gone (they copy instead of reaching a reused descriptor number).
+    f.fd = -1;
+    fs.closeSync(fd);
+  }
+
+  /**
+   * A regular file's pages as they lie in the image, for mapping them into the app: its
+   * contents (SHA-256 checked here, before any mapping) and the zero padding to the page
+   * end. Undefined when the image has no open file, the file is empty, or its padding is not
+   * zero (an app must see zeros after EOF; the caller then copies instead).
+   */
+  pagesOf(r: InodeRec): { file: ForeignFile; offset: number; bytes: Uint8Array } | undefined {
+    const data = this.contents(r);
+    if (!this.file || data.length === 0) return undefined;
+    const end = r.offset + Math.ceil(r.size / PAGE) * PAGE;
+    if (end > this.imageSize) return undefined;
+    for (let i = r.offset + r.size; i < end; i++) if (this.bytes[i] !== 0) return undefined;
+    return { file: this.file, offset: r.offset, bytes: this.bytes.subarray(r.offset, end) };
   }
 
   private u32(off: number): number {

@@ -134,6 +134,11 @@ export class Containerfs implements Filesystem {
     return `ro,layers=${this.layers.length}`;
   }
 
+  /** Close the image files (their mappings, in the sentry and in apps, stay). */
+  release(): void {
+    for (const l of this.layers) l.img.close();
+  }
+
   /** Turn a damaged-image error into EIO, logging which file of which image. */
   corrupt(e: unknown, path: string): never {
     if (e instanceof ImageCorrupt) {
@@ -299,16 +304,30 @@ export class CfsInode extends ReadOnlyInode implements Inode {
     return new CfsFile(flags, this);
   }
 
-  /** The page cache shared by MAP_SHARED mappings (filled from the image mapping). */
+  /**
+   * The file's page cache, shared by every mapping of it: the image's own pages where the
+   * platform can map them into the app (MemObject.ofForeign; read-only private mappings and
+   * read-only ELF segments then use no memory-file pages), else one copy in the memory file
+   * filled from the image mapping. The SHA-256 is checked before it is first handed out.
+   */
   sharedObject(): MemObject {
     if (!this.fs.opts.mf) throw new SysError(19 /* ENODEV */);
     if (!this.cache) {
       const data = this.contents();
-      this.cache = new MemObject(this.fs.opts.mf, (off, dst) => {
-        const n = Math.max(0, Math.min(dst.length, data.length - off));
-        if (n > 0) dst.set(data.subarray(off, off + n));
-        if (n < dst.length) dst.fill(0, n);
-      });
+      const { layer, rec } = this.top;
+      let pages;
+      try {
+        pages = layer.img.pagesOf(rec);
+      } catch (e) {
+        return this.fs.corrupt(e, this.path);
+      }
+      this.cache = pages
+        ? MemObject.ofForeign(this.fs.opts.mf, pages)
+        : new MemObject(this.fs.opts.mf, (off, dst) => {
+            const n = Math.max(0, Math.min(dst.length, data.length - off));
+            if (n > 0) dst.set(data.subarray(off, off + n));
+            if (n < dst.length) dst.fill(0, n);
+          });
     }
     return this.cache;
   }
@@ -366,6 +385,10 @@ export class CfsFile extends FileDescription implements Mappable {
     return this;
   }
   sharedObject(): MemObject {
+    return this.node.sharedObject();
+  }
+  /** The image's bytes never change under a mapping: private read-only mappings share them. */
+  readOnlyPageCache(): MemObject {
     return this.node.sharedObject();
   }
   readForMap(off: number, dst: Uint8Array): number {

@@ -1,5 +1,5 @@
 /**
- * The packer: a directory, a tar layer (optionally gzip) or an OCI image layout into
+ * The packer: a directory, a tar layer (optionally gzip or zstd) or an OCI image layout into
  * layer images. A directory or tar gives one image; an OCI layout gives one image per
  * layer plus `layers.json` (their file names, bottom first) in the output folder.
  */

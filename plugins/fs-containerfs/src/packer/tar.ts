@@ -1,10 +1,11 @@
 /**
- * Tar layers (ustar, GNU long names, pax extended headers; optionally gzip-compressed)
+ * Tar layers (ustar, GNU long names, pax extended headers; optionally gzip- or zstd-compressed)
  * into image entries. OCI whiteouts are honoured: `.wh.NAME` hides NAME of lower layers,
  * `.wh..wh..opq` makes its directory opaque. pax `SCHILY.xattr.*` records become xattrs.
  * The whole (decompressed) layer is held in memory while packing.
  */
 import * as zlib from 'node:zlib';
+import { decompress as zstdDecompress } from 'fzstd';
 import type { Entry } from '../format/writer';
 
 export class TarError extends Error {}
@@ -68,9 +69,28 @@ export interface TarOptions {
   whiteouts?: boolean;
 }
 
-/** Parse a tar (or .tar.gz) layer into entries, in archive order. */
+/** Whether `buf` starts with the zstd frame magic (28 b5 2f fd). */
+export function isZstd(buf: Uint8Array): boolean {
+  return buf.length > 4 && buf[0] === 0x28 && buf[1] === 0xb5 && buf[2] === 0x2f && buf[3] === 0xfd;
+}
+
+/** The tar bytes of a layer: gunzipped or zstd-decompressed when it starts with their magic. */
+export function decompressLayer(input: Buffer): Buffer {
+  if (isGzip(input)) return zlib.gunzipSync(input);
+  if (isZstd(input)) {
+    try {
+      const out = zstdDecompress(input);
+      return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    } catch (e) {
+      throw new Error(`zstd: cannot decompress the layer: ${(e as Error).message}`);
+    }
+  }
+  return input;
+}
+
+/** Parse a tar (.tar, .tar.gz or .tar.zst) layer into entries, in archive order. */
 export function tarEntries(input: Buffer, opts: TarOptions = {}): Entry[] {
-  const buf = isGzip(input) ? zlib.gunzipSync(input) : input;
+  const buf = decompressLayer(input);
   const whiteouts = opts.whiteouts ?? true;
   const out: Entry[] = [];
   const opaque: string[] = [];
