@@ -68,7 +68,7 @@ export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
         upper: new Tmpfs({ mf: opts.mf, size: opts.tmpfsSize, mode: 0o755 }),
         lower: opts.lower,
       });
-  const ns = overlay ? new MountNamespace(overlay, 'overlay') : new MountNamespace(opts.lower, 'rootfs');
+  const ns = overlay ? new MountNamespace(overlay, 'overlay') : new MountNamespace(opts.lower, 'none');
   const root = ns.rootVd();
   const rd = root.dentry;
   const at = (d: Dentry): VirtualDentry => new VirtualDentry(ns.root, d);
