@@ -61,7 +61,11 @@ describe('gofer mode 9p, overlay none: the busybox and C suites write the host t
           const left = contents(D);
           fs.rmSync(D, { recursive: true, force: true });
           const sandbox = runSandbox([BB, 'sh', '-c', script], { env: { D } });
-          assert.equal(sandbox.stdout, native.stdout, 'stdout');
+          assert.equal(
+            sandbox.stdout,
+            native.stdout,
+            `stdout (status ${sandbox.status}, stderr: ${sandbox.stderr})`,
+          );
           assert.equal(sandbox.stderr, native.stderr, 'stderr');
           assert.equal(sandbox.status, native.status, 'exit status');
           // No overlay: the sandbox's writes are on the host, as the native run's were.
@@ -94,7 +98,11 @@ describe('gofer mode 9p, overlay none: the busybox and C suites write the host t
             const left = dir ? contents(dir) : null;
             if (dir) fs.rmSync(dir, { recursive: true, force: true });
             const sandbox = runSandbox(args);
-            assert.equal(sandbox.stdout, native.stdout, 'stdout');
+            assert.equal(
+              sandbox.stdout,
+              native.stdout,
+              `stdout (status ${sandbox.status}, stderr: ${sandbox.stderr})`,
+            );
             assert.equal(sandbox.stderr, native.stderr, 'stderr');
             assert.equal(sandbox.status, native.status, 'exit status');
             if (dir) assert.deepEqual(contents(dir), left, `what ${dir} holds afterwards`);

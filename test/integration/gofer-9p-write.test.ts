@@ -8,13 +8,15 @@
  */
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildC, runNative } from './harness';
 import {
   childrenMatching,
+  freePort,
   makeRootTree,
   runscDo,
   sleep,
@@ -34,6 +36,8 @@ function treeState(root: string): string[] {
     return `${rel} ${st.mode.toString(8)} ${size} ${st.nlink} ${st.uid}:${st.gid} ${extra}`;
   });
 }
+
+const DIOD = '/usr/sbin/diod';
 
 describe('gofer mode 9p, overlay none: the sandbox writes the host through the gofer', function () {
   this.timeout(300_000);
@@ -77,6 +81,57 @@ describe('gofer mode 9p, overlay none: the sandbox writes the host through the g
     const g2 = fs.statSync(path.join(tree, 'w', 'd', 'g2'));
     assert.equal(g2.mtimeMs, fs.statSync(path.join(nat, 'd', 'g2')).mtimeMs, 'utimensat reached the host');
     fs.rmSync(path.join(tree, 'w'), { recursive: true });
+  });
+
+  it("the same program against Debian's diod as the 9P server (Tremove/Trename fallbacks, path-based fids)", async () => {
+    if (!fs.existsSync(DIOD))
+      throw new Error(`${DIOD} is missing: install Debian's diod package (apt-get install diod)`);
+    const bin = buildC('gofer_write');
+    fs.copyFileSync(bin, path.join(tree, 'gofer_write'));
+    fs.chmodSync(path.join(tree, 'gofer_write'), 0o755);
+    const nat = path.join(tmp, 'native-diod');
+    fs.mkdirSync(nat);
+    const native = runNative([bin, nat]);
+    assert.equal(native.status, 0, native.stderr);
+    fs.mkdirSync(path.join(tree, 'w'));
+    const port = await freePort();
+    const diod = spawn(DIOD, ['-f', '-n', '-e', tree, '-l', `127.0.0.1:${port}`, '-L', 'stderr'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    procs.push(diod);
+    let diodErr = '';
+    diod.stderr!.on('data', (d: Buffer) => (diodErr += d.toString()));
+    try {
+      for (let i = 0; ; i++) {
+        const ok = await new Promise<boolean>((r) => {
+          const c = net.connect(port, '127.0.0.1');
+          c.once('connect', () => (c.destroy(), r(true)));
+          c.once('error', () => r(false));
+        });
+        if (ok) break;
+        if (i > 100 || diod.exitCode !== null) throw new Error(`diod did not start: ${diodErr}`);
+        await sleep(50);
+      }
+      const cfg = path.join(tmp, 'diod-rw.json');
+      fs.writeFileSync(
+        cfg,
+        JSON.stringify({ gofer: { mode: '9p', overlay: 'none', server: `127.0.0.1:${port}`, aname: tree } }),
+      );
+      const { proc, done } = runscDo(cfg, ['--cwd', '/', '--', '/gofer_write', '/w']);
+      procs.push(proc);
+      const r = await done;
+      assert.equal(r.stderr, native.stderr);
+      assert.equal(r.code, native.status);
+      // diod answers fstat of an open, unlinked file from its path-based fid (nlink 1, not
+      // 0): its behaviour, as Linux's own 9p client would show. Every other line as Linux.
+      const unlinked = /^fstat nlink \d+ size 5$/m;
+      assert.match(r.stdout, unlinked);
+      assert.equal(r.stdout.replace(unlinked, ''), native.stdout.replace(unlinked, ''));
+      assert.deepEqual(treeState(path.join(tree, 'w')), treeState(nat));
+    } finally {
+      diod.kill('SIGTERM');
+      fs.rmSync(path.join(tree, 'w'), { recursive: true, force: true });
+    }
   });
 
   it('busybox file commands write the host tree as in a chroot of it', async () => {

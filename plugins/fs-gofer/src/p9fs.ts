@@ -34,6 +34,8 @@ import {
   ENOENT,
   ENOTDIR,
   ENXIO,
+  EOPNOTSUPP,
+  EPERM,
   EROFS,
   SysError,
 } from '../../../core/abi/errno';
@@ -403,6 +405,20 @@ export class P9fs implements Filesystem {
     return { fid, reply: r };
   }
 
+  /**
+   * Dependent requests in one round trip when the server answers in order (runsc gofer),
+   * else one at a time; after a failure the rest are not sent (they fail with the same error).
+   */
+  chain(reqs: Request[]): (Message | SysError)[] {
+    if (this.conn.ordered) return this.conn.callMany(reqs);
+    const out: (Message | SysError)[] = [];
+    for (const r of reqs) {
+      const prev = out[out.length - 1];
+      out.push(prev instanceof SysError ? prev : this.conn.callMany([r])[0]);
+    }
+    return out;
+  }
+
   /** Stat of an Rgetattr. */
   statOf(a: MessageOf<'Rgetattr'>): Stat {
     return {
@@ -438,6 +454,20 @@ export class P9fs implements Filesystem {
     fid = this.walk(this.dirFid(d.parent), [d.name]);
     this.adoptDirFid(d, fid);
     return fid;
+  }
+
+  /**
+   * A directory moved: fids of it and below it are clunked (servers whose fids name paths,
+   * like diod, would keep the old path in them); they are walked again on demand.
+   */
+  dropDirFidsUnder(d: P9Inode): void {
+    for (const n of [...this.dirFids.keys()]) {
+      for (let a: P9Inode | null = n; a; a = a.parent)
+        if (a === d) {
+          this.dropDirFid(n);
+          break;
+        }
+    }
   }
 
   /** Clunks the fid a directory holds (it was removed). */
@@ -771,12 +801,37 @@ export class P9Inode implements Inode {
     }
   }
 
-  /** A new child made by this client: look it up (one round trip) and remember it. */
-  private made(name: string): P9Inode {
+  /**
+   * Sends `req` (Tmkdir, Tsymlink, Tmknod in this directory), then walks to the new `name` and
+   * reads its attributes, in one round trip with runsc gofer; remembers the new child.
+   */
+  private make(req: Request, name: string): P9Inode {
+    const dfid = this.fs.dirFid(this);
+    const fid = this.fs.fids.alloc();
+    const [m, w, a] = this.fs.chain([
+      req,
+      { op: 'Twalk', fid: dfid, newfid: fid, wnames: [toWire(name)] },
+      { op: 'Tgetattr', fid, requestMask: GETATTR.BASIC },
+    ]);
+    const walked = !(w instanceof SysError) && w.op === 'Rwalk' && w.qids.length === 1;
+    // The new fid is kept only for a new directory (as its directory fid).
+    const keep =
+      walked &&
+      !(m instanceof SysError) &&
+      !(a instanceof SysError) &&
+      a.op === 'Rgetattr' &&
+      (a.mode & S_IFMT) === S_IFDIR;
+    if (!walked) this.fs.fids.release(fid);
+    else if (!keep) this.fs.clunk(fid);
+    if (m instanceof SysError) throw m;
     this.changed();
-    this.kids.delete(name);
-    const c = this.lookup(name);
-    if (!c) throw new SysError(EIO, `${name} is gone right after it was made`);
+    this.forget(name);
+    if (!walked)
+      throw w instanceof SysError ? w : new SysError(EIO, `${name} is gone right after it was made`);
+    if (a instanceof SysError) throw a;
+    const c = new P9Inode(this.fs, this, name, this.fs.statOf(a as MessageOf<'Rgetattr'>));
+    this.kids.set(name, c);
+    if ((c.mode & S_IFMT) === S_IFDIR) this.fs.adoptDirFid(c, fid);
     return c;
   }
 
@@ -797,71 +852,79 @@ export class P9Inode implements Inode {
 
   create(name: string, mode: number, creds: Credentials): P9Inode {
     this.writable();
-    // Clone the directory's fid, then Tlcreate turns the clone into the new open file.
-    const r = this.fs.walkThen(this.fs.dirFid(this), [], (fid) => ({
-      op: 'Tlcreate',
-      fid,
-      name: toWire(name),
-      flags: O_RDWR | O_EXCL,
-      mode: mode & 0o7777,
-      gid: creds.fsgid,
-    }));
-    this.changed();
-    let st: Stat;
-    try {
-      st = this.fs.getattr(r.fid);
-    } catch (e) {
-      this.fs.clunk(r.fid);
-      throw e;
+    // Clone the directory's fid, Tlcreate turns the clone into the new open file, Tgetattr.
+    const fid = this.fs.fids.alloc();
+    const [w, c, a] = this.fs.chain([
+      { op: 'Twalk', fid: this.fs.dirFid(this), newfid: fid, wnames: [] },
+      {
+        op: 'Tlcreate',
+        fid,
+        name: toWire(name),
+        flags: O_RDWR | O_EXCL,
+        mode: mode & 0o7777,
+        gid: creds.fsgid,
+      },
+      { op: 'Tgetattr', fid, requestMask: GETATTR.BASIC },
+    ]);
+    if (w instanceof SysError) {
+      this.fs.fids.release(fid);
+      throw w;
     }
+    if (c instanceof SysError || a instanceof SysError) {
+      this.fs.clunk(fid);
+      if (!(c instanceof SysError)) this.changed();
+      throw c instanceof SysError ? c : a;
+    }
+    this.changed();
+    const st = this.fs.statOf(a as MessageOf<'Rgetattr'>);
     this.forget(name);
     const child = new P9Inode(this.fs, this, name, st);
     this.kids.set(name, child);
-    child.createFid = r.fid;
+    child.createFid = fid;
     this.own(child, creds);
     return child;
   }
 
   mkdir(name: string, mode: number, creds: Credentials): P9Inode {
     this.writable();
-    this.fs.conn.call({
-      op: 'Tmkdir',
-      dfid: this.fs.dirFid(this),
-      name: toWire(name),
-      mode: mode & 0o7777,
-      gid: creds.fsgid,
-    });
-    const c = this.made(name);
+    const c = this.make(
+      { op: 'Tmkdir', dfid: this.fs.dirFid(this), name: toWire(name), mode: mode & 0o7777, gid: creds.fsgid },
+      name,
+    );
     this.own(c, creds);
     return c;
   }
 
   mknod(name: string, mode: number, rdev: number, creds: Credentials): P9Inode {
     this.writable();
-    this.fs.conn.call({
-      op: 'Tmknod',
-      dfid: this.fs.dirFid(this),
-      name: toWire(name),
-      mode,
-      major: Math.floor(rdev / 256) & 0xfff,
-      minor: (rdev & 0xff) | (Math.floor(rdev / 0x100000) & 0xfff00),
-      gid: creds.fsgid,
-    });
-    const c = this.made(name);
+    const c = this.make(
+      {
+        op: 'Tmknod',
+        dfid: this.fs.dirFid(this),
+        name: toWire(name),
+        mode,
+        major: Math.floor(rdev / 256) & 0xfff,
+        minor: (rdev & 0xff) | (Math.floor(rdev / 0x100000) & 0xfff00),
+        gid: creds.fsgid,
+      },
+      name,
+    );
     this.own(c, creds);
     return c;
   }
 
   symlink(name: string, target: string, creds: Credentials): P9Inode {
     this.writable();
-    this.fs.conn.call({
-      op: 'Tsymlink',
-      fid: this.fs.dirFid(this),
-      name: toWire(name),
-      symtgt: toWire(target),
-      gid: creds.fsgid,
-    });
-    const c = this.made(name);
+    const c = this.make(
+      {
+        op: 'Tsymlink',
+        fid: this.fs.dirFid(this),
+        name: toWire(name),
+        symtgt: toWire(target),
+        gid: creds.fsgid,
+      },
+      name,
+    );
     // The owner of a symlink is changed without following it (Tsetattr of the link fid).
     this.own(c, creds);
     return c;
@@ -889,7 +952,20 @@ export class P9Inode implements Inode {
 
   private remove(name: string, flags: number): void {
     this.writable();
-    this.fs.conn.call({ op: 'Tunlinkat', dirfid: this.fs.dirFid(this), name: toWire(name), flags });
+    const dirfid = this.fs.dirFid(this);
+    try {
+      this.fs.conn.call({ op: 'Tunlinkat', dirfid, name: toWire(name), flags });
+    } catch (e) {
+      if (!(e instanceof SysError && e.errno === EOPNOTSUPP)) throw e;
+      // Servers without Tunlinkat (diod): Tremove of a walked fid (which clunks it).
+      const fid = this.fs.walk(dirfid, [name]);
+      try {
+        this.fs.conn.call({ op: 'Tremove', fid });
+      } finally {
+        this.fs.fids.release(fid);
+      }
+    }
+    if (this.kids.get(name)?.type === S_IFDIR) this.fs.dropDirFid(this.kids.get(name)!);
     this.changed();
     this.forget(name);
   }
@@ -900,13 +976,26 @@ export class P9Inode implements Inode {
     // 9P2000.L has no exchange or whiteout; RENAME_NOREPLACE was checked by the VFS.
     if (flags & ~RENAME_NOREPLACE) throw new SysError(EINVAL);
     const moved = this.lookup(oldName);
-    this.fs.conn.call({
-      op: 'Trenameat',
-      olddirfid: this.fs.dirFid(this),
-      oldname: toWire(oldName),
-      newdirfid: this.fs.dirFid(newDir),
-      newname: toWire(newName),
-    });
+    const olddirfid = this.fs.dirFid(this);
+    const newdirfid = this.fs.dirFid(newDir);
+    try {
+      this.fs.conn.call({
+        op: 'Trenameat',
+        olddirfid,
+        oldname: toWire(oldName),
+        newdirfid,
+        newname: toWire(newName),
+      });
+    } catch (e) {
+      if (!(e instanceof SysError && e.errno === EOPNOTSUPP)) throw e;
+      // Servers without Trenameat (diod): Trename of a walked fid.
+      const fid = this.fs.walk(olddirfid, [oldName]);
+      try {
+        this.fs.conn.call({ op: 'Trename', fid, dfid: newdirfid, name: toWire(newName) });
+      } finally {
+        this.fs.clunk(fid);
+      }
+    }
     this.changed();
     newDir.changed();
     newDir.forget(newName);
@@ -921,6 +1010,9 @@ export class P9Inode implements Inode {
         );
       newDir.kids.set(newName, moved);
       moved.stale = true;
+      if (moved.type === S_IFDIR) this.fs.dropDirFidsUnder(moved);
+      // An idle read fid may name the old path on such servers too.
+      else moved.dropReadFid();
     }
   }
 
@@ -970,7 +1062,17 @@ export class P9Inode implements Inode {
     });
   }
 
+  /**
+   * Whether xattrs are read from the server: not under the overlay (as before the write path:
+   * the read-only lower shows none, so copy-up costs no round trip), nor for symlinks (the
+   * gofer does not serve theirs).
+   */
+  private get xattrsServed(): boolean {
+    return this.fs.writable && this.type !== S_IFLNK;
+  }
+
   getxattr(name: string): Uint8Array | null {
+    if (!this.xattrsServed) return null;
     try {
       return this.xattrRead(name);
     } catch (e) {
@@ -980,6 +1082,7 @@ export class P9Inode implements Inode {
   }
 
   listxattr(): string[] {
+    if (!this.xattrsServed) return [];
     const b = this.xattrRead('');
     return fromWire(b.toString('utf8'))
       .split('\0')
@@ -989,6 +1092,7 @@ export class P9Inode implements Inode {
   /** Txattrcreate on a clone of this inode's fid, the value written, then the clunk that sets it. */
   private xattrWrite(name: string, value: Uint8Array, flags: number): void {
     this.writable();
+    if (this.type === S_IFLNK) throw new SysError(EPERM);
     this.withFid((fid) => {
       const x = this.fs.walk(fid, []);
       try {
