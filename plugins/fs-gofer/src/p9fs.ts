@@ -130,6 +130,15 @@ export class SyncP9Conn {
     return !this.dead;
   }
 
+  /** The peer is known to be gone (its process exited): later operations fail with EIO. */
+  peerGone(why: string): void {
+    try {
+      this.lost(why);
+    } catch {
+      /* lost() throws the EIO for a caller; there is none here */
+    }
+  }
+
   private lost(why: string): never {
     if (!this.dead) {
       this.dead = why;

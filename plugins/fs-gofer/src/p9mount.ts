@@ -67,6 +67,11 @@ export function mountP9(source: string, o: MountP9Options): P9fs {
   child.unref();
   // runsc gofer serves requests in order, so dependent requests may be pipelined.
   const conn = new SyncP9Conn(mine, o.log, `runsc gofer (pid ${child.pid})`, true);
+  // Its death is logged with the cause as soon as the sentry hears of it (a closed
+  // connection says it too, at the next request; the line is logged once).
+  child.once('exit', (code, signal) =>
+    conn.peerGone(signal ? `killed by ${signal}` : `exited with status ${code}`),
+  );
   try {
     return new P9fs(conn, {
       mf: o.mf,
