@@ -1447,6 +1447,14 @@ export class P9File extends FileDescription implements Mappable {
     if (this.writable) c.mappedWritable = true;
     return c;
   }
+  /**
+   * Private read-only mappings (program text) share the page cache when the file cannot
+   * change beneath them: a read-only tree (under the overlay) with exclusive file access.
+   */
+  readOnlyPageCache(): MemObject {
+    if (this.node.fs.writable || this.node.fs.shared) throw new SysError(EOPNOTSUPP);
+    return this.node.pageCache();
+  }
   readForMap(off: number, dst: Uint8Array): number {
     return this.node.readAt(this.fid, dst, off);
   }
