@@ -1,24 +1,29 @@
 /**
- * p9fs: the sentry-side client of the gofer (`gofer.mode: 9p`): a read-only filesystem whose
- * files are reached over 9P2000.L, through a socket to `runsc gofer` (or any 9P2000.L
- * server, e.g. Debian's diod). The rootfs puts it under the overlay's tmpfs upper, exactly as
- * directfs, so the sandbox can still write (copy-up); nothing is written back to the server.
+ * p9fs: the sentry-side client of the gofer (`gofer.mode: 9p`): a filesystem whose files are
+ * reached over 9P2000.L, through a socket to `runsc gofer` (or any 9P2000.L server, e.g.
+ * Debian's diod). Under the overlay (`gofer.overlay: memory`, the default) it is the
+ * read-only lower layer and every change is EROFS (the overlay copies up first); with
+ * `overlay: none` it is the root and writes reach the server (docs/gofer.md).
  *
- * The sentry's filesystem interface is synchronous, so the client is too: one request at a
- * time on a blocking socket (SyncP9Conn), tag 1, the reply read before the next request.
+ * The sentry's filesystem interface is synchronous, so the client is too (SyncP9Conn): a
+ * blocking socket, requests pipelined when they do not depend on each other or when the
+ * server answers in order (runsc gofer), replies matched by tag.
  *
  * Fids: every directory whose fid is in use keeps one (at most MAX_DIR_FIDS, least recently
- * used are clunked and re-walked from their parent on demand). A regular file opened for
- * reading gets one fid (Twalk + Tlopen) shared by all its open files (reads are positional)
- * and kept after the last close for the next open (at most MAX_IDLE_READ_FIDS idle ones).
- * Symlinks are walked to when read and clunked. Clunks are sent without waiting for the
- * reply. With runsc gofer, which answers in order, a walk and the request on the new fid
- * go in one write (one round trip). Attributes are fetched at lookup
- * and kept (gVisor's "exclusive" file access: the tree is assumed not to change beneath the
- * sandbox).
+ * used are clunked and re-walked from their parent on demand; renames keep each inode's
+ * parent and name right). A regular file opened for reading gets one fid shared by all its
+ * read-only open files (reads are positional) and kept after the last close (at most
+ * MAX_IDLE_READ_FIDS idle ones); files open for writing share one fid per access mode.
+ * Clunks are sent without waiting for the reply.
  *
- * Gofer death: any I/O error on the socket marks the connection dead, logs one error line,
- * and every later operation fails with EIO (the app sees EIO; the sentry keeps running).
+ * Caches (gVisor's --file-access): `exclusive` keeps attributes and directory listings
+ * (changed by this client's own operations); `shared` re-reads attributes on stat and on the
+ * lookup of a known name, and never keeps listings. write(2) is write-through; files mapped
+ * MAP_SHARED get a page cache (P9PageCache) written back on fsync, last close and unmap.
+ *
+ * Gofer death: any I/O error on the socket (or the gofer child's exit) marks the connection
+ * dead, logs one error line, and every later operation fails with EIO (the app sees EIO;
+ * the sentry keeps running).
  *
  * Names: the sentry's names are byte strings (one char per byte); they are sent as UTF-8, so
  * host names that are not valid UTF-8 are not reachable in this mode.
