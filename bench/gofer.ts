@@ -5,9 +5,13 @@
  * `gofer.mode: directfs` (the default) and `gofer.mode: 9p` (the runsc gofer process), and
  * under gVisor's runsc, in the same run. Timed by the program itself (C, compiled here).
  *
+ * Write side: 64 MiB sequential write (1 MiB writes, fsync) and create + write + close of
+ * 2,000 small files, in a host directory under /tmp. With the overlay (tsvisor, tsvisor-9p,
+ * gvisor) they land in its tmpfs upper; the -rw variants (gofer.overlay: none; gVisor's
+ * --overlay2=none do --force-overlay=false) write the host through the gofer.
+ *
  * Notes: "cold" is cold for the sandbox (dentry cache, gofer fids); the host page cache is
- * warm for every variant. Writes go to /tmp, which both tsvisor modes keep in the overlay's
- * tmpfs upper (the lower layer is read-only), so the write case does not reach the gofer.
+ * warm for every variant.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -28,6 +32,8 @@ const SOURCE = String.raw`
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#define SMALL 2000
 
 static double now(void) {
   struct timespec t;
@@ -87,8 +93,25 @@ int main(int argc, char **argv) {
   close(fd);
   double t5 = now();
   unlink(p);
-  printf("cold-open %.3f\nwarm-open %.3f\nstat %.3f\nread-64MiB %.3f\nwrite-64MiB %.3f\n", t1 - t0, t2 - t1,
-         t3 - t2, t4 - t3, t5 - t4);
+  /* create + write 100 bytes + close of SMALL new files */
+  char d[4096];
+  snprintf(d, sizeof d, "%s/small", scratch);
+  if (mkdir(d, 0755) < 0) { perror(d); return 1; }
+  double t6 = now();
+  for (int i = 0; i < SMALL; i++) {
+    snprintf(p, sizeof p, "%s/f%d", d, i);
+    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, buf, 100) != 100) { perror(p); return 1; }
+    close(fd);
+  }
+  double t7 = now();
+  for (int i = 0; i < SMALL; i++) {
+    snprintf(p, sizeof p, "%s/f%d", d, i);
+    unlink(p);
+  }
+  rmdir(d);
+  printf("cold-open %.3f\nwarm-open %.3f\nstat %.3f\nread-64MiB %.3f\nwrite-64MiB %.3f\nsmall-files %.3f\n", t1 - t0,
+         t2 - t1, t3 - t2, t4 - t3, t5 - t4, t7 - t6);
   return total == 0;
 }
 `;
@@ -141,28 +164,40 @@ function runOnce(argv: string[]): Map<string, number> {
 
 export const benchmark: Benchmark = {
   name: 'gofer',
-  description: `root filesystem: cold/warm open of ${DIRS * FILES_PER_DIR} files, stat, 64 MiB read/write — native, tsvisor directfs, tsvisor 9p (runsc gofer), gVisor`,
+  description: `root filesystem: cold/warm open of ${DIRS * FILES_PER_DIR} files, stat, 64 MiB read/write, small-file creation — native, tsvisor directfs, tsvisor 9p (runsc gofer, with and without the overlay), gVisor (with and without)`,
   async run(ctx: BenchContext) {
     const tree = buildTree();
     const prog = buildProgram();
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-bench-gofer-out-'));
     const cfgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-bench-gofer-cfg-'));
-    const cfg = (mode: string) => {
-      const p = path.join(cfgDir, `${mode}.json`);
-      fs.writeFileSync(p, JSON.stringify({ gofer: { mode } }));
+    const cfg = (mode: string, overlay = 'memory') => {
+      const p = path.join(cfgDir, `${mode}-${overlay}.json`);
+      fs.writeFileSync(p, JSON.stringify({ gofer: { mode, overlay } }));
       return p;
     };
     const args = [prog, tree, String(DIRS), String(FILES_PER_DIR), scratch];
+    // gVisor writing the host through its gofer: --overlay2=none and do --force-overlay=false.
+    const g = ctx.gvisorDo(args);
+    const gvisorRw = g && [
+      g[0],
+      ...g.slice(1, g.indexOf('do')),
+      '--overlay2=none',
+      'do',
+      '--force-overlay=false',
+      ...args,
+    ];
     const variants: [string, string[] | undefined, string][] = [
       ['native', args, ''],
       ['tsvisor', [...ctx.runsc, '--config', cfg('directfs'), 'do', '--', ...args], ''],
       ['tsvisor-9p', [...ctx.runsc, '--config', cfg('9p'), 'do', '--', ...args], ''],
-      ['gvisor', ctx.gvisorDo(args), 'gVisor runsc is not installed (apt-get install runsc)'],
+      ['tsvisor-9p-rw', [...ctx.runsc, '--config', cfg('9p', 'none'), 'do', '--', ...args], ''],
+      ['gvisor', g, 'gVisor runsc is not installed (apt-get install runsc)'],
+      ['gvisor-rw', gvisorRw, 'gVisor runsc is not installed (apt-get install runsc)'],
     ];
     const rounds = Math.max(1, Math.min(ctx.rounds, 3));
     try {
       for (const [variant, argv, why] of variants) {
-        const metrics = ['cold-open', 'warm-open', 'stat', 'read-64MiB', 'write-64MiB'];
+        const metrics = ['cold-open', 'warm-open', 'stat', 'read-64MiB', 'write-64MiB', 'small-files'];
         if (!argv) {
           for (const k of metrics) ctx.skip(k, variant, why);
           continue;
@@ -180,7 +215,7 @@ export const benchmark: Benchmark = {
       fs.rmSync(cfgDir, { recursive: true, force: true });
     }
     ctx.note(
-      'gofer: tsvisor = gofer.mode directfs (default), tsvisor-9p = gofer.mode 9p; writes land in the overlay tmpfs upper in both modes; "cold" = first open by the sandbox (host page cache warm)',
+      'gofer: tsvisor = gofer.mode directfs (default), tsvisor-9p = gofer.mode 9p, both with the overlay (writes land in its tmpfs upper); tsvisor-9p-rw = mode 9p with overlay none and gvisor-rw = runsc --overlay2=none do --force-overlay=false (writes reach the host through the gofer); small-files = create + write 100 bytes + close of 2,000 new files; "cold" = first open by the sandbox (host page cache warm)',
     );
   },
 };

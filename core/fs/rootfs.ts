@@ -28,6 +28,11 @@ export interface DoMountOptions {
   mf: MemoryFile;
   /** The read-only lower layer (e.g. directfs of the host '/'). */
   lower: Filesystem;
+  /**
+   * No overlay: `lower` is writable and is the root itself (gofer `overlay: none`, writes
+   * reach the host through the gofer). Missing mount points are made in it.
+   */
+  noOverlay?: boolean;
   /** Size limit of the writable upper layer in bytes (default: half the memory file). */
   tmpfsSize?: number;
   /** procfs to mount at /proc; a factory is also used for mount -t proc. */
@@ -40,28 +45,35 @@ export interface DoMountNamespace {
   ns: MountNamespace;
   /** The root location (give it to FsContext as root and cwd). */
   root: VirtualDentry;
-  overlay: Overlay;
+  /** Absent with noOverlay. */
+  overlay?: Overlay;
   dev: Tmpfs;
 }
 
 /** Find or create directory `name` under (ns root) dentry `d` of a writable fs. */
-function ensureDir(d: Dentry, name: string): Dentry {
+function ensureDir(d: Dentry, name: string, keep = false): Dentry {
   const c = d.child(name);
   if (c && (c.inode.mode & S_IFMT) === S_IFDIR) return c;
+  // Never replace a file of a root that is not ours (no overlay: the host's).
+  if (c && keep) throw new Error(`the root's /${name} is not a directory; it is needed as a mount point`);
   if (c) d.inode.unlink!(name);
   d.drop(name, true);
   return d.insert(name, d.inode.mkdir!(name, 0o755, ROOT));
 }
 
 export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
-  const upper = new Tmpfs({ mf: opts.mf, size: opts.tmpfsSize, mode: 0o755 });
-  const overlay = new Overlay({ upper, lower: opts.lower });
-  const ns = new MountNamespace(overlay, 'overlay');
+  const overlay = opts.noOverlay
+    ? undefined
+    : new Overlay({
+        upper: new Tmpfs({ mf: opts.mf, size: opts.tmpfsSize, mode: 0o755 }),
+        lower: opts.lower,
+      });
+  const ns = overlay ? new MountNamespace(overlay, 'overlay') : new MountNamespace(opts.lower, 'none');
   const root = ns.rootVd();
   const rd = root.dentry;
   const at = (d: Dentry): VirtualDentry => new VirtualDentry(ns.root, d);
 
-  const devD = ensureDir(rd, 'dev');
+  const devD = ensureDir(rd, 'dev', !overlay);
   const dev = newDevtmpfs(opts.mf);
   const devMount = ns.mount(dev, at(devD), MS_NOSUID, 'devtmpfs');
   const shmD = devMount.root.child('shm')!;
@@ -80,7 +92,7 @@ export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
 
   const inst = (x: Filesystem | (() => Filesystem) | undefined): Filesystem | undefined =>
     typeof x === 'function' ? x() : x;
-  const procD = ensureDir(rd, 'proc');
+  const procD = ensureDir(rd, 'proc', !overlay);
   const proc = inst(opts.procfs);
   ns.mount(
     proc ?? new Tmpfs({ mf: opts.mf, mode: 0o555, size: 0 }),
@@ -88,7 +100,7 @@ export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
     MS_NOSUID | MS_NODEV | MS_NOEXEC | (proc ? 0 : MS_RDONLY),
     'proc',
   );
-  const sysD = ensureDir(rd, 'sys');
+  const sysD = ensureDir(rd, 'sys', !overlay);
   const sys = inst(opts.sysfs);
   ns.mount(
     sys ?? new Tmpfs({ mf: opts.mf, mode: 0o555, size: 0 }),
@@ -96,8 +108,9 @@ export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
     MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
     'sysfs',
   );
-  const tmpD = ensureDir(rd, 'tmp');
-  if ((tmpD.inode.mode & 0o7777) !== 0o1777) tmpD.inode.setattr({ mode: 0o1777 }, ROOT);
+  const tmpD = ensureDir(rd, 'tmp', !overlay);
+  // (Without an overlay, /tmp is the host's directory: its mode is left alone.)
+  if (overlay && (tmpD.inode.mode & 0o7777) !== 0o1777) tmpD.inode.setattr({ mode: 0o1777 }, ROOT);
 
   setMemfdFilesystem(new Tmpfs({ mf: opts.mf, mode: 0o777 }));
   mountableTypes.set('tmpfs', (_src, data) => new Tmpfs({ mf: opts.mf, ...parseTmpfsData(data) }));

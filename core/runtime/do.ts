@@ -136,6 +136,8 @@ export async function runDo(opts: DoOptions): Promise<number> {
       : goferOpts.mode === '9p'
         ? '9p'
         : 'directfs';
+    if (goferOpts.overlay === 'none' && lowerName !== '9p')
+      throw new Error('gofer.overlay: none needs gofer.mode: 9p (directfs only reads the host)');
     const lowerType = types.find((t) => t.name === lowerName);
     if (!lowerType)
       throw new Error(
@@ -155,6 +157,8 @@ export async function runDo(opts: DoOptions): Promise<number> {
     const { root } = createDoMountNamespace({
       mf,
       lower,
+      // gofer overlay: none — the gofer's filesystem is the root, written through to the host.
+      noOverlay: lowerName !== 'containerfs' && goferOpts.overlay === 'none',
       procfs: () => new ProcFilesystem(makeProcSource(k0, { cpus })),
       sysfs: () => new SysFilesystem({ cpus }),
     });

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as tty from 'node:tty';
 import type { EffectiveConfig } from '../config/types';
 import type { Logger } from '../log/index';
-import { EEXIST, SysError } from '../abi/errno';
+import { EEXIST, ELOOP, ENOENT, SysError } from '../abi/errno';
 import { Kernel } from '../kernel/kernel';
 import type { Task } from '../kernel/task';
 import { ThreadGroup } from '../kernel/threadgroup';
@@ -33,7 +33,18 @@ import { FdTable } from '../vfs/fdtable';
 import { FsContext } from '../vfs/fscontext';
 import { lookupAt, mkdirAt, openAt } from '../vfs/ops';
 import { MountNamespace, VirtualDentry } from '../vfs/mount';
-import { AT_FDCWD, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, O_CREAT, O_TRUNC, O_WRONLY } from '../vfs/abi';
+import {
+  AT_FDCWD,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_RDONLY,
+  O_CREAT,
+  O_TRUNC,
+  O_WRONLY,
+  S_IFLNK,
+  S_IFMT,
+} from '../vfs/abi';
 import type { Filesystem } from '../vfs/inode';
 import type { FileTask } from '../vfs/task';
 import type { Credentials } from '../kernel/api';
@@ -521,16 +532,47 @@ interface MountCtx {
 }
 
 /** Creates every missing directory of `dest` (as root, in the writable overlay). */
-function ensurePath(pre: FileTask, dest: string): void {
-  let cur = '';
-  for (const part of dest.split('/').filter(Boolean)) {
-    cur += `/${part}`;
-    try {
-      mkdirAt(pre, AT_FDCWD, bytes(cur), 0o755);
-    } catch (e) {
-      if (!(e instanceof SysError && e.errno === EEXIST)) throw e;
+/**
+ * Makes the directories of `dest` inside the container's root, resolving symlink components
+ * inside the root as runc's securejoin does (an absolute link text restarts at the root, `..`
+ * stops at it), so a mount point behind a link lands inside the root. Returns the resolved
+ * path (no symlink components left).
+ */
+function ensurePath(pre: FileTask, dest: string): string {
+  const todo = dest.split('/').filter(Boolean);
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length > 0) {
+    const part = todo.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      done.pop();
+      continue;
     }
+    const cur = `/${[...done, part].join('/')}`;
+    let vd: VirtualDentry | null = null;
+    try {
+      vd = lookupAt(pre, AT_FDCWD, bytes(cur), false);
+    } catch (e) {
+      if (!(e instanceof SysError && e.errno === ENOENT)) throw e;
+    }
+    if (vd && (vd.inode.mode & S_IFMT) === S_IFLNK) {
+      if (++links > 40) throw new SysError(ELOOP);
+      const text = Buffer.from(vd.inode.readlink!(), 'latin1').toString('utf8');
+      if (text.startsWith('/')) done.length = 0;
+      todo.unshift(...text.split('/').filter(Boolean));
+      continue;
+    }
+    if (!vd) {
+      try {
+        mkdirAt(pre, AT_FDCWD, bytes(cur), 0o755);
+      } catch (e) {
+        if (!(e instanceof SysError && e.errno === EEXIST)) throw e;
+      }
+    }
+    done.push(part);
   }
+  return `/${done.join('/')}`;
 }
 
 /** Destinations the base namespace already has with the same kind of filesystem. */
@@ -593,8 +635,7 @@ async function mountOne(
     return fail('only supported at its usual place (/proc, /sys, /dev/pts)');
   } else return fail(`mount type ${type} is not supported`);
   try {
-    ensurePath(pre, dest);
-    const at = lookupAt(pre, AT_FDCWD, bytes(dest), true);
+    const at = lookupAt(pre, AT_FDCWD, bytes(ensurePath(pre, dest)), false);
     ns.mount(fsys, at, flags, m.source ?? type);
   } catch (e) {
     fail(describe(e));

@@ -10,6 +10,8 @@
  *     mode: directfs | 9p
  *     server: HOST:PORT   # 9p only, tests/debugging: use this 9P2000.L server (e.g. diod)
  *     aname: PATH         #   and attach to this name, instead of starting runsc gofer
+ *     overlay: memory | none         # none (9p): writes reach the host through the gofer
+ *     fileAccess: exclusive | shared # 9p: trust the client's caches, or revalidate
  *
  * Registers FilesystemTypes `directfs` and `9p` under the `FilesystemType` token; runsc do
  * mounts the one `mode` names as the lower layer of overlay(tmpfs upper, lower)
@@ -22,7 +24,7 @@ import type { Logger } from '../../core/log';
 import { mountP9 } from './src/p9mount';
 
 export { Directfs, DirectInode, DirectFile, MAX_DIR_FDS, type DirectfsOptions } from './src/directfs';
-export { P9fs, P9Inode, P9File, SyncP9Conn } from './src/p9fs';
+export { P9fs, P9Inode, P9File, P9PageCache, SyncP9Conn } from './src/p9fs';
 
 export const configSchema: ConfigSchema = {
   type: 'object',
@@ -42,6 +44,20 @@ export const configSchema: ConfigSchema = {
     aname: {
       type: 'string',
       description: 'mode 9p with server: the attach name (the exported path for diod).',
+    },
+    overlay: {
+      type: 'string',
+      enum: ['memory', 'none'],
+      default: 'memory',
+      description:
+        "The root's writable layer (gVisor's --overlay2). memory: a tmpfs upper over the host files; writes stay in the sandbox. none (mode 9p only): the sandbox writes the host files through the gofer.",
+    },
+    fileAccess: {
+      type: 'string',
+      enum: ['exclusive', 'shared'],
+      default: 'exclusive',
+      description:
+        "mode 9p (gVisor's --file-access): exclusive trusts the client's caches (attributes, listings); shared re-reads attributes on stat and lookup, for trees changed from outside.",
     },
   },
   additionalProperties: false,
@@ -71,6 +87,8 @@ export const p9Type: FilesystemType = {
       log: options.log as Logger | undefined,
       server: options.server as string | undefined,
       aname: options.aname as string | undefined,
+      writable: options.overlay === 'none',
+      fileAccess: options.fileAccess === 'shared' ? 'shared' : 'exclusive',
     });
   },
 };

@@ -4,29 +4,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { buildC, runNative, runSandbox } from './harness';
-
-const PROGRAMS = [
-  'robust',
-  'cputime',
-  'threads',
-  'forkexec',
-  'signals',
-  'memory',
-  'futex',
-  'pipes',
-  'fileops',
-  'anonfds',
-  'pty',
-  'sysvipc',
-  'misc4',
-  'unixsock',
-  'jobctl',
-  'forkcow',
-  'fdlimit',
-];
-
-/** Dynamically linked (ld.so, libc.so from the host root): the loader's PT_INTERP path. */
-const DYNAMIC = ['threads', 'forkexec', 'signals', 'memory', 'fileops', 'forkcow'];
+import { DYNAMIC, PROGRAMS, programArgs } from './cprograms-list';
 
 describe('C programs: native vs runsc do', function () {
   this.timeout(180000);
@@ -34,10 +12,7 @@ describe('C programs: native vs runsc do', function () {
     for (const name of mode === 'dynamic' ? DYNAMIC : PROGRAMS) {
       it(`${name} (${mode})`, () => {
         const bin = buildC(name, mode);
-        const args =
-          name === 'fileops' || name === 'misc4' || name === 'unixsock'
-            ? [bin, `/tmp/${name}-${process.pid}-${mode}`]
-            : [bin];
+        const args = programArgs(name, bin, mode);
         const native = runNative(args);
         const sandbox = runSandbox(args);
         assert.equal(sandbox.stdout, native.stdout, 'stdout');

@@ -10,86 +10,18 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO, RUNSC, runNative } from './harness';
-import { bytes, startGofer, type RunningGofer } from '../../plugins/fs-gofer/test/helpers';
+import { REPO, runNative } from './harness';
+import {
+  childrenMatching,
+  freePort,
+  makeRootTree,
+  runscDo,
+  sleep,
+  startGofer,
+  type RunningGofer,
+} from '../../plugins/fs-gofer/test/helpers';
 
 const DIOD = '/usr/sbin/diod';
-
-interface Done {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Starts `runsc --config cfg do ...args`; `done` resolves at exit. */
-function runscDo(
-  cfg: string,
-  args: string[],
-): { proc: ChildProcess; done: Promise<Done>; out: () => string } {
-  const proc = spawn(process.execPath, [RUNSC, '--config', cfg, 'do', ...args], {
-    cwd: os.tmpdir(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Done>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { proc, done, out: () => stdout };
-}
-
-/** Pids of processes whose parent is `ppid` and whose command line contains every word of `words`. */
-function childrenMatching(ppid: number, words: string[]): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const pp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (pp !== ppid) continue;
-      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (words.every((w) => cmd.includes(w))) out.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** A root tree for the sandbox: busybox at /usr/bin (with /bin -> usr/bin as on the host), passwd, group. */
-function makeRootTree(dir: string): void {
-  fs.mkdirSync(path.join(dir, 'usr', 'bin'), { recursive: true });
-  fs.copyFileSync('/bin/busybox', path.join(dir, 'usr', 'bin', 'busybox'));
-  fs.chmodSync(path.join(dir, 'usr', 'bin', 'busybox'), 0o755);
-  fs.symlinkSync('usr/bin', path.join(dir, 'bin'));
-  fs.mkdirSync(path.join(dir, 'etc'));
-  for (const f of ['passwd', 'group']) fs.copyFileSync(`/etc/${f}`, path.join(dir, 'etc', f));
-  for (const d of ['tmp', 'dev', 'proc', 'sys']) fs.mkdirSync(path.join(dir, d));
-  fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
-  // Data to compare: a few sizes around the 9P message size, a deep path, links.
-  const data = path.join(dir, 'data');
-  fs.mkdirSync(path.join(data, 'a', 'b', 'c'), { recursive: true });
-  const sizes = [0, 1, 4095, 4096, 65536, (1 << 20) - 24, (1 << 20) + 1, 3_000_000];
-  sizes.forEach((n, i) => fs.writeFileSync(path.join(data, `f${i}`), bytes(n, i + 1)));
-  fs.writeFileSync(path.join(data, 'a', 'b', 'c', 'deep.txt'), 'deep\n');
-  fs.symlinkSync('a/b/c/deep.txt', path.join(data, 'link'));
-  fs.symlinkSync('/etc/passwd', path.join(data, 'abs-link'));
-  fs.chmodSync(path.join(data, 'f1'), 0o600);
-}
 
 /** Runs the busybox suite in a child mocha under RUNSC_CONFIG=cfg. */
 function busyboxSuite(cfg: string): { status: number | null; out: string } {

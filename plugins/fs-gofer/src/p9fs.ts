@@ -1,32 +1,51 @@
 /**
- * p9fs: the sentry-side client of the gofer (`gofer.mode: 9p`): a read-only filesystem whose
- * files are reached over 9P2000.L, through a socket to `runsc gofer` (or any 9P2000.L
- * server, e.g. Debian's diod). The rootfs puts it under the overlay's tmpfs upper, exactly as
- * directfs, so the sandbox can still write (copy-up); nothing is written back to the server.
+ * p9fs: the sentry-side client of the gofer (`gofer.mode: 9p`): a filesystem whose files are
+ * reached over 9P2000.L, through a socket to `runsc gofer` (or any 9P2000.L server, e.g.
+ * Debian's diod). Under the overlay (`gofer.overlay: memory`, the default) it is the
+ * read-only lower layer and every change is EROFS (the overlay copies up first); with
+ * `overlay: none` it is the root and writes reach the server (docs/gofer.md).
  *
- * The sentry's filesystem interface is synchronous, so the client is too: one request at a
- * time on a blocking socket (SyncP9Conn), tag 1, the reply read before the next request.
+ * The sentry's filesystem interface is synchronous, so the client is too (SyncP9Conn): a
+ * blocking socket, requests pipelined when they do not depend on each other or when the
+ * server answers in order (runsc gofer), replies matched by tag.
  *
  * Fids: every directory whose fid is in use keeps one (at most MAX_DIR_FIDS, least recently
- * used are clunked and re-walked from their parent on demand). A regular file opened for
- * reading gets one fid (Twalk + Tlopen) shared by all its open files (reads are positional)
- * and kept after the last close for the next open (at most MAX_IDLE_READ_FIDS idle ones).
- * Symlinks are walked to when read and clunked. Clunks are sent without waiting for the
- * reply. With runsc gofer, which answers in order, a walk and the request on the new fid
- * go in one write (one round trip). Attributes are fetched at lookup
- * and kept (gVisor's "exclusive" file access: the tree is assumed not to change beneath the
- * sandbox).
+ * used are clunked and re-walked from their parent on demand; renames keep each inode's
+ * parent and name right). A regular file opened for reading gets one fid shared by all its
+ * read-only open files (reads are positional) and kept after the last close (at most
+ * MAX_IDLE_READ_FIDS idle ones); files open for writing share one fid per access mode.
+ * Clunks are sent without waiting for the reply.
  *
- * Gofer death: any I/O error on the socket marks the connection dead, logs one error line,
- * and every later operation fails with EIO (the app sees EIO; the sentry keeps running).
+ * Caches (gVisor's --file-access): `exclusive` keeps attributes and directory listings
+ * (changed by this client's own operations); `shared` re-reads attributes on stat and on the
+ * lookup of a known name, and never keeps listings. write(2) is write-through; files mapped
+ * MAP_SHARED get a page cache (P9PageCache) written back on fsync, last close and unmap.
+ *
+ * Gofer death: any I/O error on the socket (or the gofer child's exit) marks the connection
+ * dead, logs one error line, and every later operation fails with EIO (the app sees EIO;
+ * the sentry keeps running).
  *
  * Names: the sentry's names are byte strings (one char per byte); they are sent as UTF-8, so
  * host names that are not valid UTF-8 are not reachable in this mode.
  */
-import { ReadOnlyInode } from '../../../core/vfs/readonly-inode';
 import * as nodefs from 'node:fs';
-import { EBADF, EINVAL, EIO, ENOENT, ENXIO, EROFS, SysError } from '../../../core/abi/errno';
-import type { TaskApi } from '../../../core/kernel/api';
+import {
+  EBADF,
+  EINVAL,
+  EIO,
+  EISDIR,
+  ENODATA,
+  ENODEV,
+  ENOENT,
+  ENOTDIR,
+  ENXIO,
+  EOPNOTSUPP,
+  EPERM,
+  EROFS,
+  SysError,
+} from '../../../core/abi/errno';
+import type { Credentials, TaskApi } from '../../../core/kernel/api';
+import { EXTENT_SIZE } from '../../../core/mm/memfile';
 import type { Logger } from '../../../core/log';
 import type { Mappable } from '../../../core/mm/api';
 import type { MemoryFile } from '../../../core/mm/memfile';
@@ -41,6 +60,9 @@ import {
   type Filesystem,
   type Inode,
   type IoDst,
+  type IoSrc,
+  type SetAttr,
+  type TimeSpec,
   type Stat,
   type Statfs,
   type VirtualDentry,
@@ -51,6 +73,7 @@ import {
   IOHDRSZ,
   NOFID,
   P9ProtocolError,
+  SETATTR,
   VERSION_9P2000_L,
   decode,
   decodeDirents,
@@ -64,7 +87,11 @@ const S_IFMT = 0o170000,
   S_IFDIR = 0o040000,
   S_IFREG = 0o100000,
   S_IFLNK = 0o120000,
-  O_RDONLY = 0;
+  O_RDONLY = 0,
+  O_WRONLY = 1,
+  O_RDWR = 2,
+  O_ACCMODE = 3,
+  O_EXCL = 0o200;
 
 /** Most directory fids kept at once. */
 export const MAX_DIR_FIDS = 256;
@@ -106,6 +133,15 @@ export class SyncP9Conn {
 
   get alive(): boolean {
     return !this.dead;
+  }
+
+  /** The peer is known to be gone (its process exited): later operations fail with EIO. */
+  peerGone(why: string): void {
+    try {
+      this.lost(why);
+    } catch {
+      /* lost() throws the EIO for a caller; there is none here */
+    }
   }
 
   private lost(why: string): never {
@@ -247,11 +283,22 @@ export class SyncP9Conn {
 }
 
 export interface P9fsOptions {
-  /** Memory file for the shared-mapping page cache. */
+  /** Memory file for the page cache of shared mappings. */
   mf?: MemoryFile;
   /** Attach name (a path for diod; '' for runsc gofer). */
   aname?: string;
   log?: Logger;
+  /**
+   * Writes go to the server (the root is this filesystem itself, `gofer.overlay: none`).
+   * Otherwise every change fails with EROFS (the overlay above copies up first).
+   */
+  writable?: boolean;
+  /**
+   * gVisor's --file-access: `exclusive` (default) trusts what the client cached (attributes,
+   * directory listings); `shared` re-reads attributes on every stat and lookup of a cached
+   * name, and never caches listings, as the tree may change beneath the sandbox.
+   */
+  fileAccess?: 'exclusive' | 'shared';
 }
 
 /** Fid numbers: reused after clunk. */
@@ -271,6 +318,8 @@ export class P9fs implements Filesystem {
   readonly dev = allocAnonDev();
   readonly fids = new FidPool();
   readonly rootFid = 0;
+  readonly writable: boolean;
+  readonly shared: boolean;
   private readonly rootInode: P9Inode;
   /** Directory fids, least recently used first. */
   private readonly dirFids = new Map<P9Inode, number>();
@@ -279,6 +328,8 @@ export class P9fs implements Filesystem {
     readonly conn: SyncP9Conn,
     readonly opts: P9fsOptions = {},
   ) {
+    this.writable = opts.writable === true;
+    this.shared = opts.fileAccess === 'shared';
     const v = conn.call({ op: 'Tversion', msize: CLIENT_MSIZE, version: VERSION_9P2000_L });
     if (v.version !== VERSION_9P2000_L)
       throw new SysError(EIO, `${conn.peer} speaks ${v.version}, not 9P2000.L`);
@@ -368,6 +419,20 @@ export class P9fs implements Filesystem {
     return { fid, reply: r };
   }
 
+  /**
+   * Dependent requests in one round trip when the server answers in order (runsc gofer),
+   * else one at a time; after a failure the rest are not sent (they fail with the same error).
+   */
+  chain(reqs: Request[]): (Message | SysError)[] {
+    if (this.conn.ordered) return this.conn.callMany(reqs);
+    const out: (Message | SysError)[] = [];
+    for (const r of reqs) {
+      const prev = out[out.length - 1];
+      out.push(prev instanceof SysError ? prev : this.conn.callMany([r])[0]);
+    }
+    return out;
+  }
+
   /** Stat of an Rgetattr. */
   statOf(a: MessageOf<'Rgetattr'>): Stat {
     return {
@@ -399,9 +464,32 @@ export class P9fs implements Filesystem {
       this.dirFids.set(d, fid);
       return fid;
     }
-    fid = this.walk(this.dirFid(d.parent!), [d.name]);
+    if (!d.parent) throw new SysError(ENOENT, 'the directory was removed');
+    fid = this.walk(this.dirFid(d.parent), [d.name]);
     this.adoptDirFid(d, fid);
     return fid;
+  }
+
+  /**
+   * A directory moved: fids of it and below it are clunked (servers whose fids name paths,
+   * like diod, would keep the old path in them); they are walked again on demand.
+   */
+  dropDirFidsUnder(d: P9Inode): void {
+    for (const n of [...this.dirFids.keys()]) {
+      for (let a: P9Inode | null = n; a; a = a.parent)
+        if (a === d) {
+          this.dropDirFid(n);
+          break;
+        }
+    }
+  }
+
+  /** Clunks the fid a directory holds (it was removed). */
+  dropDirFid(d: P9Inode): void {
+    const fid = this.dirFids.get(d);
+    if (fid === undefined) return;
+    this.dirFids.delete(d);
+    this.clunk(fid);
   }
 
   /** Inodes whose shared read fid no open file uses, least recently used first. */
@@ -444,12 +532,12 @@ export class P9fs implements Filesystem {
       fsid: [this.dev, 0],
       namelen: s.namelen,
       frsize: s.bsize,
-      flags: 1, // ST_RDONLY
+      flags: this.writable ? 0 : 1, // ST_RDONLY
     };
   }
 
   options(): string {
-    return 'ro,trans=fd,version=9p2000.L';
+    return `${this.writable ? 'rw' : 'ro'},trans=fd,version=9p2000.L,cache=${this.shared ? 'none' : 'loose'}`;
   }
 
   release(): void {
@@ -458,36 +546,190 @@ export class P9fs implements Filesystem {
   }
 }
 
-export class P9Inode extends ReadOnlyInode implements Inode {
-  readonly ino: number;
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  private cache: MemObject | null = null;
+const AT_REMOVEDIR = 0x200,
+  RENAME_NOREPLACE = 1,
+  EXT = EXTENT_SIZE;
+
+/** An open fid of a regular file and how many open files share it. */
+interface SharedFid {
+  fid: number;
+  users: number;
+}
+
+/** Wire time of a TimeSpec for Tsetattr: [valid bits, sec, nsec]. */
+function setTime(t: TimeSpec | undefined, bit: number, setBit: number): [number, bigint, bigint] {
+  if (t === undefined) return [0, 0n, 0n];
+  if (t === 'now') return [bit, 0n, 0n];
+  if (t[0] < 0 || t[1] < 0 || t[1] >= 1e9) throw new SysError(EINVAL);
+  return [bit | setBit, BigInt(t[0]), BigInt(t[1])];
+}
+
+export class P9Inode implements Inode {
+  attrs: Stat;
+  /** Attributes may have changed on the server (after writes): re-read them on stat. */
+  private stale = false;
+  /** This directory's entries (exclusive file access; dropped on any change in it). */
+  private listing: DirEntry[] | null = null;
+  /** Children this client has looked up or made, by name (kept in step with renames). */
+  readonly kids = new Map<string, P9Inode>();
+  /** Other names of this inode (hard links made through this client): [dir, name]. */
+  private aliases: [P9Inode, string][] = [];
+  /** Page cache of shared mappings (created by the first MAP_SHARED mmap). */
+  private cache: P9PageCache | null = null;
 
   constructor(
     readonly fs: P9fs,
-    readonly parent: P9Inode | null,
-    readonly name: string,
-    readonly attrs: Stat,
+    public parent: P9Inode | null,
+    public name: string,
+    attrs: Stat,
   ) {
-    super();
-    this.ino = attrs.ino;
-    this.mode = attrs.mode;
-    this.uid = attrs.uid;
-    this.gid = attrs.gid;
+    this.attrs = attrs;
   }
 
-  stat(): Stat {
-    return { ...this.attrs };
+  get ino(): number {
+    return this.attrs.ino;
   }
-
+  get mode(): number {
+    return this.attrs.mode;
+  }
+  get uid(): number {
+    return this.attrs.uid;
+  }
+  get gid(): number {
+    return this.attrs.gid;
+  }
   get size(): number {
     return this.attrs.size;
   }
+  private get type(): number {
+    return this.attrs.mode & S_IFMT;
+  }
+
+  stat(): Stat {
+    if (this.stale || this.fs.shared) this.refresh();
+    return { ...this.attrs };
+  }
+
+  /** Re-reads the attributes (through an open fid when there is one: the name may be gone). */
+  refresh(): void {
+    const open = this.anyOpenFid();
+    let st: Stat;
+    try {
+      if (open !== undefined) st = this.fs.getattr(open);
+      else st = this.withFid((fid) => this.fs.getattr(fid));
+    } catch (e) {
+      if (e instanceof SysError && e.errno === ENOENT && this.type !== S_IFDIR && !this.parent) {
+        // Removed by this client while open elsewhere: keep what we know.
+        this.stale = false;
+        return;
+      }
+      // Removed on the server behind our back (shared file access): the name is gone.
+      if (e instanceof SysError && e.errno === ENOENT && this.parent) this.parent.forget(this.name);
+      throw e;
+    }
+    // The size of a file with cached (mapped) pages is the client's until written back.
+    if (this.cache && this.cache.dirtySize !== undefined) st.size = this.cache.dirtySize;
+    this.attrs = st;
+    this.stale = false;
+  }
+
+  /** Runs `f` with a fid naming this inode (a directory's own fid, else a walked one, clunked after). */
+  withFid<T>(f: (fid: number) => T): T {
+    if (this.type === S_IFDIR || !this.parent) return f(this.fs.dirFid(this));
+    const fid = this.fs.walk(this.fs.dirFid(this.parent), [this.name]);
+    try {
+      return f(fid);
+    } finally {
+      this.fs.clunk(fid);
+    }
+  }
+
+  private writable(): void {
+    if (!this.fs.writable) throw new SysError(EROFS);
+  }
+
+  /** A directory changed: forget its listing. */
+  private changed(): void {
+    this.listing = null;
+    this.stale = true;
+  }
+
+  setattr(attr: SetAttr, creds: Credentials): void {
+    this.writable();
+    void creds;
+    let valid = 0;
+    if (attr.mode !== undefined) valid |= SETATTR.MODE;
+    if (attr.uid !== undefined) valid |= SETATTR.UID;
+    if (attr.gid !== undefined) valid |= SETATTR.GID;
+    if (attr.size !== undefined) {
+      if (this.type === S_IFDIR) throw new SysError(EISDIR);
+      if (this.type !== S_IFREG) throw new SysError(EINVAL);
+      valid |= SETATTR.SIZE;
+    }
+    const [av, as, an] = setTime(attr.atime, SETATTR.ATIME, SETATTR.ATIME_SET);
+    const [mv, ms, mn] = setTime(attr.mtime, SETATTR.MTIME, SETATTR.MTIME_SET);
+    valid |= av | mv;
+    if (valid === 0) return;
+    // Mapped pages past a new end go (and the rest reach the file first).
+    if (attr.size !== undefined) this.cache?.resize(attr.size);
+    const req = (fid: number): Request => ({
+      op: 'Tsetattr',
+      fid,
+      valid: valid | SETATTR.CTIME,
+      mode: (attr.mode ?? 0) & 0o7777,
+      uid: attr.uid ?? 0,
+      gid: attr.gid ?? 0,
+      size: BigInt(attr.size ?? 0),
+      atimeSec: as,
+      atimeNsec: an,
+      mtimeSec: ms,
+      mtimeNsec: mn,
+    });
+    const open = this.anyOpenFid();
+    let st: Stat;
+    if (open !== undefined) {
+      this.fs.conn.call(req(open));
+      st = this.fs.getattr(open);
+    } else if (this.type === S_IFDIR || !this.parent) {
+      const fid = this.fs.dirFid(this);
+      this.fs.conn.call(req(fid));
+      st = this.fs.getattr(fid);
+    } else {
+      // Twalk + Tsetattr, then Tgetattr.
+      const { fid } = this.fs.walkThen(this.fs.dirFid(this.parent), [this.name], req);
+      try {
+        st = this.fs.getattr(fid);
+      } finally {
+        this.fs.clunk(fid);
+      }
+    }
+    this.attrs = st;
+    this.stale = false;
+  }
+
+  open(_t: TaskApi, flags: number, vd: VirtualDentry): FileDescription {
+    const type = this.type;
+    if (type === S_IFDIR) {
+      const parent = vd.dentry.parent;
+      return new DirectoryFile(flags, this, () => (parent ? parent.inode.ino : this.ino));
+    }
+    if (type !== S_IFREG) throw new SysError(ENXIO);
+    const acc = flags & O_ACCMODE;
+    if (acc === O_RDONLY) {
+      // A fid made by create, not wanted by a read-only open.
+      this.dropCreateFid();
+      return new P9File(flags, this, this.acquireReadFid(), 'r');
+    }
+    this.writable();
+    return new P9File(flags, this, this.acquireWriteFid(acc === O_WRONLY ? O_WRONLY : O_RDWR), acc);
+  }
+
+  // ------------------------------------------------------------------ directories
 
   lookup(name: string): P9Inode | null {
-    if ((this.mode & S_IFMT) !== S_IFDIR) return null;
+    if (this.type !== S_IFDIR) return null;
+    const known = this.kids.get(name);
+    if (known && !this.fs.shared) return known;
     let r: { fid: number; reply: Message };
     try {
       // Twalk + Tgetattr in one round trip.
@@ -497,17 +739,54 @@ export class P9Inode extends ReadOnlyInode implements Inode {
         requestMask: GETATTR.BASIC,
       }));
     } catch (e) {
-      if (e instanceof SysError && e.errno === ENOENT) return null;
+      if (e instanceof SysError && e.errno === ENOENT) {
+        if (known) this.forget(name);
+        return null;
+      }
       throw e;
     }
-    const child = new P9Inode(this.fs, this, name, this.fs.statOf(r.reply as MessageOf<'Rgetattr'>));
+    const st = this.fs.statOf(r.reply as MessageOf<'Rgetattr'>);
+    let child: P9Inode;
+    if (known && known.ino === st.ino && (known.mode & S_IFMT) === (st.mode & S_IFMT)) {
+      // shared: the same file; refresh what we knew of it.
+      known.attrs = st;
+      known.stale = false;
+      child = known;
+      if ((child.mode & S_IFMT) === S_IFDIR) this.fs.dropDirFid(child);
+    } else {
+      if (known) this.forget(name);
+      child = new P9Inode(this.fs, this, name, st);
+      this.kids.set(name, child);
+    }
     if ((child.mode & S_IFMT) === S_IFDIR) this.fs.adoptDirFid(child, r.fid);
     else this.fs.clunk(r.fid);
     return child;
   }
 
+  /** Drops `name` from the children this client knows (removed, or replaced on the server). */
+  private forget(name: string): void {
+    const k = this.kids.get(name);
+    if (!k) return;
+    this.kids.delete(name);
+    k.unlinkedAs(this, name);
+  }
+
+  /** This inode lost its name `dir`/`name`. */
+  private unlinkedAs(dir: P9Inode, name: string): void {
+    if (this.parent === dir && this.name === name) {
+      const next = this.aliases.shift();
+      if (next) [this.parent, this.name] = next;
+      else {
+        if (this.type === S_IFDIR) this.fs.dropDirFid(this);
+        this.parent = null;
+      }
+    } else this.aliases = this.aliases.filter(([d, n]) => d !== dir || n !== name);
+    this.stale = true;
+  }
+
   readdir(): DirEntry[] {
-    if ((this.mode & S_IFMT) !== S_IFDIR) throw new SysError(20 /* ENOTDIR */);
+    if (this.type !== S_IFDIR) throw new SysError(ENOTDIR);
+    if (this.listing && !this.fs.shared) return this.listing;
     const { fid } = this.fs.walkThen(this.fs.dirFid(this), [], (f) => ({
       op: 'Tlopen',
       fid: f,
@@ -526,6 +805,7 @@ export class P9Inode extends ReadOnlyInode implements Inode {
           out.push({ name: fromWire(e.name), ino: Number(e.qid.path), type: e.type });
         }
       }
+      if (!this.fs.shared) this.listing = out;
       return out;
     } catch (e) {
       if (e instanceof P9ProtocolError) throw new SysError(EIO, e.message);
@@ -535,9 +815,227 @@ export class P9Inode extends ReadOnlyInode implements Inode {
     }
   }
 
+  /**
+   * Sends `req` (Tmkdir, Tsymlink, Tmknod in this directory), then walks to the new `name` and
+   * reads its attributes, in one round trip with runsc gofer; remembers the new child.
+   */
+  private make(req: Request, name: string): P9Inode {
+    const dfid = this.fs.dirFid(this);
+    const fid = this.fs.fids.alloc();
+    const [m, w, a] = this.fs.chain([
+      req,
+      { op: 'Twalk', fid: dfid, newfid: fid, wnames: [toWire(name)] },
+      { op: 'Tgetattr', fid, requestMask: GETATTR.BASIC },
+    ]);
+    const walked = !(w instanceof SysError) && w.op === 'Rwalk' && w.qids.length === 1;
+    // The new fid is kept only for a new directory (as its directory fid).
+    const keep =
+      walked &&
+      !(m instanceof SysError) &&
+      !(a instanceof SysError) &&
+      a.op === 'Rgetattr' &&
+      (a.mode & S_IFMT) === S_IFDIR;
+    if (!walked) this.fs.fids.release(fid);
+    else if (!keep) this.fs.clunk(fid);
+    if (m instanceof SysError) throw m;
+    this.changed();
+    this.forget(name);
+    if (!walked)
+      throw w instanceof SysError ? w : new SysError(EIO, `${name} is gone right after it was made`);
+    if (a instanceof SysError) throw a;
+    const c = new P9Inode(this.fs, this, name, this.fs.statOf(a as MessageOf<'Rgetattr'>));
+    this.kids.set(name, c);
+    if ((c.mode & S_IFMT) === S_IFDIR) this.fs.adoptDirFid(c, fid);
+    return c;
+  }
+
+  /** The owner a new file gets is the attach user's (root); give it to the creator. */
+  private own(child: P9Inode, creds: Credentials): void {
+    if (creds.fsuid === child.uid) return;
+    child.setattr({ uid: creds.fsuid }, creds);
+  }
+
+  /** Fid made by Tlcreate, opened read-write, waiting for the open that follows create(). */
+  private createFid?: number;
+
+  private dropCreateFid(): void {
+    if (this.createFid === undefined) return;
+    this.fs.clunk(this.createFid);
+    this.createFid = undefined;
+  }
+
+  create(name: string, mode: number, creds: Credentials): P9Inode {
+    this.writable();
+    // Clone the directory's fid, Tlcreate turns the clone into the new open file, Tgetattr.
+    const fid = this.fs.fids.alloc();
+    const [w, c, a] = this.fs.chain([
+      { op: 'Twalk', fid: this.fs.dirFid(this), newfid: fid, wnames: [] },
+      {
+        op: 'Tlcreate',
+        fid,
+        name: toWire(name),
+        flags: O_RDWR | O_EXCL,
+        mode: mode & 0o7777,
+        gid: creds.fsgid,
+      },
+      { op: 'Tgetattr', fid, requestMask: GETATTR.BASIC },
+    ]);
+    if (w instanceof SysError) {
+      this.fs.fids.release(fid);
+      throw w;
+    }
+    if (c instanceof SysError || a instanceof SysError) {
+      this.fs.clunk(fid);
+      if (!(c instanceof SysError)) this.changed();
+      throw c instanceof SysError ? c : a;
+    }
+    this.changed();
+    const st = this.fs.statOf(a as MessageOf<'Rgetattr'>);
+    this.forget(name);
+    const child = new P9Inode(this.fs, this, name, st);
+    this.kids.set(name, child);
+    child.createFid = fid;
+    this.own(child, creds);
+    return child;
+  }
+
+  mkdir(name: string, mode: number, creds: Credentials): P9Inode {
+    this.writable();
+    const c = this.make(
+      { op: 'Tmkdir', dfid: this.fs.dirFid(this), name: toWire(name), mode: mode & 0o7777, gid: creds.fsgid },
+      name,
+    );
+    this.own(c, creds);
+    return c;
+  }
+
+  mknod(name: string, mode: number, rdev: number, creds: Credentials): P9Inode {
+    this.writable();
+    const c = this.make(
+      {
+        op: 'Tmknod',
+        dfid: this.fs.dirFid(this),
+        name: toWire(name),
+        mode,
+        major: Math.floor(rdev / 256) & 0xfff,
+        minor: (rdev & 0xff) | (Math.floor(rdev / 0x100000) & 0xfff00),
+        gid: creds.fsgid,
+      },
+      name,
+    );
+    this.own(c, creds);
+    return c;
+  }
+
+  symlink(name: string, target: string, creds: Credentials): P9Inode {
+    this.writable();
+    const c = this.make(
+      {
+        op: 'Tsymlink',
+        fid: this.fs.dirFid(this),
+        name: toWire(name),
+        symtgt: toWire(target),
+        gid: creds.fsgid,
+      },
+      name,
+    );
+    // The owner of a symlink is changed without following it (Tsetattr of the link fid).
+    this.own(c, creds);
+    return c;
+  }
+
+  link(name: string, target: Inode): void {
+    this.writable();
+    if (!(target instanceof P9Inode) || target.fs !== this.fs) throw new SysError(18 /* EXDEV */);
+    const dfid = this.fs.dirFid(this);
+    target.withFid((fid) => this.fs.conn.call({ op: 'Tlink', dfid, fid, name: toWire(name) }));
+    this.changed();
+    this.forget(name);
+    this.kids.set(name, target);
+    target.aliases.push([this, name]);
+    target.stale = true;
+  }
+
+  unlink(name: string): void {
+    this.remove(name, 0);
+  }
+
+  rmdir(name: string): void {
+    this.remove(name, AT_REMOVEDIR);
+  }
+
+  private remove(name: string, flags: number): void {
+    this.writable();
+    const dirfid = this.fs.dirFid(this);
+    try {
+      this.fs.conn.call({ op: 'Tunlinkat', dirfid, name: toWire(name), flags });
+    } catch (e) {
+      if (!(e instanceof SysError && e.errno === EOPNOTSUPP)) throw e;
+      // Servers without Tunlinkat (diod): Tremove of a walked fid (which clunks it).
+      const fid = this.fs.walk(dirfid, [name]);
+      try {
+        this.fs.conn.call({ op: 'Tremove', fid });
+      } finally {
+        this.fs.fids.release(fid);
+      }
+    }
+    if (this.kids.get(name)?.type === S_IFDIR) this.fs.dropDirFid(this.kids.get(name)!);
+    this.changed();
+    this.forget(name);
+  }
+
+  rename(oldName: string, newDir: Inode, newName: string, flags: number): void {
+    this.writable();
+    if (!(newDir instanceof P9Inode) || newDir.fs !== this.fs) throw new SysError(18 /* EXDEV */);
+    // 9P2000.L has no exchange or whiteout; RENAME_NOREPLACE was checked by the VFS.
+    if (flags & ~RENAME_NOREPLACE) throw new SysError(EINVAL);
+    const moved = this.lookup(oldName);
+    const olddirfid = this.fs.dirFid(this);
+    const newdirfid = this.fs.dirFid(newDir);
+    try {
+      this.fs.conn.call({
+        op: 'Trenameat',
+        olddirfid,
+        oldname: toWire(oldName),
+        newdirfid,
+        newname: toWire(newName),
+      });
+    } catch (e) {
+      if (!(e instanceof SysError && e.errno === EOPNOTSUPP)) throw e;
+      // Servers without Trenameat (diod): Trename of a walked fid.
+      const fid = this.fs.walk(olddirfid, [oldName]);
+      try {
+        this.fs.conn.call({ op: 'Trename', fid, dfid: newdirfid, name: toWire(newName) });
+      } finally {
+        this.fs.clunk(fid);
+      }
+    }
+    this.changed();
+    newDir.changed();
+    newDir.forget(newName);
+    if (moved) {
+      this.kids.delete(oldName);
+      if (moved.parent === this && moved.name === oldName) {
+        moved.parent = newDir;
+        moved.name = newName;
+      } else
+        moved.aliases = moved.aliases.map(([d, n]): [P9Inode, string] =>
+          d === this && n === oldName ? [newDir, newName] : [d, n],
+        );
+      newDir.kids.set(newName, moved);
+      moved.stale = true;
+      if (moved.type === S_IFDIR) this.fs.dropDirFidsUnder(moved);
+      // An idle read fid may name the old path on such servers too.
+      else moved.dropReadFid();
+    }
+  }
+
+  // ------------------------------------------------------------------ symlinks
+
   readlink(): string {
-    if ((this.mode & S_IFMT) !== S_IFLNK) throw new SysError(EINVAL);
-    const r = this.fs.walkThen(this.fs.dirFid(this.parent!), [this.name], (fid) => ({
+    if (this.type !== S_IFLNK) throw new SysError(EINVAL);
+    if (!this.parent) throw new SysError(ENOENT);
+    const r = this.fs.walkThen(this.fs.dirFid(this.parent), [this.name], (fid) => ({
       op: 'Treadlink',
       fid,
     }));
@@ -545,12 +1043,123 @@ export class P9Inode extends ReadOnlyInode implements Inode {
     return fromWire((r.reply as MessageOf<'Rreadlink'>).target);
   }
 
-  /** The fid opened for reading that every open file of this inode shares (reads are positional). */
+  // ------------------------------------------------------------------ xattrs
+
+  private xattrRead(name: string): Buffer {
+    return this.withFid((fid) => {
+      const x = this.fs.fids.alloc();
+      let size: number;
+      try {
+        size = Number(this.fs.conn.call({ op: 'Txattrwalk', fid, newfid: x, name: toWire(name) }).size);
+      } catch (e) {
+        this.fs.fids.release(x);
+        throw e;
+      }
+      try {
+        const buf = Buffer.alloc(size);
+        let done = 0;
+        while (done < size) {
+          const r = this.fs.conn.call({
+            op: 'Tread',
+            fid: x,
+            offset: BigInt(done),
+            count: Math.min(size - done, this.fs.maxIo),
+          });
+          if (r.data.length === 0) break;
+          buf.set(r.data.subarray(0, size - done), done);
+          done += r.data.length;
+        }
+        return buf.subarray(0, done);
+      } finally {
+        this.fs.clunk(x);
+      }
+    });
+  }
+
+  /**
+   * Whether xattrs are read from the server: not under the overlay (as before the write path:
+   * the read-only lower shows none, so copy-up costs no round trip), nor for symlinks (the
+   * gofer does not serve theirs).
+   */
+  private get xattrsServed(): boolean {
+    return this.fs.writable && this.type !== S_IFLNK;
+  }
+
+  getxattr(name: string): Uint8Array | null {
+    if (!this.xattrsServed) return null;
+    try {
+      return this.xattrRead(name);
+    } catch (e) {
+      if (e instanceof SysError && e.errno === ENODATA) return null;
+      throw e;
+    }
+  }
+
+  listxattr(): string[] {
+    if (!this.xattrsServed) return [];
+    const b = this.xattrRead('');
+    return fromWire(b.toString('utf8'))
+      .split('\0')
+      .filter((n) => n !== '');
+  }
+
+  /** Txattrcreate on a clone of this inode's fid, the value written, then the clunk that sets it. */
+  private xattrWrite(name: string, value: Uint8Array, flags: number): void {
+    this.writable();
+    if (this.type === S_IFLNK) throw new SysError(EPERM);
+    this.withFid((fid) => {
+      const x = this.fs.walk(fid, []);
+      try {
+        this.fs.conn.call({
+          op: 'Txattrcreate',
+          fid: x,
+          name: toWire(name),
+          attrSize: BigInt(value.length),
+          flags,
+        });
+        for (let done = 0; done < value.length;) {
+          const n = Math.min(value.length - done, this.fs.maxIo);
+          this.fs.conn.call({
+            op: 'Twrite',
+            fid: x,
+            offset: BigInt(done),
+            data: value.subarray(done, done + n),
+          });
+          done += n;
+        }
+      } catch (e) {
+        this.fs.clunk(x);
+        throw e;
+      }
+      // The attribute is set when the fid is clunked: its reply carries the error.
+      try {
+        this.fs.conn.call({ op: 'Tclunk', fid: x });
+      } finally {
+        this.fs.fids.release(x);
+      }
+    });
+    this.stale = true;
+  }
+
+  setxattr(name: string, value: Uint8Array, flags: number): void {
+    this.xattrWrite(name, value, flags);
+  }
+
+  removexattr(name: string): void {
+    // Linux's 9p client: an empty value with flags 0 removes (ENODATA when absent).
+    this.xattrWrite(name, new Uint8Array(0), 0);
+  }
+
+  // ------------------------------------------------------------------ regular files
+
+  /** The fid opened for reading that every read-only open file of this inode shares (reads are positional). */
   private readFid?: number;
   private readFidUsers = 0;
+  /** Fids opened for writing, by access mode (O_WRONLY, O_RDWR), shared by the open files. */
+  private readonly writeFids = new Map<number, SharedFid>();
 
   acquireReadFid(): number {
-    this.readFid ??= this.openFid();
+    this.readFid ??= this.openFid(O_RDONLY);
     this.readFidUsers++;
     this.fs.readFidBusy(this);
     return this.readFid;
@@ -567,27 +1176,77 @@ export class P9Inode extends ReadOnlyInode implements Inode {
     this.readFid = undefined;
   }
 
-  /** A fid of this regular file opened for reading. */
-  openFid(): number {
-    // Twalk + Tlopen in one round trip.
-    const from = this.parent ? this.fs.dirFid(this.parent) : this.fs.rootFid;
-    const names = this.parent ? [this.name] : [];
-    return this.fs.walkThen(from, names, (fid) => ({ op: 'Tlopen', fid, flags: O_RDONLY })).fid;
+  acquireWriteFid(acc: number): number {
+    let s = this.writeFids.get(acc);
+    if (!s) {
+      let fid: number;
+      if (acc === O_RDWR && this.createFid !== undefined) {
+        fid = this.createFid;
+        this.createFid = undefined;
+      } else {
+        this.dropCreateFid();
+        fid = this.openFid(acc);
+      }
+      s = { fid, users: 0 };
+      this.writeFids.set(acc, s);
+    }
+    s.users++;
+    return s.fid;
   }
 
-  open(_t: TaskApi, flags: number, vd: VirtualDentry): FileDescription {
-    const type = this.mode & S_IFMT;
-    if (type === S_IFDIR) {
-      const parent = vd.dentry.parent;
-      return new DirectoryFile(flags, this, () => (parent ? parent.inode.ino : this.ino));
+  /** The last open file for writing closed: write back mapped pages, clunk the fid. */
+  releaseWriteFid(acc: number): void {
+    const s = this.writeFids.get(acc);
+    if (!s || --s.users > 0) return;
+    try {
+      this.writeBack();
+    } finally {
+      this.writeFids.delete(acc);
+      this.fs.clunk(s.fid);
     }
-    if (type !== S_IFREG) throw new SysError(ENXIO);
-    if ((flags & 3) !== O_RDONLY) throw new SysError(EROFS);
-    return new P9File(flags, this, this.acquireReadFid());
+  }
+
+  /** Any open fid of this file (for attributes when its name may be gone). */
+  private anyOpenFid(): number | undefined {
+    for (const s of this.writeFids.values()) return s.fid;
+    return this.readFid ?? this.createFid;
+  }
+
+  /** A fid of this file that can write (an open one, else a new one the caller clunks). */
+  private withWriteFid<T>(f: (fid: number) => T): T {
+    const s = this.writeFids.get(O_RDWR) ?? this.writeFids.get(O_WRONLY);
+    if (s) return f(s.fid);
+    const fid = this.openFid(O_WRONLY);
+    try {
+      return f(fid);
+    } finally {
+      this.fs.clunk(fid);
+    }
+  }
+
+  /** A fid of this regular file opened with `flags`. */
+  openFid(flags: number): number {
+    // Twalk + Tlopen in one round trip.
+    if (!this.parent) throw new SysError(ENOENT, 'the file was removed');
+    return this.fs.walkThen(this.fs.dirFid(this.parent), [this.name], (fid) => ({
+      op: 'Tlopen',
+      fid,
+      flags,
+    })).fid;
   }
 
   /** Reads up to dst.length bytes at `off` from an open fid; returns the count (short at EOF). */
   readAt(fid: number, dst: Uint8Array, off: number): number {
+    if (this.cache) {
+      // Mapped pages may be newer than the file: read them.
+      const n = Math.max(0, Math.min(dst.length, this.size - off));
+      this.cache.read(off, dst.subarray(0, n));
+      return n;
+    }
+    return this.readServer(fid, dst, off);
+  }
+
+  readServer(fid: number, dst: Uint8Array, off: number): number {
     let done = 0;
     while (done < dst.length) {
       const count = Math.min(dst.length - done, this.fs.maxIo);
@@ -606,33 +1265,152 @@ export class P9Inode extends ReadOnlyInode implements Inode {
     return done;
   }
 
-  /** The read-only page cache shared by MAP_SHARED mappings of this file. */
-  pageCache(): MemObject {
-    if (!this.fs.opts.mf) throw new SysError(19 /* ENODEV */);
-    if (!this.cache) {
-      const own = this.openFid();
-      this.cache = new MemObject(this.fs.opts.mf, (off, dst) => {
-        const n =
-          off < this.size ? this.readAt(own, dst.subarray(0, Math.min(dst.length, this.size - off)), off) : 0;
-        if (n < dst.length) dst.fill(0, n);
-      });
+  /** Writes `src` at `off` through an open fid (write-through; mapped pages updated too). */
+  writeAt(fid: number, src: Uint8Array, off: number): number {
+    let done = 0;
+    // Requests are pipelined, up to 8 MiB in flight.
+    const max = this.fs.maxIo;
+    while (done < src.length) {
+      const reqs: Request[] = [];
+      let o = done;
+      while (o < src.length && reqs.length < 8) {
+        const n = Math.min(src.length - o, max);
+        reqs.push({ op: 'Twrite', fid, offset: BigInt(off + o), data: src.subarray(o, o + n) });
+        o += n;
+      }
+      const rs = this.fs.conn.callMany(reqs);
+      let err: SysError | undefined;
+      for (let i = 0; i < rs.length; i++) {
+        const r = rs[i];
+        if (r instanceof SysError) {
+          err ??= r;
+          break;
+        }
+        const c = (r as MessageOf<'Rwrite'>).count;
+        const want = (reqs[i] as { data: Uint8Array }).data.length;
+        done += Math.min(c, want);
+        if (c < want) {
+          err = new SysError(0);
+          break;
+        }
+      }
+      if (err) {
+        if (done > 0) break; // a short write; the error comes with the next call
+        if (err.errno) throw err;
+        break;
+      }
     }
+    if (done > 0) {
+      this.cache?.write(off, src.subarray(0, done));
+      if (off + done > this.attrs.size) this.attrs.size = off + done;
+      if (this.cache) this.cache.dirtySize = undefined;
+      this.stale = true;
+    }
+    return done;
+  }
+
+  fsync(fid: number, dataOnly: boolean): void {
+    this.writeBack();
+    this.fs.conn.call({ op: 'Tfsync', fid, datasync: dataOnly ? 1 : 0 });
+  }
+
+  /** The page cache shared by MAP_SHARED mappings of this file. */
+  pageCache(): P9PageCache {
+    if (!this.fs.opts.mf) throw new SysError(ENODEV);
+    this.cache ??= new P9PageCache(this.fs.opts.mf, this);
     return this.cache;
+  }
+
+  /** Writes mapped pages back to the file (they may have been written through a mapping). */
+  writeBack(): void {
+    const c = this.cache;
+    if (!c || !c.mappedWritable || !this.fs.writable || !this.fs.conn.alive) return;
+    const size = this.size;
+    const idxs = [...c.extents.keys()].filter((i) => i * EXT < size).sort((a, b) => a - b);
+    if (idxs.length === 0) return;
+    this.withWriteFid((fid) => {
+      for (const i of idxs) {
+        const len = Math.min(EXT, size - i * EXT);
+        const bytes = Buffer.from(c.mf.view(c.extent(i, false), len));
+        const reqs: Request[] = [];
+        for (let o = 0; o < len; o += this.fs.maxIo)
+          reqs.push({
+            op: 'Twrite',
+            fid,
+            offset: BigInt(i * EXT + o),
+            data: bytes.subarray(o, Math.min(len, o + this.fs.maxIo)),
+          });
+        for (const r of this.fs.conn.callMany(reqs)) if (r instanceof SysError) throw r;
+      }
+    });
+    this.stale = true;
   }
 }
 
-/** An open regular file read over 9P. */
+/**
+ * The page cache of a mapped file: filled from the server on first touch, written back on
+ * fsync, on the close of the last file open for writing, and when a mapping of it goes away
+ * (munmap, exit: the mapping drops its reference).
+ */
+export class P9PageCache extends MemObject {
+  /** A writable MAP_SHARED mapping was made: its pages may differ from the file. */
+  mappedWritable = false;
+  /** Size set by the client and not yet re-read from the server. */
+  dirtySize?: number;
+  /** The fid the cache fills from (opened on the first fault). */
+  private fid?: number;
+
+  constructor(
+    mf: MemoryFile,
+    readonly node: P9Inode,
+  ) {
+    super(mf, (off, dst) => this.fill(off, dst));
+  }
+
+  private fill(off: number, dst: Uint8Array): void {
+    const size = this.node.size;
+    let n = 0;
+    if (off < size) {
+      this.fid ??= this.node.openFid(O_RDONLY);
+      n = this.node.readServer(this.fid, dst.subarray(0, Math.min(dst.length, size - off)), off);
+    }
+    if (n < dst.length) dst.fill(0, n);
+  }
+
+  override decRef(): void {
+    try {
+      this.node.writeBack();
+    } catch (e) {
+      this.node.fs.opts.log?.warn(
+        { err: (e as Error).message },
+        'gofer: writing back a shared mapping of a file failed',
+      );
+    }
+    super.decRef();
+  }
+
+  /** The file is truncated to `size`: mapped pages reach it first, then those past the end go. */
+  resize(size: number): void {
+    this.node.writeBack();
+    this.truncate(size);
+  }
+}
+
+/** An open regular file read and written over 9P. */
 export class P9File extends FileDescription implements Mappable {
   private closed = false;
   constructor(
     flags: number,
     readonly node: P9Inode,
     readonly fid: number,
+    /** 'r' (the shared read fid), or the access mode of the shared write fid. */
+    readonly fidKind: 'r' | number,
   ) {
     super(flags);
   }
 
   override read(_t: TaskApi, dst: IoDst, off: number): number {
+    if (!this.readable) return -EBADF;
     const pos = off < 0 ? this.pos : off;
     let done = 0;
     if (dst.length === 1) done = this.node.readAt(this.fid, dst[0], pos);
@@ -645,18 +1423,41 @@ export class P9File extends FileDescription implements Mappable {
     return done;
   }
 
-  override write(): number {
-    return -EBADF;
+  override write(_t: TaskApi, src: IoSrc, off: number): number {
+    if (!this.writable) return -EBADF;
+    // O_APPEND: at the end as the client knows it (exclusive), else as the server says.
+    if (off < 0 && this.append && this.node.fs.shared) this.node.refresh();
+    const pos = off >= 0 ? off : this.append ? this.node.size : this.pos;
+    const data = src.length === 1 ? src[0] : Buffer.concat(src);
+    if (data.length === 0) return 0;
+    const n = this.node.writeAt(this.fid, data, pos);
+    if (off < 0) this.pos = pos + n;
+    return n;
   }
 
   override seek(off: number, whence: number): number {
+    if (whence === 2 /* SEEK_END */ && this.node.fs.shared) this.node.refresh();
     return this.seekWithSize(off, whence, this.node.size);
+  }
+
+  override fsync(dataOnly: boolean): void {
+    this.node.fsync(this.fid, dataOnly);
   }
 
   override mappable(): Mappable {
     return this;
   }
   sharedObject(): MemObject {
+    const c = this.node.pageCache();
+    if (this.writable) c.mappedWritable = true;
+    return c;
+  }
+  /**
+   * Private read-only mappings (program text) share the page cache when the file cannot
+   * change beneath them: a read-only tree (under the overlay) with exclusive file access.
+   */
+  readOnlyPageCache(): MemObject {
+    if (this.node.fs.writable || this.node.fs.shared) throw new SysError(EOPNOTSUPP);
     return this.node.pageCache();
   }
   readForMap(off: number, dst: Uint8Array): number {
@@ -667,9 +1468,19 @@ export class P9File extends FileDescription implements Mappable {
   }
 
   protected override release(): void {
-    if (!this.closed) {
-      this.closed = true;
-      this.node.releaseReadFid();
+    if (this.closed) return;
+    this.closed = true;
+    if (this.fidKind === 'r') this.node.releaseReadFid();
+    else {
+      try {
+        this.node.releaseWriteFid(this.fidKind);
+      } catch (e) {
+        // close(2) has no caller left to tell after the last reference; say so in the log.
+        this.node.fs.opts.log?.warn(
+          { err: (e as Error).message },
+          'gofer: writing back a file at its last close failed',
+        );
+      }
     }
   }
 }

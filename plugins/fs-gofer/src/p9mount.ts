@@ -19,6 +19,9 @@ export interface MountP9Options {
   server?: string;
   /** Attach name for `server`. */
   aname?: string;
+  /** Writes reach the server (overlay: none). */
+  writable?: boolean;
+  fileAccess?: 'exclusive' | 'shared';
 }
 
 /** The runsc entry script (bin/run.js) to start `runsc gofer` with. */
@@ -42,7 +45,13 @@ export function mountP9(source: string, o: MountP9Options): P9fs {
     }
     const conn = new SyncP9Conn(fd, o.log, `9P server ${o.server}`);
     try {
-      return new P9fs(conn, { mf: o.mf, aname: o.aname ?? source, log: o.log });
+      return new P9fs(conn, {
+        mf: o.mf,
+        aname: o.aname ?? source,
+        log: o.log,
+        writable: o.writable,
+        fileAccess: o.fileAccess,
+      });
     } catch (e) {
       conn.close();
       throw new Error(`gofer.server ${o.server}: attaching ${o.aname ?? source}: ${(e as Error).message}`);
@@ -58,8 +67,19 @@ export function mountP9(source: string, o: MountP9Options): P9fs {
   child.unref();
   // runsc gofer serves requests in order, so dependent requests may be pipelined.
   const conn = new SyncP9Conn(mine, o.log, `runsc gofer (pid ${child.pid})`, true);
+  // Its death is logged with the cause as soon as the sentry hears of it (a closed
+  // connection says it too, at the next request; the line is logged once).
+  child.once('exit', (code, signal) =>
+    conn.peerGone(signal ? `killed by ${signal}` : `exited with status ${code}`),
+  );
   try {
-    return new P9fs(conn, { mf: o.mf, aname: '', log: o.log });
+    return new P9fs(conn, {
+      mf: o.mf,
+      aname: '',
+      log: o.log,
+      writable: o.writable,
+      fileAccess: o.fileAccess,
+    });
   } catch (e) {
     conn.close();
     child.kill('SIGKILL');
