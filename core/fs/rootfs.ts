@@ -10,6 +10,7 @@
  * Also sets the hidden tmpfs memfd_create uses, and the types mount(2) may create.
  */
 import type { MemoryFile } from '../mm/memfile';
+import { rootCreds } from '../kernel/caps';
 import { mountableTypes } from '../syscalls/linux/fs';
 import { setMemfdFilesystem } from '../syscalls/linux/file';
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, S_IFDIR, S_IFMT } from '../vfs/abi';
@@ -21,7 +22,7 @@ import { Overlay } from './overlay';
 import './pipe';
 import { Tmpfs } from './tmpfs';
 
-const ROOT = { uid: 0, gid: 0, euid: 0, egid: 0, suid: 0, sgid: 0, fsuid: 0, fsgid: 0, groups: [] };
+const ROOT = rootCreds();
 
 export interface DoMountOptions {
   /** Memory file for tmpfs data. */

@@ -15,6 +15,8 @@ import type { EffectiveConfig } from '../config/types';
 import type { Logger } from '../log/index';
 import { EEXIST, SysError } from '../abi/errno';
 import { Kernel } from '../kernel/kernel';
+import { rootCreds } from '../kernel/caps';
+import { containerCreds, type SpecCaps } from './oci/caps';
 import type { Task } from '../kernel/task';
 import { ThreadGroup } from '../kernel/threadgroup';
 import { MemoryManager } from '../mm/mm';
@@ -64,6 +66,8 @@ export interface ProcessSpec {
   umask?: number;
   rlimits?: { type: string; soft: number; hard: number }[];
   noNewPrivileges?: boolean;
+  /** config.json process.capabilities (undefined: none at all, as runc). */
+  capabilities?: SpecCaps;
 }
 
 export interface ProcessInfo {
@@ -88,6 +92,7 @@ export function processFromSpec(p: SpecProcess): ProcessSpec {
     umask: p.user.umask,
     rlimits: p.rlimits,
     noNewPrivileges: p.noNewPrivileges,
+    capabilities: p.capabilities,
   };
 }
 
@@ -102,17 +107,7 @@ export class ContainerSetupError extends Error {
   }
 }
 
-const ROOT_CREDS: Credentials = {
-  uid: 0,
-  gid: 0,
-  euid: 0,
-  egid: 0,
-  suid: 0,
-  sgid: 0,
-  fsuid: 0,
-  fsgid: 0,
-  groups: [],
-};
+const ROOT_CREDS: Credentials = rootCreds();
 
 /** The kernel's private helpers exec needs to start a second parentless process (as a setns'd process). */
 interface KernelInternals {
@@ -122,17 +117,7 @@ interface KernelInternals {
 }
 
 function creds(p: ProcessSpec): Credentials {
-  return {
-    uid: p.uid,
-    gid: p.gid,
-    euid: p.uid,
-    egid: p.gid,
-    suid: p.uid,
-    sgid: p.gid,
-    fsuid: p.uid,
-    fsgid: p.gid,
-    groups: [...(p.additionalGids ?? [])],
-  };
+  return containerCreds(p.uid, p.gid, p.additionalGids, p.capabilities);
 }
 
 export class Sandbox {
@@ -261,11 +246,11 @@ export class Sandbox {
         creds: creds(p),
         files,
         fs: fsc,
+        noNewPrivs: p.noNewPrivileges === true,
       });
     } catch (e) {
       throw new ContainerSetupError(`exec ${p.args[0]}: ${describe(e)}`, 126);
     }
-    if (p.noNewPrivileges) this.initTask.tg.noNewPrivs = true;
   }
 
   /**
@@ -282,6 +267,8 @@ export class Sandbox {
     tg.sid = this.kernel.init.sid;
     tg.pgid = pid;
     for (const r of p.rlimits ?? []) tg.limits[RLIMITS[r.type]] = [BigInt(r.soft), BigInt(r.hard)];
+    // Before execve, which must not grant a no_new_privs process anything.
+    if (p.noNewPrivileges) tg.noNewPrivs = true;
     const as = this.kernel.platform.newAddressSpace();
     const mm = new MemoryManager(this.mf, as);
     tg.mm = mm;
@@ -308,7 +295,6 @@ export class Sandbox {
       mm.decUsers();
       throw new ContainerSetupError(`exec ${p.args[0]}: ${describe(e)}`, 126);
     }
-    if (p.noNewPrivileges) tg.noNewPrivs = true;
     t.start();
     return { pid, exited };
   }

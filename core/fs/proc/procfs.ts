@@ -22,6 +22,7 @@
  * optional followLink(t) gives the object itself (MagicLink in synth.ts, fdlinks.ts).
  */
 import { EACCES, EINVAL, ENOENT, ESRCH, SysError } from '../../abi/errno';
+import { CAP_SYS_PTRACE, CAP_SYS_RESOURCE, hasCap } from '../../kernel/caps';
 import type { Credentials, TaskApi } from '../../kernel/api';
 import { DT_DIR, DT_LNK, DT_REG, O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFLNK } from '../../vfs/abi';
 import type { FileDescription } from '../../vfs/file';
@@ -89,7 +90,7 @@ const NS_LINKS: [string, string][] = [
 
 /** Whether `viewer` may look into `task` (ptrace_may_access, PTRACE_MODE_READ_FSCREDS, simplified). */
 export function mayInspect(viewer: Credentials | undefined, task: ProcTask): boolean {
-  if (!viewer || viewer.fsuid === 0) return true;
+  if (!viewer || hasCap(viewer, CAP_SYS_PTRACE)) return true;
   const c = task.creds;
   return (
     viewer.fsuid === c.uid && viewer.fsuid === c.euid && viewer.fsuid === c.suid && viewer.fsgid === c.gid
@@ -549,7 +550,7 @@ function buildPidEntries(dir: PidDir, o: Owner): void {
       if (!/^[+-]?\d+$/.test(s)) throw new SysError(EINVAL);
       const v = Number(s);
       if (v < -1000 || v > 1000) throw new SysError(EINVAL);
-      if (v < task.oomScoreAdj && t.creds.euid !== 0) throw new SysError(EACCES);
+      if (v < task.oomScoreAdj && !hasCap(t.creds, CAP_SYS_RESOURCE)) throw new SysError(EACCES);
       task.setOomScoreAdj?.(v);
       return data.length;
     },
