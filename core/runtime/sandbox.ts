@@ -124,6 +124,8 @@ export class Sandbox {
   private initTask: Task | undefined;
   /** The init's stdin description (its terminal's foreground group is kept there). */
   private initStdin: unknown;
+  /** The stdin description of each process started by exec (its terminal's foreground group). */
+  private readonly execStdin = new Map<number, unknown>();
   private paused = false;
   private constructor(
     readonly id: string,
@@ -283,8 +285,14 @@ export class Sandbox {
     tg.tasks.add(t);
     this.kernel.tasks.set(pid, t);
     this.kernel.tgs.set(pid, tg);
+    this.execStdin.set(pid, files.get(0));
     const exited = new Promise<number>((resolve) =>
-      tg.exitHooks.push(() => queueMicrotask(() => resolve(tg.exitStatus))),
+      tg.exitHooks.push(() =>
+        queueMicrotask(() => {
+          this.execStdin.delete(pid);
+          resolve(tg.exitStatus);
+        }),
+      ),
     );
     try {
       k.execInto(t, exe, argv, env, true);
@@ -325,6 +333,19 @@ export class Sandbox {
     const pg = stdin?.tty?.fgPgrp || init.pgid;
     if (this.kernel.signalProcesses('pgrp', pg, signo) === 0)
       this.kernel.signalGroup(init, { signo, code: 0x80 });
+  }
+
+  /**
+   * A terminal signal from the terminal of the process `pid` started by exec: for that
+   * terminal's foreground process group as the sandbox knows it (TIOCSPGRP on the
+   * process's stdin), else the process's own group.
+   */
+  signalExecForeground(pid: number, signo: number): void {
+    if (this.kernel.done) return;
+    const stdin = this.execStdin.get(pid) as { tty?: { fgPgrp: number } | null } | undefined;
+    if (!stdin) return;
+    const pg = stdin.tty?.fgPgrp || this.kernel.tgs.get(pid)?.pgid || pid;
+    this.kernel.signalProcesses('pgrp', pg, signo);
   }
 
   /** The processes inside (runsc ps). */
