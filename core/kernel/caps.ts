@@ -152,8 +152,11 @@ export interface CapSets {
   securebits: number;
 }
 
+/** 1n << cap for each capability, precomputed (privilege checks run on hot paths). */
+const CAP_BITS: readonly bigint[] = Array.from({ length: 64 }, (_, i) => 1n << BigInt(i));
+
 export function capBit(cap: number): bigint {
-  return 1n << BigInt(cap);
+  return CAP_BITS[cap] ?? 1n << BigInt(cap);
 }
 
 /** Whether `cap` is a capability number this kernel knows (cap_valid). */
@@ -163,12 +166,12 @@ export function capValid(cap: number): boolean {
 
 /** capable(): whether the credentials have `cap` in their effective set. */
 export function hasCap(c: Credentials, cap: number): boolean {
-  return (c.capEff & capBit(cap)) !== 0n;
+  return (c.capEff & CAP_BITS[cap]) !== 0n;
 }
 
 /** Capability check on a task's credentials (Linux's capable()). */
 export function capable(t: { creds: Credentials }, cap: number): boolean {
-  return (t.creds.capEff & capBit(cap)) !== 0n;
+  return (t.creds.capEff & CAP_BITS[cap]) !== 0n;
 }
 
 /**
