@@ -35,6 +35,8 @@ export interface DoMountOptions {
   procfs?: Filesystem | (() => Filesystem);
   /** sysfs to mount at /sys; a factory is also used for mount -t sysfs. */
   sysfs?: Filesystem | (() => Filesystem);
+  /** Leave the lower layer's /tmp mode alone (an OCI bundle's root, as runc) instead of making it 1777. */
+  keepTmpMode?: boolean;
 }
 
 export interface DoMountNamespace {
@@ -98,7 +100,7 @@ export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
     'sysfs',
   );
   const tmpD = ensureDir(rd, 'tmp');
-  if ((tmpD.inode.mode & 0o7777) !== 0o1777) tmpD.inode.setattr({ mode: 0o1777 }, ROOT);
+  if (!opts.keepTmpMode && (tmpD.inode.mode & 0o7777) !== 0o1777) tmpD.inode.setattr({ mode: 0o1777 }, ROOT);
 
   setMemfdFilesystem(new Tmpfs({ mf: opts.mf, mode: 0o777 }));
   mountableTypes.set('tmpfs', (_src, data) => new Tmpfs({ mf: opts.mf, ...parseTmpfsData(data) }));

@@ -176,6 +176,7 @@ export class Sandbox {
         lower,
         procfs: () => new ProcFilesystem(makeProcSource(kernel, { cpus })),
         sysfs: () => new SysFilesystem({ cpus }),
+        keepTmpMode: true,
       });
       const pre = {
         files: new FdTable(),
@@ -509,7 +510,12 @@ async function mountOne(
         ? lower
         : new Overlay({ upper: new Tmpfs({ mf: c.mf, mode: st.mode & 0o7777 }), lower });
   } else if (type === 'tmpfs' || type === 'mqueue') {
-    fsys = new Tmpfs({ mf: c.mf, mode: 0o1777, ...parseTmpfsData(opts.join(',')) });
+    fsys = new Tmpfs({
+      mf: c.mf,
+      mode: 0o1777,
+      ...parseTmpfsData(opts.join(',')),
+      ...coveredMode(pre, dest, type),
+    });
   } else if (type === 'cgroup' || type === 'cgroup2') {
     fsys = new Tmpfs({ mf: c.mf, mode: 0o555, size: 0 });
   } else if (type === 'proc' || type === 'sysfs' || type === 'devpts') {
@@ -521,6 +527,17 @@ async function mountOne(
     ns.mount(fsys, at, flags, m.source ?? type);
   } catch (e) {
     fail(describe(e));
+  }
+}
+
+/** runc gives a tmpfs the mode of the directory it is mounted on, when that exists (over any mode= option). */
+function coveredMode(pre: FileTask, dest: string, type: string): { mode: number } | Record<string, never> {
+  if (type !== 'tmpfs') return {};
+  try {
+    const vd = lookupAt(pre, AT_FDCWD, bytes(dest), true);
+    return (vd.inode.mode & 0o170000) === 0o040000 ? { mode: vd.inode.mode & 0o7777 } : {};
+  } catch {
+    return {};
   }
 }
 

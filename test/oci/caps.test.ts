@@ -141,6 +141,29 @@ describe('oci: capabilities, no_new_privs and user from config.json, compared wi
     });
   });
 
+  it('a tmpfs mounted on an existing directory takes its mode (over mode=), as runc', async () => {
+    const b = makeBundle(
+      path.join(work, 'tmpfsmode'),
+      ['/bin/busybox', 'stat', '-c', '%n %a %u %g', '/tmp', '/run', '/var'],
+      (s) => {
+        (s.mounts ??= []).push(
+          { ...TMPFS },
+          { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['mode=1777'] },
+          { destination: '/var', type: 'tmpfs', source: 'tmpfs', options: ['mode=0711'] },
+        );
+      },
+    );
+    fs.chmodSync(path.join(b, 'rootfs', 'tmp'), 0o750);
+    fs.mkdirSync(path.join(b, 'rootfs', 'run'), { mode: 0o700 });
+    fs.chmodSync(path.join(b, 'rootfs', 'run'), 0o2755);
+    const mine = await runsc(root, ['run', '--bundle', b, 'tm']);
+    const theirs = await runc(runcRoot, ['run', '--bundle', b, 'tt']);
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.match(theirs.stdout, /^\/tmp 750 0 0$/m);
+    assert.equal(mine.stdout, theirs.stdout);
+    assert.equal(mine.code, theirs.code, mine.stderr);
+  });
+
   it('exec --user, --cap, --additional-gids, --no-new-privs and --process: as runc exec', async () => {
     const b = bundle('execs', ['sleep', '1000'], (s) => {
       proc(s).capabilities = {
