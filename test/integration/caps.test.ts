@@ -37,6 +37,7 @@ describe('capabilities: native vs runsc do', function () {
       // The program really exercised the transitions (not an early exit with equal output).
       assert.match(native.stdout, /\[setuid-root exec\] \{Uid: 1000 0 0 0\}/);
       assert.match(native.stdout, /\[exec as 1000 with ambient\].*CapAmb: 0000000000000400/);
+      assert.match(native.stdout, /^\/proc\/self\/uid_map: \[ +0 +0 4294967295\n\] 33$/m);
       assert.equal(sandbox.stdout, native.stdout, 'stdout');
       assert.equal(sandbox.stderr, native.stderr, 'stderr');
       assert.equal(sandbox.status, native.status, 'exit status');

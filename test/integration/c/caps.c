@@ -405,6 +405,26 @@ int main(int argc, char **argv) {
     return 3;
   }
   report("start");
+  /* The user namespace files (the initial namespace: identity maps, already set). */
+  {
+    const char *files[] = {"/proc/self/uid_map", "/proc/self/gid_map", "/proc/self/setgroups"};
+    for (int i = 0; i < 3; i++) {
+      char buf[256] = {0};
+      int fd = open(files[i], O_RDONLY);
+      ssize_t k = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+      if (fd >= 0) close(fd);
+      printf("%s: [%s] %zd\n", files[i], k > 0 ? buf : strerrorname_np(errno), k);
+    }
+    const char *writes[][3] = {{"/proc/self/uid_map", "0 0 1\n", "write uid_map"},
+                               {"/proc/self/gid_map", "0 0 1\n", "write gid_map"},
+                               {"/proc/self/setgroups", "allow\n", "write setgroups allow"},
+                               {"/proc/self/setgroups", "deny\n", "write setgroups deny"}};
+    for (int i = 0; i < 4; i++) {
+      int fd = open(writes[i][0], O_WRONLY);
+      R(writes[i][2], fd >= 0 ? write(fd, writes[i][1], strlen(writes[i][1])) : -1);
+      if (fd >= 0) close(fd);
+    }
+  }
   scenario("capget", s_capget);
   scenario("capset", s_capset);
   scenario("bounding", s_bounding);
