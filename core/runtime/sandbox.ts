@@ -531,7 +531,7 @@ async function mountOne(
 }
 
 /** runc gives a tmpfs the mode of the directory it is mounted on, when that exists (over any mode= option). */
-function coveredMode(pre: FileTask, dest: string, type: string): { mode: number } | Record<string, never> {
+function coveredMode(pre: FileTask, dest: string, type: string): { mode?: number } {
   if (type !== 'tmpfs') return {};
   try {
     const vd = lookupAt(pre, AT_FDCWD, bytes(dest), true);

@@ -879,10 +879,17 @@ export function sched_getaffinity(t: Task, a: A) {
   t.mm.copyOut(a.ptr(2), b);
   return 8;
 }
+/** check_same_owner: the caller's euid is the target's real or effective uid, or it has CAP_SYS_NICE. */
+function mayReschedule(t: Task, o: Task): boolean {
+  const c = t.creds;
+  return c.euid === o.creds.euid || c.euid === o.creds.uid || capable(t, CAP_SYS_NICE);
+}
+
 /** sched_setaffinity implements Linux syscall sched_setaffinity(2) (recorded; the sentry schedules). */
 export function sched_setaffinity(t: Task, a: A) {
   const o = affinityTarget(t, a.int(0));
   if (!o) return -ESRCH;
+  if (!mayReschedule(t, o)) return -EPERM;
   const len = Math.min(a.ptr(1), 8);
   const b = Buffer.alloc(8);
   Buffer.from(t.mm.copyIn(a.ptr(2), len)).copy(b);
@@ -903,9 +910,13 @@ export function sched_getparam(t: Task, a: A) {
 }
 /** sched_setscheduler implements Linux syscall sched_setscheduler(2): SCHED_OTHER/BATCH/IDLE only. */
 export function sched_setscheduler(t: Task, a: A) {
-  if (!affinityTarget(t, a.int(0))) return -ESRCH;
+  const o = affinityTarget(t, a.int(0));
+  if (!o) return -ESRCH;
   const policy = a.int(1) & ~0x40000000;
-  if (policy === 0 || policy === 3 || policy === 5) return t.mm.readI32(a.ptr(2)) === 0 ? 0 : -EINVAL;
+  if (policy === 0 || policy === 3 || policy === 5) {
+    if (t.mm.readI32(a.ptr(2)) !== 0) return -EINVAL;
+    return mayReschedule(t, o) ? 0 : -EPERM;
+  }
   if (policy === 1 || policy === 2) return -EPERM;
   return -EINVAL;
 }

@@ -320,6 +320,12 @@ static void s_kill(void) {
   R("setpriority(other uid, 5) with CAP_SYS_NICE", setpriority(PRIO_PROCESS, c, 5));
   R("drop CAP_SYS_NICE", drop_eff(CAP_SYS_NICE));
   R("setpriority(other uid, 6) without CAP_SYS_NICE", setpriority(PRIO_PROCESS, c, 6));
+  cpu_set_t cs;
+  sched_getaffinity(0, sizeof cs, &cs);
+  R("sched_setaffinity(other uid) without CAP_SYS_NICE", sched_setaffinity(c, sizeof cs, &cs));
+  struct sched_param sp = {0};
+  R("sched_setscheduler(other uid, SCHED_OTHER) without CAP_SYS_NICE", sched_setscheduler(c, SCHED_OTHER, &sp));
+  R("sched_setaffinity(self)", sched_setaffinity(0, sizeof cs, &cs));
   R("setpriority(self, -3) without CAP_SYS_NICE", setpriority(PRIO_PROCESS, 0, -3));
   R("setpriority(self, 3)", setpriority(PRIO_PROCESS, 0, 3));
   struct __user_cap_data_struct d[2];
