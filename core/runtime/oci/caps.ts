@@ -40,10 +40,14 @@ export function containerCreds(
 }
 
 /**
- * The capability sets of this (runsc) process, from /proc/self/status: `runsc do` gives
- * the sandbox's root no capability its caller lacks. Undefined when they cannot be read.
+ * The capability sets of this (runsc) process when it runs as host root, from
+ * /proc/self/status: `runsc do` gives the sandbox's root no capability a root caller lacks
+ * (a container's bounding set, say). Undefined for an unprivileged caller (the sandbox's
+ * root is then its own, with every capability, as gVisor's rootless do) or when the sets
+ * cannot be read.
  */
 export function callerCapSets(): CapSets | undefined {
+  if (process.getuid?.() !== 0) return undefined;
   let text: string;
   try {
     text = fs.readFileSync('/proc/self/status', 'utf8');
