@@ -129,7 +129,8 @@ const int kTtySignals[] = {SIGINT, SIGQUIT, SIGTSTP, SIGWINCH, SIGHUP};
   if (t < 0 || o < 0) _exit(120);
   dup2(t, 3);
   dup2(o, 4);
-  syscall(SYS_close_range, 5, ~0U, 0);
+  if (syscall(SYS_close_range, 5, ~0U, 0) < 0)
+    for (int fd = 5; fd < 65536; fd++) close(fd);  // kernels before 5.9
   int devnull = open("/dev/null", O_RDWR);
   if (devnull >= 0) {
     dup2(devnull, 0);
