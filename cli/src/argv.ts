@@ -39,13 +39,23 @@ export const VALUE_FLAGS: ReadonlySet<string> = new Set([
   'rootless',
   'preserve-fds',
   'runtime',
+  // runsc exec
+  'cap',
+  'additional-gids',
 ]);
 
 /** Short flags of the OCI commands that take a value (never rewritten, only skipped with their value). */
-const SHORT_VALUE_FLAGS: ReadonlySet<string> = new Set(['-b', '-u', '-e', '-p']);
+const SHORT_VALUE_FLAGS: ReadonlySet<string> = new Set(['-b', '-u', '-e', '-p', '-g', '-c']);
 
 /** Boolean long flags; those also in NEGATABLE accept `=false` (rewritten to `--no-x`). */
-export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['debug', 'strace', 'json', 'help', 'version']);
+export const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
+  'debug',
+  'strace',
+  'json',
+  'help',
+  'version',
+  'no-new-privs',
+]);
 const NEGATABLE: ReadonlySet<string> = new Set(['debug', 'strace']);
 
 /**

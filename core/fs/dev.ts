@@ -14,6 +14,7 @@
 import { randomFillSync } from 'node:crypto';
 import { ENOSPC } from '../abi/errno';
 import type { TaskApi } from '../kernel/api';
+import { rootCreds } from '../kernel/caps';
 import type { MemoryFile } from '../mm/memfile';
 import { makedev, S_IFCHR } from '../vfs/abi';
 import { registerCharDevice } from '../vfs/devices';
@@ -22,7 +23,7 @@ import { openControllingPty, registerPtyDevices } from './devpts';
 import { openControllingTty } from './host';
 import { Tmpfs } from './tmpfs';
 
-const ROOT = { uid: 0, gid: 0, euid: 0, egid: 0, suid: 0, sgid: 0, fsuid: 0, fsgid: 0, groups: [] };
+const ROOT = rootCreds();
 
 type Kind = 'null' | 'zero' | 'full' | 'random';
 

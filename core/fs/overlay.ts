@@ -20,6 +20,7 @@
  */
 import { EINVAL, ENOTEMPTY, EXDEV, SysError } from '../abi/errno';
 import type { Credentials, TaskApi } from '../kernel/api';
+import { rootCreds } from '../kernel/caps';
 import {
   O_ACCMODE,
   O_RDONLY,
@@ -48,17 +49,7 @@ import { Tmpfs, TmpfsFile } from './tmpfs';
 const OPAQUE = 'trusted.overlay.opaque';
 const ORIGIN = 'trusted.overlay.ino';
 const UPPER_INO_BASE = 2 ** 52;
-const ROOT: Credentials = {
-  uid: 0,
-  gid: 0,
-  euid: 0,
-  egid: 0,
-  suid: 0,
-  sgid: 0,
-  fsuid: 0,
-  fsgid: 0,
-  groups: [],
-};
+const ROOT: Credentials = rootCreds();
 
 /** A stand-in task for internal opens of lower files during copy-up (filesystems ignore it for regular files). */
 const copyTask = {} as TaskApi;

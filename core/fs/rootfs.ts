@@ -10,6 +10,7 @@
  * Also sets the hidden tmpfs memfd_create uses, and the types mount(2) may create.
  */
 import type { MemoryFile } from '../mm/memfile';
+import { rootCreds } from '../kernel/caps';
 import { mountableTypes } from '../syscalls/linux/fs';
 import { setMemfdFilesystem } from '../syscalls/linux/file';
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, S_IFDIR, S_IFMT } from '../vfs/abi';
@@ -21,7 +22,7 @@ import { Overlay } from './overlay';
 import './pipe';
 import { Tmpfs } from './tmpfs';
 
-const ROOT = { uid: 0, gid: 0, euid: 0, egid: 0, suid: 0, sgid: 0, fsuid: 0, fsgid: 0, groups: [] };
+const ROOT = rootCreds();
 
 export interface DoMountOptions {
   /** Memory file for tmpfs data. */
@@ -39,6 +40,8 @@ export interface DoMountOptions {
   procfs?: Filesystem | (() => Filesystem);
   /** sysfs to mount at /sys; a factory is also used for mount -t sysfs. */
   sysfs?: Filesystem | (() => Filesystem);
+  /** Leave the lower layer's /tmp mode alone (an OCI bundle's root, as runc) instead of making it 1777. */
+  keepTmpMode?: boolean;
 }
 
 export interface DoMountNamespace {
@@ -109,8 +112,10 @@ export function createDoMountNamespace(opts: DoMountOptions): DoMountNamespace {
     'sysfs',
   );
   const tmpD = ensureDir(rd, 'tmp', !overlay);
-  // (Without an overlay, /tmp is the host's directory: its mode is left alone.)
-  if (overlay && (tmpD.inode.mode & 0o7777) !== 0o1777) tmpD.inode.setattr({ mode: 0o1777 }, ROOT);
+  // (Without an overlay, /tmp is the host's directory: its mode is left alone; a container
+  // keeps its bundle's /tmp mode, as runc.)
+  if (overlay && !opts.keepTmpMode && (tmpD.inode.mode & 0o7777) !== 0o1777)
+    tmpD.inode.setattr({ mode: 0o1777 }, ROOT);
 
   setMemfdFilesystem(new Tmpfs({ mf: opts.mf, mode: 0o777 }));
   mountableTypes.set('tmpfs', (_src, data) => new Tmpfs({ mf: opts.mf, ...parseTmpfsData(data) }));

@@ -16,6 +16,14 @@ export interface Credentials {
   fsuid: number;
   fsgid: number;
   groups: number[];
+  /** Capability sets (bit N = capability N; see kernel/caps.ts). */
+  capEff: bigint;
+  capPrm: bigint;
+  capInh: bigint;
+  capBnd: bigint;
+  capAmb: bigint;
+  /** SECBIT_* flags (prctl PR_SET_SECUREBITS, PR_SET_KEEPCAPS). */
+  securebits: number;
 }
 
 /** Results of TaskApi.block(). */

@@ -15,6 +15,7 @@ import { MemoryManager, type VmaName } from '../mm/mm';
 import type { Mappable } from '../mm/api';
 import type { MemoryFile } from '../mm/memfile';
 import { MemObject, type Holdable } from '../mm/memobject';
+import { execCreds } from './caps';
 import { type ExecFile, loadElf, parseElf, parseShebang } from '../loader/elf';
 import { Task, type TaskFiles, type TaskFsContext, type TaskState } from './task';
 import { RLIMIT_NOFILE, RLIMIT_STACK, RLIM_INFINITY, ThreadGroup } from './threadgroup';
@@ -264,9 +265,12 @@ export class Kernel {
     creds: Credentials;
     files: TaskFiles;
     fs: TaskFsContext;
+    /** Start with no_new_privs set (before the first execve). */
+    noNewPrivs?: boolean;
   }): Task {
     const pid = this.allocPid();
     const tg = new ThreadGroup(pid, null, this.defaultLimits, Date.now());
+    tg.noNewPrivs = o.noNewPrivs === true;
     const as = this.platform.newAddressSpace();
     const mm = new MemoryManager(this.mf, as);
     tg.mm = mm;
@@ -316,6 +320,9 @@ export class Kernel {
       filename = sb.interp;
     }
     const info = parseElf(file);
+    // The credentials the new program runs with (set-ID bits of the program itself, never
+    // of a #! script; capabilities per capabilities(7)); committed at the point of no return.
+    const next = execCreds(t.creds, file.ids, t.tg.noNewPrivs);
     let interp: { file: ExecFile; info: ReturnType<typeof parseElf> } | undefined;
     if (info.interp) {
       const f = this.vfs.openForExec(t, info.interp);
@@ -342,11 +349,11 @@ export class Kernel {
           argv,
           envp,
           execfn,
-          uid: t.creds.uid,
-          euid: t.creds.euid,
-          gid: t.creds.gid,
-          egid: t.creds.egid,
-          secure: false,
+          uid: next.creds.uid,
+          euid: next.creds.euid,
+          gid: next.creds.gid,
+          egid: next.creds.egid,
+          secure: next.secure,
         },
         stackTop,
         undefined,
@@ -367,6 +374,10 @@ export class Kernel {
     mm.exePath = file.path;
     // Point of no return.
     const tg = t.tg;
+    t.creds = next.creds;
+    if (next.secure) t.pdeathSig = 0;
+    // A program running with ids other than its real ones is not dumpable (suid_dumpable 0).
+    tg.dumpable = next.creds.euid !== next.creds.uid || next.creds.egid !== next.creds.gid ? 0 : 1;
     if (!first) {
       for (const o of [...tg.tasks]) if (o !== t) this.reapThreadNow(o);
       if (t.tid !== tg.pid) {
@@ -491,6 +502,7 @@ export class Kernel {
       tg.sid = ptg.sid;
       tg.exitSignal = flags & 0xff;
       tg.sighand = flags & CLONE_SIGHAND ? ptg.sighand : ptg.sighand.clone();
+      tg.noNewPrivs = ptg.noNewPrivs;
       parent.children.add(tg);
     }
     let mm: MemoryManager;

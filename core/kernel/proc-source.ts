@@ -36,6 +36,7 @@ import { FdTable } from '../vfs/fdtable';
 import { FsContext } from '../vfs/fscontext';
 import type { VirtualDentry } from '../vfs/mount';
 import type { Credentials, TaskApi } from './api';
+import { rootCreds } from './caps';
 import type { Kernel } from './kernel';
 import { SIG_DFL, SIG_IGN } from './signal-defs';
 import type { Task } from './task';
@@ -61,17 +62,7 @@ const DEFAULT_FILESYSTEMS: ProcFsType[] = [
 ];
 
 const PAGE = 4096;
-const ROOT_CREDS: Credentials = {
-  uid: 0,
-  gid: 0,
-  euid: 0,
-  egid: 0,
-  suid: 0,
-  sgid: 0,
-  fsuid: 0,
-  fsgid: 0,
-  groups: [],
-};
+const ROOT_CREDS: Credentials = rootCreds();
 
 /** Resident bytes of a VMA: the part of its object's present extents inside the mapping. */
 export function vmaRss(v: Vma): number {

@@ -38,6 +38,8 @@ export interface ExecFile {
   /** References held by mappings filled from this file (each segment holds one). */
   incRef(): unknown;
   decRef(): void;
+  /** The file's mode and owner, and whether its mount is nosuid (execve's set-ID rules). */
+  readonly ids?: { mode: number; uid: number; gid: number; nosuid: boolean };
   /** The file's immutable page cache (Mappable.readOnlyPageCache), if it has one. */
   readOnlyPageCache?(): MemObject | undefined;
 }

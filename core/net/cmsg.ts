@@ -6,6 +6,7 @@
  * = 16 bytes, data 8-byte aligned (CMSG_ALIGN).
  */
 import { EBADF, EINVAL, EPERM, SysError } from '../abi/errno';
+import { CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN, hasCap } from '../kernel/caps';
 import type { FileDescription } from '../vfs/file';
 import type { FileTask } from '../vfs/task';
 import { MSG_CTRUNC, SCM_CREDENTIALS, SCM_RIGHTS, SendControl, SOL_SOCKET, Ucred } from './socket';
@@ -78,13 +79,14 @@ export function parseSendControl(t: FileTask, buf: Uint8Array): SendControl | nu
   return out.rights || out.cred ? out : null;
 }
 
-/** scm_check_creds: only one's own pid and ids (or root). */
+/** scm_check_creds: one's own pid and ids, or CAP_SYS_ADMIN / CAP_SETUID / CAP_SETGID for others. */
 function checkCred(t: FileTask, c: Ucred): void {
   const cr = t.creds;
-  const root = cr.euid === 0;
-  if (c.pid !== t.tgid && !root) throw new SysError(EPERM);
-  if (c.uid !== cr.uid && c.uid !== cr.euid && c.uid !== cr.suid && !root) throw new SysError(EPERM);
-  if (c.gid !== cr.gid && c.gid !== cr.egid && c.gid !== cr.sgid && !root) throw new SysError(EPERM);
+  if (c.pid !== t.tgid && !hasCap(cr, CAP_SYS_ADMIN)) throw new SysError(EPERM);
+  if (c.uid !== cr.uid && c.uid !== cr.euid && c.uid !== cr.suid && !hasCap(cr, CAP_SETUID))
+    throw new SysError(EPERM);
+  if (c.gid !== cr.gid && c.gid !== cr.egid && c.gid !== cr.sgid && !hasCap(cr, CAP_SETGID))
+    throw new SysError(EPERM);
 }
 
 /**

@@ -26,9 +26,11 @@ import { createDoMountNamespace } from '../fs/rootfs';
 import { importHostFd } from '../fs/host';
 import { FdTable } from '../vfs/fdtable';
 import { FsContext } from '../vfs/fscontext';
+import { makeCreds } from '../kernel/caps';
+import { callerCapSets } from './oci/caps';
 import { lookupAt, openForExec } from '../vfs/ops';
 import { pathOf } from '../vfs/mount';
-import { AT_FDCWD, O_PATH, S_IFMT, S_IFREG } from '../vfs/abi';
+import { AT_FDCWD, MS_NOSUID, O_PATH, S_IFMT, S_IFREG } from '../vfs/abi';
 import type { FileTask } from '../vfs/task';
 import { createSandboxContainer, newSandboxId } from './sandbox-container';
 import { ProcFilesystem } from '../fs/proc';
@@ -57,6 +59,7 @@ export function kernelVfs(): KernelVfs {
         path: pathOf(vd, ft.fs.root).path,
         dev: stat.dev,
         ino: stat.ino,
+        ids: { mode: stat.mode, uid: stat.uid, gid: stat.gid, nosuid: (vd.mount.flags & MS_NOSUID) !== 0 },
         pread(dst: Uint8Array, off: number): number {
           const r = file.read(ft, [dst], off);
           if (typeof r !== 'number') throw new SysError(5, 'asynchronous read of an executable');
@@ -168,17 +171,8 @@ export async function runDo(opts: DoOptions): Promise<number> {
     const fsc = new FsContext(root, root);
     const uid = opts.uid ?? 0,
       gid = opts.gid ?? 0;
-    const creds = {
-      uid,
-      gid,
-      euid: uid,
-      egid: gid,
-      suid: uid,
-      sgid: gid,
-      fsuid: uid,
-      fsgid: gid,
-      groups: [],
-    };
+    // The sandbox's root holds no capability that runsc's caller lacks.
+    const creds = makeCreds(uid, gid, [], uid === 0 ? callerCapSets() : undefined);
     // A task-shaped view for path lookups before pid 1 exists.
     const pre = { files, fs: fsc, creds } as unknown as FileTask;
     if (opts.cwd) {

@@ -15,6 +15,8 @@ import type { EffectiveConfig } from '../config/types';
 import type { Logger } from '../log/index';
 import { EEXIST, ELOOP, ENOENT, SysError } from '../abi/errno';
 import { Kernel } from '../kernel/kernel';
+import { rootCreds } from '../kernel/caps';
+import { containerCreds, type SpecCaps } from './oci/caps';
 import type { Task } from '../kernel/task';
 import { ThreadGroup } from '../kernel/threadgroup';
 import { MemoryManager } from '../mm/mm';
@@ -85,6 +87,8 @@ export interface ProcessSpec {
   umask?: number;
   rlimits?: { type: string; soft: number; hard: number }[];
   noNewPrivileges?: boolean;
+  /** config.json process.capabilities (undefined: none at all, as runc). */
+  capabilities?: SpecCaps;
 }
 
 export interface ProcessInfo {
@@ -109,6 +113,7 @@ export function processFromSpec(p: SpecProcess): ProcessSpec {
     umask: p.user.umask,
     rlimits: p.rlimits,
     noNewPrivileges: p.noNewPrivileges,
+    capabilities: p.capabilities,
   };
 }
 
@@ -143,17 +148,7 @@ export class ContainerSetupError extends Error {
   }
 }
 
-const ROOT_CREDS: Credentials = {
-  uid: 0,
-  gid: 0,
-  euid: 0,
-  egid: 0,
-  suid: 0,
-  sgid: 0,
-  fsuid: 0,
-  fsgid: 0,
-  groups: [],
-};
+const ROOT_CREDS: Credentials = rootCreds();
 
 /** The kernel's private helpers exec needs to start a second parentless process (as a setns'd process). */
 interface KernelInternals {
@@ -163,23 +158,15 @@ interface KernelInternals {
 }
 
 function creds(p: ProcessSpec): Credentials {
-  return {
-    uid: p.uid,
-    gid: p.gid,
-    euid: p.uid,
-    egid: p.gid,
-    suid: p.uid,
-    sgid: p.gid,
-    fsuid: p.uid,
-    fsgid: p.gid,
-    groups: [...(p.additionalGids ?? [])],
-  };
+  return containerCreds(p.uid, p.gid, p.additionalGids, p.capabilities);
 }
 
 export class Sandbox {
   private initTask: Task | undefined;
   /** The init's stdin description (its terminal's foreground group is kept there). */
   private initStdin: unknown;
+  /** The stdin description of each process started by exec (its terminal's foreground group). */
+  private readonly execStdin = new Map<number, unknown>();
   private paused = false;
   /** Unregisters the network stack's families (set by boot when there is a stack). */
   private detachNetwork: (() => void) | undefined;
@@ -247,6 +234,7 @@ export class Sandbox {
         lower,
         procfs: () => new ProcFilesystem(makeProcSource(kernel, { cpus })),
         sysfs: () => new SysFilesystem({ cpus }),
+        keepTmpMode: true,
       });
       const pre = {
         files: new FdTable(),
@@ -321,11 +309,11 @@ export class Sandbox {
         creds: creds(p),
         files,
         fs: fsc,
+        noNewPrivs: p.noNewPrivileges === true,
       });
     } catch (e) {
       throw new ContainerSetupError(`exec ${p.args[0]}: ${describe(e)}`, 126);
     }
-    if (p.noNewPrivileges) this.initTask.tg.noNewPrivs = true;
   }
 
   /**
@@ -342,6 +330,8 @@ export class Sandbox {
     tg.sid = this.kernel.init.sid;
     tg.pgid = pid;
     for (const r of p.rlimits ?? []) tg.limits[RLIMITS[r.type]] = [BigInt(r.soft), BigInt(r.hard)];
+    // Before execve, which must not grant a no_new_privs process anything.
+    if (p.noNewPrivileges) tg.noNewPrivs = true;
     const as = this.kernel.platform.newAddressSpace();
     const mm = new MemoryManager(this.mf, as);
     tg.mm = mm;
@@ -356,8 +346,14 @@ export class Sandbox {
     tg.tasks.add(t);
     this.kernel.tasks.set(pid, t);
     this.kernel.tgs.set(pid, tg);
+    this.execStdin.set(pid, files.get(0));
     const exited = new Promise<number>((resolve) =>
-      tg.exitHooks.push(() => queueMicrotask(() => resolve(tg.exitStatus))),
+      tg.exitHooks.push(() =>
+        queueMicrotask(() => {
+          this.execStdin.delete(pid);
+          resolve(tg.exitStatus);
+        }),
+      ),
     );
     try {
       k.execInto(t, exe, argv, env, true);
@@ -368,7 +364,6 @@ export class Sandbox {
       mm.decUsers();
       throw new ContainerSetupError(`exec ${p.args[0]}: ${describe(e)}`, 126);
     }
-    if (p.noNewPrivileges) tg.noNewPrivs = true;
     t.start();
     return { pid, exited };
   }
@@ -399,6 +394,19 @@ export class Sandbox {
     const pg = stdin?.tty?.fgPgrp || init.pgid;
     if (this.kernel.signalProcesses('pgrp', pg, signo) === 0)
       this.kernel.signalGroup(init, { signo, code: 0x80 });
+  }
+
+  /**
+   * A terminal signal from the terminal of the process `pid` started by exec: for that
+   * terminal's foreground process group as the sandbox knows it (TIOCSPGRP on the
+   * process's stdin), else the process's own group.
+   */
+  signalExecForeground(pid: number, signo: number): void {
+    if (this.kernel.done) return;
+    const stdin = this.execStdin.get(pid) as { tty?: { fgPgrp: number } | null } | undefined;
+    if (!stdin) return;
+    const pg = stdin.tty?.fgPgrp || this.kernel.tgs.get(pid)?.pgid || pid;
+    this.kernel.signalProcesses('pgrp', pg, signo);
   }
 
   /** The processes inside (runsc ps). */
@@ -628,7 +636,12 @@ async function mountOne(
         ? lower
         : new Overlay({ upper: new Tmpfs({ mf: c.mf, mode: st.mode & 0o7777 }), lower });
   } else if (type === 'tmpfs' || type === 'mqueue') {
-    fsys = new Tmpfs({ mf: c.mf, mode: 0o1777, ...parseTmpfsData(opts.join(',')) });
+    fsys = new Tmpfs({
+      mf: c.mf,
+      mode: 0o1777,
+      ...parseTmpfsData(opts.join(',')),
+      ...coveredMode(pre, dest, type),
+    });
   } else if (type === 'cgroup' || type === 'cgroup2') {
     fsys = new Tmpfs({ mf: c.mf, mode: 0o555, size: 0 });
   } else if (type === 'proc' || type === 'sysfs' || type === 'devpts') {
@@ -639,6 +652,17 @@ async function mountOne(
     ns.mount(fsys, at, flags, m.source ?? type);
   } catch (e) {
     fail(describe(e));
+  }
+}
+
+/** runc gives a tmpfs the mode of the directory it is mounted on, when that exists (over any mode= option). */
+function coveredMode(pre: FileTask, dest: string, type: string): { mode?: number } {
+  if (type !== 'tmpfs') return {};
+  try {
+    const vd = lookupAt(pre, AT_FDCWD, bytes(dest), true);
+    return (vd.inode.mode & 0o170000) === 0o040000 ? { mode: vd.inode.mode & 0o7777 } : {};
+  } catch {
+    return {};
   }
 }
 

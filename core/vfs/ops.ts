@@ -25,6 +25,7 @@ import {
   SysError,
 } from '../abi/errno';
 import type { Credentials } from '../kernel/api';
+import { CAP_CHOWN, CAP_FSETID, CAP_MKNOD, CAP_SYS_CHROOT, hasCap } from '../kernel/caps';
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
@@ -352,8 +353,8 @@ export function mknodAt(t: FileTask, dirfd: number, path: string, mode: number, 
   if (dir.dentry.child(name)) throw new SysError(EEXIST);
   if (trailingSlash) throw new SysError(ENOENT);
   checkWritableMount(dir.mount);
-  if ((type === S_IFCHR || type === S_IFBLK) && t.creds.fsuid !== 0) throw new SysError(EPERM);
   checkDirWrite(t.creds, dir.inode);
+  if ((type === S_IFCHR || type === S_IFBLK) && !hasCap(t.creds, CAP_MKNOD)) throw new SysError(EPERM);
   const perm = mode & ~t.fs.umask & 0o7777;
   let ino: Inode;
   if (type === S_IFREG) {
@@ -570,7 +571,7 @@ export function chmodInode(
   if (m) checkWritableMount(m);
   checkOwner(t.creds, inode);
   let bits = chmodBits(t.creds, inode, mode);
-  if ((inode.mode & S_IFMT) !== S_IFDIR && t.creds.fsuid !== 0 && !inGroup(t.creds, inode.gid))
+  if ((inode.mode & S_IFMT) !== S_IFDIR && !hasCap(t.creds, CAP_FSETID) && !inGroup(t.creds, inode.gid))
     bits &= ~S_ISGID;
   inode.setattr({ mode: bits }, t.creds);
   fsnotifyChange(inode, { mode: bits }, d);
@@ -590,7 +591,7 @@ export function chownInode(
   const attr: SetAttr = {};
   const newUid = uid === -1 || uid === 0xffffffff ? -1 : uid >>> 0;
   const newGid = gid === -1 || gid === 0xffffffff ? -1 : gid >>> 0;
-  if (c.fsuid !== 0) {
+  if (!hasCap(c, CAP_CHOWN)) {
     if (newUid !== -1 && newUid !== inode.uid) throw new SysError(EPERM);
     if (newGid !== -1 && newGid !== inode.gid && (c.fsuid !== inode.uid || !inGroup(c, newGid)))
       throw new SysError(EPERM);
@@ -652,7 +653,10 @@ export function accessAt(
   useEffective: boolean,
 ): void {
   const c = t.creds;
-  const creds: Credentials = useEffective ? c : { ...c, fsuid: c.uid, fsgid: c.gid };
+  // access(2) checks with the real ids, and (for a non-root real uid) without capabilities.
+  const creds: Credentials = useEffective
+    ? c
+    : { ...c, fsuid: c.uid, fsgid: c.gid, capEff: c.uid === 0 ? c.capPrm : 0n };
   const ctx: WalkContext = { root: t.fs.root, creds, task: t };
   let vd: VirtualDentry;
   if (path.length === 0 && atFlags & AT_EMPTY_PATH) vd = lookupAt(t, dirfd, path, true, atFlags);
@@ -680,7 +684,7 @@ export function chdirVd(t: FileTask, vd: VirtualDentry): void {
 export function chrootVd(t: FileTask, vd: VirtualDentry): void {
   if ((vd.inode.mode & S_IFMT) !== S_IFDIR) throw new SysError(ENOTDIR);
   checkPermission(t.creds, vd.inode, MAY_EXEC);
-  if (t.creds.euid !== 0) throw new SysError(EPERM);
+  if (!hasCap(t.creds, CAP_SYS_CHROOT)) throw new SysError(EPERM);
   t.fs.root = vd;
 }
 

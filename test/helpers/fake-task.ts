@@ -5,6 +5,7 @@
  */
 import { EFAULT, ENAMETOOLONG, ERESTARTSYS, ETIMEDOUT, SysError } from '../../core/abi/errno';
 import type { Credentials, SyscallArgs } from '../../core/kernel/api';
+import { makeCreds } from '../../core/kernel/caps';
 import type { UserMemory } from '../../core/mm/api';
 import type { WaitQueue } from '../../core/util/waiter';
 import type { FdTable } from '../../core/vfs/fdtable';
@@ -106,11 +107,11 @@ export function fakeArgs(...vals: (number | bigint)[]): SyscallArgs {
 }
 
 export function rootCreds(): Credentials {
-  return { uid: 0, gid: 0, euid: 0, egid: 0, suid: 0, sgid: 0, fsuid: 0, fsgid: 0, groups: [] };
+  return makeCreds(0, 0);
 }
 
 export function userCreds(uid: number, gid = uid, groups: number[] = []): Credentials {
-  return { uid, gid, euid: uid, egid: gid, suid: uid, sgid: gid, fsuid: uid, fsgid: gid, groups };
+  return makeCreds(uid, gid, groups);
 }
 
 export class FakeTask implements FileTask {

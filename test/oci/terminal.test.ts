@@ -135,11 +135,13 @@ describe('oci: terminal container (--console-socket)', function () {
     }
   });
 
-  it("exec --tty --console-socket gives an exec'd shell its own terminal", async () => {
+  it("exec --tty --console-socket gives an exec'd shell its own terminal; ^C and resizes signal its foreground job", async () => {
     const bundle = makeBundle(path.join(work, 'b3'), ['sleep', '1000']);
     assert.equal((await runsc(root, ['run', '--detach', '--bundle', bundle, 't3'])).code, 0);
     const sock = path.join(work, 'console3.sock');
-    const recv = spawn('/usr/bin/python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const recv = spawn('/usr/bin/python3', ['-c', RECEIVER, sock, 'signals'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     recv.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -154,6 +156,11 @@ describe('oci: terminal container (--console-socket)', function () {
       assert.match(t.prompt, /# $/);
       assert.match(t.echo, /typed-5\r\n/);
       assert.match(t.size2, /\r\n33 111\r\n/);
+      assert.match(t.intr, /rc=130\r\n/, "^C ended the exec'd shell's foreground sleep with SIGINT");
+      assert.match(t.winch, /got-winch\r\n/, "the resize sent SIGWINCH to the exec'd shell's foreground job");
+      // The container's init (sleep) was not touched by them.
+      const st = JSON.parse((await runsc(root, ['state', 't3'])).stdout) as { status: string };
+      assert.equal(st.status, 'running');
     } finally {
       recv.kill('SIGKILL');
       await runsc(root, ['delete', '--force', 't3']);

@@ -4,6 +4,7 @@
  */
 import * as assert from 'node:assert/strict';
 import type { Credentials, TaskApi } from '../../core/kernel/api';
+import { makeCreds } from '../../core/kernel/caps';
 import type {
   ProcFd,
   ProcFsType,
@@ -19,7 +20,7 @@ import type { VirtualDentry } from '../../core/vfs/mount';
 export const RLIM_INF = 2n ** 64n - 1n;
 
 export function creds(uid: number, gid = uid, groups: number[] = []): Credentials {
-  return { uid, gid, euid: uid, egid: gid, suid: uid, sgid: gid, fsuid: uid, fsgid: gid, groups };
+  return makeCreds(uid, gid, groups);
 }
 
 export function vma(

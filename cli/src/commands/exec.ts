@@ -4,6 +4,7 @@ import * as tty from 'node:tty';
 import { Args, Flags } from '@oclif/core';
 import { passthroughStart, PASSTHROUGH } from '../argv';
 import { OciCommand, ociGlobalFlags } from '../oci-base';
+import type { SpecCaps } from '../../../core/runtime/oci/caps';
 
 /** Marks the detached helper `runsc exec --detach` leaves behind to wait for the process. */
 const HELPER_ENV = 'TSVISOR_EXEC_HELPER';
@@ -53,6 +54,22 @@ export default class Exec extends OciCommand {
       description: 'With --tty: the socket to send the terminal to.',
       helpValue: 'PATH',
     }),
+    cap: Flags.string({
+      char: 'c',
+      multiple: true,
+      multipleNonGreedy: true,
+      description:
+        'Add a capability (CAP_NAME) to the bounding, effective and permitted sets, and to the ambient set when the inheritable set is given (repeatable; as runc).',
+      helpValue: 'CAP',
+    }),
+    'additional-gids': Flags.string({
+      char: 'g',
+      multiple: true,
+      multipleNonGreedy: true,
+      description: 'Add a supplementary group id (repeatable).',
+      helpValue: 'GID',
+    }),
+    'no-new-privs': Flags.boolean({ description: 'Set no_new_privs for the process (and what it execs).' }),
     'preserve-fds': Flags.integer({ hidden: true }),
   };
 
@@ -82,6 +99,8 @@ export default class Exec extends OciCommand {
         env?: string[];
         cwd: string;
         user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
+        capabilities?: SpecCaps;
+        noNewPrivileges?: boolean;
       };
     };
     let proc: {
@@ -94,6 +113,7 @@ export default class Exec extends OciCommand {
       umask?: number;
       rlimits?: [];
       noNewPrivileges?: boolean;
+      capabilities?: SpecCaps;
     };
     if (flags.process) {
       let raw: unknown;
@@ -112,6 +132,7 @@ export default class Exec extends OciCommand {
         additionalGids: p.user.additionalGids,
         umask: p.user.umask,
         noNewPrivileges: p.noNewPrivileges,
+        capabilities: p.capabilities,
       };
     } else {
       if (program.length === 0)
@@ -124,8 +145,31 @@ export default class Exec extends OciCommand {
         gid: spec.process?.user.gid ?? 0,
         additionalGids: spec.process?.user.additionalGids,
         umask: spec.process?.user.umask,
+        // As runc: the container's process capabilities and no_new_privs.
+        capabilities: spec.process?.capabilities,
+        noNewPrivileges: spec.process?.noNewPrivileges,
       };
     }
+    if (flags.cap?.length) {
+      const { CAP_NAMES } = await import('../../../core/kernel/caps');
+      const c: SpecCaps = { ...(proc.capabilities ?? {}) };
+      if (!proc.capabilities) c.bounding = c.effective = c.permitted = [...CAP_NAMES];
+      for (const raw of flags.cap) {
+        const name = raw.toUpperCase().startsWith('CAP_') ? raw.toUpperCase() : `CAP_${raw.toUpperCase()}`;
+        if (!CAP_NAMES.includes(name))
+          fail(`--cap ${JSON.stringify(raw)}: unknown capability (expected CAP_...)`, 2);
+        c.bounding = [...(c.bounding ?? []), name];
+        c.effective = [...(c.effective ?? []), name];
+        c.permitted = [...(c.permitted ?? []), name];
+        if (c.inheritable) c.ambient = [...(c.ambient ?? []), name];
+      }
+      proc.capabilities = c;
+    }
+    for (const g of flags['additional-gids'] ?? []) {
+      if (!/^\d+$/.test(g)) fail(`--additional-gids ${JSON.stringify(g)}: expected a number`, 2);
+      proc.additionalGids = [...(proc.additionalGids ?? []), Number(g)];
+    }
+    if (flags['no-new-privs']) proc.noNewPrivileges = true;
     for (const e of flags.env ?? []) {
       const eq = e.indexOf('=');
       if (eq <= 0) fail(`--env ${JSON.stringify(e)}: expected NAME=VALUE`, 2);

@@ -22,6 +22,7 @@
  * which registers its (timed) wait synchronously before returning.
  */
 import { EAGAIN, EINVAL, EIO, ENOTTY, EPERM, ERESTARTSYS, ESRCH, ETIMEDOUT, SysError } from '../../abi/errno';
+import { CAP_SYS_ADMIN, capable } from '../../kernel/caps';
 import type { TaskApi } from '../../kernel/api';
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, WaitQueue } from '../../util/waiter';
 import { makedev, O_CLOEXEC, O_LARGEFILE, O_NOCTTY, O_NONBLOCK, O_ACCMODE } from '../../vfs/abi';
@@ -556,7 +557,7 @@ export function ttyIoctl(
     case TIOCSETD:
       return mem.readI32(arg) === 0 ? 0 : -EINVAL;
     case TIOCSTI:
-      if (!isCtty && t.creds.euid !== 0) return -EPERM;
+      if (!isCtty && !capable(t, CAP_SYS_ADMIN)) return -EPERM;
       ld.receiveByte(mem.copyIn(arg, 1)[0]);
       p.wake();
       return 0;
@@ -587,7 +588,7 @@ export function ttyIoctl(
     case TIOCSCTTY: {
       if (isSessionLeader(t) && p.session === sidOf(t)) return 0;
       if (!isSessionLeader(t) || controllingPty(t)) return -EPERM;
-      const root = t.creds.euid === 0;
+      const root = capable(t, CAP_SYS_ADMIN);
       if (p.session && !(arg === 1 && root)) return -EPERM;
       if (!file.readable && !root) return -EPERM;
       p.setControlling(t);

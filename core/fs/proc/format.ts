@@ -25,8 +25,7 @@ import type { ProcMemInfo, ProcMm, ProcState, ProcTask, ProcVma } from './source
 export const CLK_TCK = 100;
 export const PAGE_SIZE = 4096;
 /** Capabilities as Linux 5.9+ knows them (CAP_CHECKPOINT_RESTORE = 40). */
-export const CAP_LAST_CAP = 40;
-export const CAP_FULL = (1n << BigInt(CAP_LAST_CAP + 1)) - 1n;
+export { CAP_LAST_CAP } from '../../kernel/caps';
 const RLIM_INFINITY = 2n ** 64n - 1n;
 const ULONG_MAX = '18446744073709551615';
 
@@ -286,13 +285,11 @@ export function formatStatus(t: ProcTask, cpus: number): string {
   s += `SigBlk:\t${hex16(t.sigBlocked)}\n`;
   s += `SigIgn:\t${hex16(t.sigIgnored)}\n`;
   s += `SigCgt:\t${hex16(t.sigCaught)}\n`;
-  const caps = c.euid === 0 ? CAP_FULL : 0n;
-  const prm = c.euid === 0 || c.suid === 0 || c.uid === 0 ? CAP_FULL : 0n;
-  s += `CapInh:\t${hex16(0n)}\n`;
-  s += `CapPrm:\t${hex16(prm)}\n`;
-  s += `CapEff:\t${hex16(caps)}\n`;
-  s += `CapBnd:\t${hex16(CAP_FULL)}\n`;
-  s += `CapAmb:\t${hex16(0n)}\n`;
+  s += `CapInh:\t${hex16(c.capInh)}\n`;
+  s += `CapPrm:\t${hex16(c.capPrm)}\n`;
+  s += `CapEff:\t${hex16(c.capEff)}\n`;
+  s += `CapBnd:\t${hex16(c.capBnd)}\n`;
+  s += `CapAmb:\t${hex16(c.capAmb)}\n`;
   s += `NoNewPrivs:\t${t.noNewPrivs ? 1 : 0}\n`;
   s += `Seccomp:\t0\n`;
   s += `Seccomp_filters:\t0\n`;

@@ -21,7 +21,8 @@
  * Magic links (/proc/<pid>/{exe,cwd,root,fd/N}): readlink(t) gives the path; the
  * optional followLink(t) gives the object itself (MagicLink in synth.ts, fdlinks.ts).
  */
-import { EACCES, EINVAL, ENOENT, ESRCH, SysError } from '../../abi/errno';
+import { EACCES, EINVAL, ENOENT, EPERM, ESRCH, SysError } from '../../abi/errno';
+import { CAP_SYS_PTRACE, CAP_SYS_RESOURCE, hasCap } from '../../kernel/caps';
 import type { Credentials, TaskApi } from '../../kernel/api';
 import { DT_DIR, DT_LNK, DT_REG, O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, S_IFLNK } from '../../vfs/abi';
 import type { FileDescription } from '../../vfs/file';
@@ -89,7 +90,7 @@ const NS_LINKS: [string, string][] = [
 
 /** Whether `viewer` may look into `task` (ptrace_may_access, PTRACE_MODE_READ_FSCREDS, simplified). */
 export function mayInspect(viewer: Credentials | undefined, task: ProcTask): boolean {
-  if (!viewer || viewer.fsuid === 0) return true;
+  if (!viewer || hasCap(viewer, CAP_SYS_PTRACE)) return true;
   const c = task.creds;
   return (
     viewer.fsuid === c.uid && viewer.fsuid === c.euid && viewer.fsuid === c.suid && viewer.fsgid === c.gid
@@ -539,6 +540,26 @@ function buildPidEntries(dir: PidDir, o: Owner): void {
     return formatSmaps(task.mm);
   });
   file('cgroup', () => '0::/\n');
+  // The sandbox is one user namespace with the identity mapping, as the initial namespace
+  // shows it: the maps are already written (EPERM), setgroups stays "allow".
+  const idmap = `${'0'.padStart(10)} ${'0'.padStart(10)} ${'4294967295'.padStart(10)}\n`;
+  const mapFile = (name: string) =>
+    file(name, () => idmap, {
+      mode: 0o644,
+      write: () => {
+        throw new SysError(EPERM);
+      },
+    });
+  mapFile('uid_map');
+  mapFile('gid_map');
+  file('setgroups', () => 'allow\n', {
+    mode: 0o644,
+    write: (_t, data) => {
+      const v = Buffer.from(data).toString('latin1').trim();
+      if (v === 'allow') return data.length;
+      throw new SysError(v === 'deny' ? EPERM : EINVAL);
+    },
+  });
   file('oom_score', () => '0\n');
   file('oom_score_adj', (task) => `${task.oomScoreAdj}\n`, {
     mode: 0o644,
@@ -549,7 +570,7 @@ function buildPidEntries(dir: PidDir, o: Owner): void {
       if (!/^[+-]?\d+$/.test(s)) throw new SysError(EINVAL);
       const v = Number(s);
       if (v < -1000 || v > 1000) throw new SysError(EINVAL);
-      if (v < task.oomScoreAdj && t.creds.euid !== 0) throw new SysError(EACCES);
+      if (v < task.oomScoreAdj && !hasCap(t.creds, CAP_SYS_RESOURCE)) throw new SysError(EACCES);
       task.setOomScoreAdj?.(v);
       return data.length;
     },

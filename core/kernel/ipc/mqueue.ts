@@ -26,6 +26,7 @@ import {
   EPERM,
   SysError,
 } from '../../abi/errno';
+import { CAP_FOWNER, CAP_SYS_RESOURCE, hasCap } from '../../kernel/caps';
 import type { Credentials, TaskApi } from '../api';
 import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, WaitQueue } from '../../util/waiter';
 import { O_ACCMODE, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY } from '../../vfs/abi';
@@ -227,7 +228,7 @@ export class MqRegistry {
       if (!permits(c, mq.mode, mq.uid, mq.gid, may)) throw new SysError(EACCES);
     } else {
       if (!(oflag & O_CREAT)) throw new SysError(ENOENT);
-      const root = c.euid === 0;
+      const root = hasCap(c, CAP_SYS_RESOURCE);
       let maxmsg = Math.min(this.msgDefault, this.msgMax),
         msgsize = Math.min(this.msgsizeDefault, this.msgsizeMax);
       if (attr) {
@@ -250,8 +251,8 @@ export class MqRegistry {
     this.checkName(name);
     const mq = this.queues.get(name);
     if (!mq) throw new SysError(ENOENT);
-    // The mqueue root is sticky (01777): only the owner or root may remove.
-    if (c.fsuid !== 0 && c.fsuid !== mq.uid) throw new SysError(EPERM);
+    // The mqueue root is sticky (01777): only the owner or CAP_FOWNER may remove.
+    if (!hasCap(c, CAP_FOWNER) && c.fsuid !== mq.uid) throw new SysError(EPERM);
     this.queues.delete(name);
   }
 }

@@ -10,6 +10,7 @@
  * handler, as Linux's -ERESTARTNOHAND).
  */
 import { E2BIG, EAGAIN, EIDRM, EINVAL, ENOMSG, EPERM, ERESTARTNOHAND, SysError } from '../../abi/errno';
+import { CAP_SYS_RESOURCE, hasCap } from '../../kernel/caps';
 import type { TaskApi } from '../api';
 import { POLLIN, POLLOUT, WaitQueue } from '../../util/waiter';
 import {
@@ -24,7 +25,6 @@ import {
   MAY_READ,
   MAY_WRITE,
   decodePermSet,
-  isRoot,
   nowSec,
   type IpcObject,
 } from './perm';
@@ -236,7 +236,7 @@ export class MsgRegistry {
         const q = this.reg.get(msqid);
         q.perm.checkOwner(c);
         const qbytes = Number(b.readBigUInt64LE(88));
-        if (qbytes > this.msgmnb && !isRoot(c)) throw new SysError(EPERM);
+        if (qbytes > this.msgmnb && !hasCap(c, CAP_SYS_RESOURCE)) throw new SysError(EPERM);
         const p = decodePermSet(b, 0);
         q.qbytes = qbytes;
         q.perm.set(p.uid, p.gid, p.mode);

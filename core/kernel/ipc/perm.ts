@@ -13,6 +13,7 @@
  * their blocking.
  */
 import { EACCES, EEXIST, EINVAL, ENOENT, ENOSPC, EPERM, SysError } from '../../abi/errno';
+import { CAP_IPC_OWNER, CAP_SYS_ADMIN, hasCap } from '../../kernel/caps';
 import type { Credentials } from '../api';
 
 export const IPC_PRIVATE = 0;
@@ -40,8 +41,9 @@ export function nowSec(): number {
   return Math.floor(Date.now() / 1000);
 }
 
+/** CAP_IPC_OWNER: bypasses the permission bits of System V objects. */
 export function isRoot(c: Credentials): boolean {
-  return c.euid === 0;
+  return hasCap(c, CAP_IPC_OWNER);
 }
 
 function inGroup(c: Credentials, gid: number): boolean {
@@ -72,7 +74,7 @@ export class IpcPerm {
     this.mode = mode & 0o777;
   }
 
-  /** Linux's ipcperms: EACCES unless `c` holds every requested permission (or is root). */
+  /** Linux's ipcperms: EACCES unless `c` holds every requested permission (or CAP_IPC_OWNER). */
   permits(c: Credentials, may: number): boolean {
     if (isRoot(c)) return true;
     let granted: number;
@@ -88,7 +90,7 @@ export class IpcPerm {
 
   /** IPC_SET/IPC_RMID: the creator, the owner, or CAP_SYS_ADMIN; else EPERM. */
   checkOwner(c: Credentials): void {
-    if (!isRoot(c) && c.euid !== this.uid && c.euid !== this.cuid) throw new SysError(EPERM);
+    if (!hasCap(c, CAP_SYS_ADMIN) && c.euid !== this.uid && c.euid !== this.cuid) throw new SysError(EPERM);
   }
 
   /** IPC_SET's part: owner and the permission bits. */

@@ -9,6 +9,7 @@
  * goes away a segment marked for removal (IPC_RMID while attached: SHM_DEST) is freed.
  */
 import { EINVAL, ENOSPC, EPERM, SysError } from '../../abi/errno';
+import { CAP_IPC_LOCK, hasCap } from '../../kernel/caps';
 import type { TaskApi } from '../api';
 import { EXTENT_SIZE, PAGE_SIZE, type MemoryFile } from '../../mm/memfile';
 import { MemObject } from '../../mm/memobject';
@@ -25,7 +26,6 @@ import {
   MAY_READ,
   MAY_WRITE,
   decodePermSet,
-  isRoot,
   nowSec,
   type IpcObject,
 } from './perm';
@@ -295,7 +295,7 @@ export class ShmRegistry {
       case SHM_LOCK:
       case SHM_UNLOCK: {
         const seg = this.reg.get(shmid);
-        if (!isRoot(c)) seg.perm.checkOwner(c);
+        if (!hasCap(c, CAP_IPC_LOCK)) seg.perm.checkOwner(c);
         if (cmd === SHM_LOCK) seg.perm.mode |= SHM_LOCKED;
         else seg.perm.mode &= ~SHM_LOCKED;
         return 0;

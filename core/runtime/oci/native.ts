@@ -9,6 +9,13 @@ export interface OciNative {
   sendFd(socketPath: string, fd: number, name: string): void;
   /** ioctl(fd, TIOCSCTTY): the terminal becomes the (session-leader) caller's controlling tty. */
   setControllingTty(fd: number): void;
+  /**
+   * A host process holding terminal `fd` as its controlling tty, in the foreground, that
+   * writes each terminal signal it gets (one byte: the number) to the returned pipe `fd`.
+   */
+  ttySignalRelay(fd: number): { pid: number; fd: number };
+  /** waitpid(pid, 0): reaps a relay; returns its wait status. */
+  waitPid(pid: number): number;
 }
 
 let cached: OciNative | undefined;

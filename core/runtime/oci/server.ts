@@ -11,7 +11,7 @@
  * a message saying so).
  */
 import * as fs from 'node:fs';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { EffectiveConfig } from '../../config/types';
@@ -136,6 +136,46 @@ export async function serveContainer(o: ServeOptions): Promise<number> {
     return 1;
   }
   const execs = new Map<number, Promise<number>>();
+  /**
+   * ^C, ^\\, ^Z, resizes and hang-up of an exec'd process's own terminal: a host relay
+   * process holds it as its controlling tty (the sandbox has one already: the container's)
+   * and passes each signal on to the process's foreground group, until the process exits.
+   */
+  const relayTerminalSignals = (tty: number, pid: number, exited: Promise<number>): void => {
+    let relay: { pid: number; fd: number };
+    try {
+      relay = ociNative().ttySignalRelay(tty);
+    } catch (e) {
+      log.warn(
+        { err: (e as Error).message, pid },
+        'exec --tty: no signal relay; ^C and resizes will not reach the process',
+      );
+      return;
+    }
+    const pipe = new net.Socket({ fd: relay.fd, readable: true, writable: false });
+    let reaped = false;
+    const reap = () => {
+      if (reaped) return;
+      reaped = true;
+      try {
+        process.kill(relay.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      pipe.destroy();
+      try {
+        ociNative().waitPid(relay.pid);
+      } catch (e) {
+        log.debug({ err: (e as Error).message }, 'terminal signal relay already reaped');
+      }
+    };
+    pipe.on('data', (b: Buffer) => {
+      for (const signo of b) sb.signalExecForeground(pid, signo);
+    });
+    pipe.on('error', reap);
+    pipe.on('close', reap);
+    void exited.finally(reap);
+  };
   let server: net.Server | undefined;
   const sock = store.socketPath(o.id);
   try {
@@ -186,6 +226,7 @@ export async function serveContainer(o: ServeOptions): Promise<number> {
                 fds.push(fs.openSync(`/proc/self/fd/${slave}`, fs.constants.O_RDWR | fs.constants.O_NOCTTY));
             } else for (const n of [0, 1, 2]) fds.push(reopenFd(stdioPid, n));
             const r = sb.exec(spec, fds);
+            if (consoleSocket) relayTerminalSignals(fds[0], r.pid, r.exited);
             execs.set(r.pid, r.exited);
             void r.exited.then(() => setTimeout(() => execs.delete(r.pid), 60_000).unref());
             return { pid: r.pid };

@@ -21,6 +21,7 @@ import {
   ETIMEDOUT,
   SysError,
 } from '../../abi/errno';
+import { CAP_WAKE_ALARM, capable } from '../../kernel/caps';
 import type { SyscallArgs } from '../../kernel/api';
 import type { Task } from '../../kernel/task';
 import { canPoll } from '../../fs/anon/anon';
@@ -348,7 +349,7 @@ export function TimerfdCreate(t: T, a: A): number {
   )
     return -EINVAL;
   // CAP_WAKE_ALARM: root only (the alarm clocks then behave as REALTIME/BOOTTIME).
-  if (isAlarm(clockid) && t.creds.euid !== 0) return -EPERM;
+  if (isAlarm(clockid) && !capable(t, CAP_WAKE_ALARM)) return -EPERM;
   const now = (): bigint => clockNow(t as unknown as Task, clockid);
   const f = new TimerFile(O_RDWR | (flags & TFD_NONBLOCK), clockid, now);
   return t.files.install(f, (flags & TFD_CLOEXEC) !== 0);
@@ -364,7 +365,7 @@ export function TimerfdSettime(t: T, a: A): number {
   const value = readTimespec(t, newAddr + 16);
   if (flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) || interval < 0n || value < 0n) return -EINVAL;
   const f = timerArg(t, fd);
-  if (isAlarm(f.clockid) && t.creds.euid !== 0) return -EPERM;
+  if (isAlarm(f.clockid) && !capable(t, CAP_WAKE_ALARM)) return -EPERM;
   // TFD_TIMER_CANCEL_ON_SET is accepted: the sandbox's realtime clock is never set, so
   // reads never fail with ECANCELED.
   const old = f.set(value, interval, (flags & TFD_TIMER_ABSTIME) !== 0);

@@ -4,6 +4,7 @@
  * I/O loops).
  */
 import { EAGAIN, EBADF, EINVAL, SysError } from '../../abi/errno';
+import { CAP_SYS_RESOURCE, capable } from '../../kernel/caps';
 import type { SyscallArgs } from '../../kernel/api';
 import { F_GETPIPE_SZ, F_SETPIPE_SZ, PipeFile } from '../../fs/pipe';
 import { POLLERR, POLLHUP, POLLIN, POLLOUT } from '../../util/waiter';
@@ -267,7 +268,7 @@ export function Fcntl(t: T, a: A): number | Promise<number> {
       return f.pipe.capacity;
     case F_SETPIPE_SZ:
       if (!(f instanceof PipeFile)) return -EBADF;
-      return f.pipe.setSize(a.ptr(2), t.creds.euid === 0);
+      return f.pipe.setSize(a.ptr(2), capable(t, CAP_SYS_RESOURCE));
     case F_GETOWN:
       return owners.get(f) ?? 0;
     case F_SETOWN:

@@ -3,6 +3,7 @@
  * extended attributes, mount/umount2.
  */
 import { E2BIG, EBUSY, EINVAL, ENODEV, ENOTDIR, EOPNOTSUPP, EPERM, ERANGE, SysError } from '../../abi/errno';
+import { CAP_SYS_ADMIN, capable } from '../../kernel/caps';
 import type { SyscallArgs } from '../../kernel/api';
 import {
   AT_EACCESS,
@@ -263,7 +264,7 @@ function xattrName(t: T, addr: number): string {
 
 function xattrAccess(t: T, x: XTarget, name: string, write: boolean): void {
   if (name.startsWith('trusted.') || name.startsWith('security.')) {
-    if (t.creds.euid !== 0 && name.startsWith('trusted.'))
+    if (!capable(t, CAP_SYS_ADMIN) && name.startsWith('trusted.'))
       throw new SysError(write ? EPERM : 61 /* ENODATA */);
   } else if (name.startsWith('user.')) {
     const type = x.inode.mode & S_IFMT;
@@ -306,7 +307,7 @@ function getxattr(t: T, a: A, kind: 'path' | 'lpath' | 'fd'): number {
 function listxattr(t: T, a: A, kind: 'path' | 'lpath' | 'fd'): number {
   const x = xattrTarget(t, a, kind);
   let names = x.inode.listxattr ? x.inode.listxattr() : [];
-  if (t.creds.euid !== 0) names = names.filter((n) => !n.startsWith('trusted.'));
+  if (!capable(t, CAP_SYS_ADMIN)) names = names.filter((n) => !n.startsWith('trusted.'));
   const buf = Buffer.from(names.map((n) => n + '\0').join(''), 'latin1');
   const size = a.ptr(2);
   if (buf.length > XATTR_LIST_MAX) return -E2BIG;
@@ -360,7 +361,7 @@ export const mountableTypes = new Map<string, (source: string, data: string) => 
 
 /** Mount implements Linux syscall mount(2) (partial: new tmpfs/proc/sysfs mounts, bind, remount flags). */
 export function MountSyscall(t: T, a: A): number {
-  if (t.creds.euid !== 0) return -EPERM;
+  if (!capable(t, CAP_SYS_ADMIN)) return -EPERM;
   const flags = a.uint(3);
   const target = lookupAt(t, AT_FDCWD, pathArg(t, a.ptr(1)), true);
   const ns = target.mount.ns;
@@ -392,7 +393,7 @@ export function Umount2(t: T, a: A): number {
   const flags = a.int(1);
   if (flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW)) return -EINVAL;
   if (flags & MNT_EXPIRE && flags & (MNT_FORCE | MNT_DETACH)) return -EINVAL;
-  if (t.creds.euid !== 0) return -EPERM;
+  if (!capable(t, CAP_SYS_ADMIN)) return -EPERM;
   const vd: VirtualDentry = lookupAt(t, AT_FDCWD, pathArg(t, a.ptr(0)), !(flags & UMOUNT_NOFOLLOW));
   const m = vd.mount;
   if (vd.dentry !== m.root || !m.parent) return -EINVAL;

@@ -11,6 +11,7 @@
  * fails with EPERM as Linux, and MEMBARRIER_CMD_GET_REGISTRATIONS answers.
  */
 import { EBADF, EFAULT, EINVAL, EPERM, ESRCH, SysError } from '../../abi/errno';
+import { CAP_KILL, CAP_SYS_PTRACE, capable } from '../../kernel/caps';
 import { procDirPid } from '../../fs/proc';
 import type { SyscallArgs } from '../../kernel/api';
 import type { Task } from '../../kernel/task';
@@ -69,9 +70,9 @@ export function PidfdOpen(t: Task, a: A): number {
   return installPidfd(t, tg, flags);
 }
 
-/** May t act on tg as ptrace's PTRACE_MODE_ATTACH_REALCREDS requires (same uids, or root)? */
+/** May t act on tg as ptrace's PTRACE_MODE_ATTACH_REALCREDS requires (same uids, or CAP_SYS_PTRACE)? */
 function mayAccess(t: Task, tg: ThreadGroup): boolean {
-  if (tg === t.tg || t.creds.euid === 0) return true;
+  if (tg === t.tg || capable(t, CAP_SYS_PTRACE)) return true;
   const l = tg.leader;
   if (!l) return false;
   const c = l.creds;
@@ -119,9 +120,9 @@ export function PidfdSendSignal(t: Task, a: A): number {
   return 0;
 }
 
-/** kill(2)'s permission rule: root, or the sender's real/effective uid is the target's real/saved uid. */
+/** kill(2)'s permission rule: CAP_KILL, or the sender's real/effective uid is the target's real/saved uid. */
 function mayKill(t: Task, tg: ThreadGroup): boolean {
-  if (t.creds.euid === 0) return true;
+  if (capable(t, CAP_KILL)) return true;
   const l = tg.leader;
   if (!l) return true;
   return [t.creds.uid, t.creds.euid].some((u) => u === l.creds.uid || u === l.creds.suid);

@@ -24,6 +24,25 @@ import {
   __WCLONE,
   __WNOTHREAD,
 } from '../../kernel/kernel';
+import {
+  afterSetfsuid,
+  afterSetuid,
+  CAP_FULL,
+  CAP_SETGID,
+  CAP_SETPCAP,
+  CAP_SETUID,
+  CAP_SYS_ADMIN,
+  CAP_SYS_NICE,
+  CAP_SYS_RESOURCE,
+  capable,
+  capBit,
+  capValid,
+  SECBIT_KEEP_CAPS,
+  SECBIT_KEEP_CAPS_LOCKED,
+  SECBIT_NO_CAP_AMBIENT_RAISE,
+  SECURE_ALL_BITS,
+  SECURE_ALL_LOCKS,
+} from '../../kernel/caps';
 import type { Task } from '../../kernel/task';
 import {
   RLIM_INFINITY,
@@ -290,9 +309,7 @@ export function setsid(t: Task) {
 
 // ---- credentials ----
 
-function isRoot(t: Task) {
-  return t.creds.euid === 0;
-}
+const NO_ID = 0xffffffff;
 
 /** getuid implements Linux syscall getuid(2). */
 export const getuid = (t: Task) => t.creds.uid;
@@ -303,72 +320,93 @@ export const getgid = (t: Task) => t.creds.gid;
 /** getegid implements Linux syscall getegid(2). */
 export const getegid = (t: Task) => t.creds.egid;
 
+/** Commit new uids: the capability fix-ups of setuid(2)/setreuid(2)/setresuid(2). */
+function commitUids(t: Task, uid: number, euid: number, suid: number, fsuid: number) {
+  const c = t.creds;
+  const old = { uid: c.uid, euid: c.euid, suid: c.suid };
+  c.uid = uid;
+  c.euid = euid;
+  c.suid = suid;
+  c.fsuid = fsuid;
+  afterSetuid(old, c);
+  return 0;
+}
+
 /** setuid implements Linux syscall setuid(2). */
 export function setuid(t: Task, a: A) {
   const uid = a.uint(0);
-  if (uid === 0xffffffff) return -EINVAL;
+  if (uid === NO_ID) return -EINVAL;
   const c = t.creds;
-  if (isRoot(t)) c.uid = c.euid = c.suid = c.fsuid = uid;
-  else if (uid === c.uid || uid === c.suid) c.euid = c.fsuid = uid;
-  else return -EPERM;
-  return 0;
+  if (capable(t, CAP_SETUID)) return commitUids(t, uid, uid, uid, uid);
+  if (uid === c.uid || uid === c.suid) return commitUids(t, c.uid, uid, c.suid, uid);
+  return -EPERM;
 }
 /** setgid implements Linux syscall setgid(2). */
 export function setgid(t: Task, a: A) {
   const gid = a.uint(0);
-  if (gid === 0xffffffff) return -EINVAL;
+  if (gid === NO_ID) return -EINVAL;
   const c = t.creds;
-  if (isRoot(t)) c.gid = c.egid = c.sgid = c.fsgid = gid;
+  if (capable(t, CAP_SETGID)) c.gid = c.egid = c.sgid = c.fsgid = gid;
   else if (gid === c.gid || gid === c.sgid) c.egid = c.fsgid = gid;
   else return -EPERM;
   return 0;
 }
 
-function setresImpl(t: Task, r: number, e: number, s: number, kind: 'u' | 'g') {
+/** setresuid implements Linux syscall setresuid(2). */
+export function setresuid(t: Task, a: A) {
+  const r = a.uint(0),
+    e = a.uint(1),
+    s = a.uint(2);
   const c = t.creds;
-  const cur = kind === 'u' ? [c.uid, c.euid, c.suid] : [c.gid, c.egid, c.sgid];
-  const ok = (v: number) => v === 0xffffffff || isRoot(t) || cur.includes(v);
-  if (!ok(r) || !ok(e) || !ok(s)) return -EPERM;
-  if (kind === 'u') {
-    if (r !== 0xffffffff) c.uid = r;
-    if (e !== 0xffffffff) c.euid = e;
-    if (s !== 0xffffffff) c.suid = s;
-    c.fsuid = c.euid;
-  } else {
-    if (r !== 0xffffffff) c.gid = r;
-    if (e !== 0xffffffff) c.egid = e;
-    if (s !== 0xffffffff) c.sgid = s;
-    c.fsgid = c.egid;
-  }
+  const cur = [c.uid, c.euid, c.suid];
+  const ok = (v: number) => v === NO_ID || cur.includes(v);
+  if (!(ok(r) && ok(e) && ok(s)) && !capable(t, CAP_SETUID)) return -EPERM;
+  const ne = e === NO_ID ? c.euid : e;
+  return commitUids(t, r === NO_ID ? c.uid : r, ne, s === NO_ID ? c.suid : s, ne);
+}
+/** setresgid implements Linux syscall setresgid(2). */
+export function setresgid(t: Task, a: A) {
+  const r = a.uint(0),
+    e = a.uint(1),
+    s = a.uint(2);
+  const c = t.creds;
+  const cur = [c.gid, c.egid, c.sgid];
+  const ok = (v: number) => v === NO_ID || cur.includes(v);
+  if (!(ok(r) && ok(e) && ok(s)) && !capable(t, CAP_SETGID)) return -EPERM;
+  if (r !== NO_ID) c.gid = r;
+  if (e !== NO_ID) c.egid = e;
+  if (s !== NO_ID) c.sgid = s;
+  c.fsgid = c.egid;
   return 0;
 }
-/** setresuid implements Linux syscall setresuid(2). */
-export const setresuid = (t: Task, a: A) => setresImpl(t, a.uint(0), a.uint(1), a.uint(2), 'u');
-/** setresgid implements Linux syscall setresgid(2). */
-export const setresgid = (t: Task, a: A) => setresImpl(t, a.uint(0), a.uint(1), a.uint(2), 'g');
 /** setreuid implements Linux syscall setreuid(2). */
 export function setreuid(t: Task, a: A) {
   const r = a.uint(0),
     e = a.uint(1);
-  const s =
-    r !== 0xffffffff || (e !== 0xffffffff && e !== t.creds.uid)
-      ? e !== 0xffffffff
-        ? e
-        : t.creds.euid
-      : 0xffffffff;
-  return setresImpl(t, r, e, s, 'u');
+  const c = t.creds;
+  const priv = capable(t, CAP_SETUID);
+  if (r !== NO_ID && r !== c.uid && r !== c.euid && !priv) return -EPERM;
+  if (e !== NO_ID && e !== c.uid && e !== c.euid && e !== c.suid && !priv) return -EPERM;
+  const nr = r === NO_ID ? c.uid : r;
+  const ne = e === NO_ID ? c.euid : e;
+  // The saved id follows the effective one when the real id is set or the effective one differs from the old real id.
+  const ns = r !== NO_ID || (e !== NO_ID && e !== c.uid) ? ne : c.suid;
+  return commitUids(t, nr, ne, ns, ne);
 }
 /** setregid implements Linux syscall setregid(2). */
 export function setregid(t: Task, a: A) {
   const r = a.uint(0),
     e = a.uint(1);
-  const s =
-    r !== 0xffffffff || (e !== 0xffffffff && e !== t.creds.gid)
-      ? e !== 0xffffffff
-        ? e
-        : t.creds.egid
-      : 0xffffffff;
-  return setresImpl(t, r, e, s, 'g');
+  const c = t.creds;
+  const priv = capable(t, CAP_SETGID);
+  if (r !== NO_ID && r !== c.gid && r !== c.egid && !priv) return -EPERM;
+  if (e !== NO_ID && e !== c.gid && e !== c.egid && e !== c.sgid && !priv) return -EPERM;
+  const ng = r === NO_ID ? c.gid : r;
+  const ne = e === NO_ID ? c.egid : e;
+  if (r !== NO_ID || (e !== NO_ID && e !== c.gid)) c.sgid = ne;
+  c.gid = ng;
+  c.egid = c.fsgid = ne;
+  return 0;
 }
 /** getresuid implements Linux syscall getresuid(2). */
 export function getresuid(t: Task, a: A) {
@@ -386,16 +424,25 @@ export function getresgid(t: Task, a: A) {
 }
 /** setfsuid implements Linux syscall setfsuid(2): returns the previous fsuid. */
 export function setfsuid(t: Task, a: A) {
-  const old = t.creds.fsuid;
+  const c = t.creds;
+  const old = c.fsuid;
   const v = a.uint(0);
-  if (isRoot(t) || [t.creds.uid, t.creds.euid, t.creds.suid].includes(v)) t.creds.fsuid = v;
+  if (v === NO_ID) return old;
+  if ([c.uid, c.euid, c.suid, c.fsuid].includes(v) || capable(t, CAP_SETUID)) {
+    if (v !== old) {
+      c.fsuid = v;
+      afterSetfsuid(old, c);
+    }
+  }
   return old;
 }
 /** setfsgid implements Linux syscall setfsgid(2). */
 export function setfsgid(t: Task, a: A) {
-  const old = t.creds.fsgid;
+  const c = t.creds;
+  const old = c.fsgid;
   const v = a.uint(0);
-  if (isRoot(t) || [t.creds.gid, t.creds.egid, t.creds.sgid].includes(v)) t.creds.fsgid = v;
+  if (v === NO_ID) return old;
+  if ([c.gid, c.egid, c.sgid, c.fsgid].includes(v) || capable(t, CAP_SETGID)) c.fsgid = v;
   return old;
 }
 /** getgroups implements Linux syscall getgroups(2). */
@@ -410,43 +457,97 @@ export function getgroups(t: Task, a: A) {
   t.mm.copyOut(a.ptr(1), b);
   return g.length;
 }
-/** setgroups implements Linux syscall setgroups(2). */
+/** setgroups implements Linux syscall setgroups(2) (the list is kept sorted, as Linux does). */
 export function setgroups(t: Task, a: A) {
   const n = a.int(0);
+  if (!capable(t, CAP_SETGID)) return -EPERM;
   if (n < 0 || n > 65536) return -EINVAL;
-  if (!isRoot(t)) return -EPERM;
   const b = Buffer.from(t.mm.copyIn(a.ptr(1), n * 4));
   const g: number[] = [];
   for (let i = 0; i < n; i++) g.push(b.readUInt32LE(i * 4));
-  t.creds.groups = g;
+  t.creds.groups = g.sort((x, y) => x - y);
   return 0;
 }
 
-/** capget implements Linux syscall capget(2): root has the full set, others none (no file capabilities). */
-export function capget(t: Task, a: A) {
-  const hdr = a.ptr(0);
+// ---- capabilities ----
+
+const CAP_V1 = 0x19980330,
+  CAP_V2 = 0x20071026,
+  CAP_V3 = 0x20080522;
+
+/**
+ * Check the header's version: an unknown one is answered with the preferred version
+ * written back and EINVAL. Returns the number of 32-bit words per set (1 for v1, 2 after).
+ */
+function capHeader(t: Task, hdr: number): number {
   const version = t.mm.readU32(hdr);
-  if (version !== 0x20080522 && version !== 0x20071026 && version !== 0x19980330) {
-    t.mm.writeU32(hdr, 0x20080522);
-    return a.ptr(1) ? -EINVAL : 0;
+  if (version === CAP_V1) return 1;
+  if (version === CAP_V2 || version === CAP_V3) return 2;
+  t.mm.writeU32(hdr, CAP_V3);
+  return -EINVAL;
+}
+
+/** capget implements Linux syscall capget(2): the sets of the caller or of another process. */
+export function capget(t: Task, a: A) {
+  const hdr = a.ptr(0),
+    data = a.ptr(1);
+  const words = capHeader(t, hdr);
+  // Without a data pointer it only probes the version: 0 either way (the preferred one is written back).
+  if (!data) return 0;
+  if (words < 0) return words;
+  const pid = t.mm.readI32(hdr + 4);
+  if (pid < 0) return -EINVAL;
+  let c = t.creds;
+  if (pid !== 0 && pid !== t.tid) {
+    const o = t.kernel.tasks.get(pid);
+    if (!o) return -ESRCH;
+    c = o.creds;
   }
-  if (!a.ptr(1)) return 0;
-  const words = version === 0x19980330 ? 1 : 2;
   const b = Buffer.alloc(12 * words);
-  if (t.creds.euid === 0)
-    for (let i = 0; i < words; i++) {
-      const v = i === 0 ? 0xffffffff : 0x1ff;
-      b.writeUInt32LE(v, i * 12);
-      b.writeUInt32LE(v, i * 12 + 4);
-    }
-  t.mm.copyOut(a.ptr(1), b);
+  for (let i = 0; i < words; i++) {
+    const shift = BigInt(32 * i);
+    b.writeUInt32LE(Number((c.capEff >> shift) & 0xffffffffn), i * 12);
+    b.writeUInt32LE(Number((c.capPrm >> shift) & 0xffffffffn), i * 12 + 4);
+    b.writeUInt32LE(Number((c.capInh >> shift) & 0xffffffffn), i * 12 + 8);
+  }
+  t.mm.copyOut(data, b);
   return 0;
 }
-/** capset implements Linux syscall capset(2) (accepted, not enforced beyond uid 0). */
+
+/** capset implements Linux syscall capset(2) with Linux's rules (cap_capset). */
 export function capset(t: Task, a: A) {
-  const version = t.mm.readU32(a.ptr(0));
-  if (version !== 0x20080522 && version !== 0x20071026 && version !== 0x19980330) return -EINVAL;
-  return t.creds.euid === 0 ? 0 : -EPERM;
+  const hdr = a.ptr(0),
+    data = a.ptr(1);
+  const words = capHeader(t, hdr);
+  if (words < 0) return words;
+  const pid = t.mm.readI32(hdr + 4);
+  if (pid !== 0 && pid !== t.tid) return -EPERM;
+  if (!data) return -EFAULT;
+  const b = Buffer.from(t.mm.copyIn(data, 12 * words));
+  let eff = 0n,
+    prm = 0n,
+    inh = 0n;
+  for (let i = 0; i < words; i++) {
+    const shift = BigInt(32 * i);
+    eff |= BigInt(b.readUInt32LE(i * 12)) << shift;
+    prm |= BigInt(b.readUInt32LE(i * 12 + 4)) << shift;
+    inh |= BigInt(b.readUInt32LE(i * 12 + 8)) << shift;
+  }
+  eff &= CAP_FULL;
+  prm &= CAP_FULL;
+  inh &= CAP_FULL;
+  const c = t.creds;
+  const sub = (x: bigint, of: bigint) => (x & ~of) === 0n;
+  // New inheritable bits need CAP_SETPCAP unless already permitted; never beyond the bounding set.
+  if (!capable(t, CAP_SETPCAP) && !sub(inh, c.capInh | c.capPrm)) return -EPERM;
+  if (!sub(inh, c.capInh | c.capBnd)) return -EPERM;
+  if (!sub(prm, c.capPrm)) return -EPERM;
+  if (!sub(eff, prm)) return -EPERM;
+  c.capEff = eff;
+  c.capPrm = prm;
+  c.capInh = inh;
+  c.capAmb &= prm & inh;
+  return 0;
 }
 
 // ---- limits ----
@@ -461,7 +562,7 @@ function rlimOut(t: Task, addr: number, v: [bigint, bigint]) {
 function setLimit(t: Task, tg: ThreadGroup, r: number, cur: bigint, max: bigint): number {
   if (cur > max) return -EINVAL;
   const old = tg.limits[r];
-  if (max > old[1] && t.creds.euid !== 0) return -EPERM;
+  if (max > old[1] && !capable(t, CAP_SYS_RESOURCE)) return -EPERM;
   if (r === RLIMIT_NOFILE && max > 1048576n && max !== RLIM_INFINITY) return -EPERM;
   if (r === RLIMIT_NOFILE && max === RLIM_INFINITY) return -EPERM;
   tg.limits[r] = [cur, max];
@@ -491,6 +592,19 @@ export function prlimit64(t: Task, a: A) {
   if (r >= RLIM_NLIMITS) return -EINVAL;
   const tg = findTg(t, pid);
   if (!tg) return -ESRCH;
+  // Another process's limits: same real/effective/saved ids as the caller, or CAP_SYS_RESOURCE.
+  const tc = tg.leader?.creds;
+  if (tg !== t.tg && tc) {
+    const c = t.creds;
+    const idMatch =
+      c.uid === tc.uid &&
+      c.uid === tc.euid &&
+      c.uid === tc.suid &&
+      c.gid === tc.gid &&
+      c.gid === tc.egid &&
+      c.gid === tc.sgid;
+    if (!idMatch && !capable(t, CAP_SYS_RESOURCE)) return -EPERM;
+  }
   const old: [bigint, bigint] = [tg.limits[r][0], tg.limits[r][1]];
   if (a.ptr(2)) {
     const b = Buffer.from(t.mm.copyIn(a.ptr(2), 16));
@@ -521,7 +635,7 @@ export function uname(t: Task, a: A) {
 
 /** sethostname implements Linux syscall sethostname(2). */
 export function sethostname(t: Task, a: A) {
-  if (t.creds.euid !== 0) return -EPERM;
+  if (!capable(t, CAP_SYS_ADMIN)) return -EPERM;
   const n = a.int(1);
   if (n < 0 || n > 64) return -EINVAL;
   t.kernel.hostname = Buffer.from(t.mm.copyIn(a.ptr(0), n)).toString('latin1');
@@ -529,7 +643,7 @@ export function sethostname(t: Task, a: A) {
 }
 /** setdomainname implements Linux syscall setdomainname(2). */
 export function setdomainname(t: Task, a: A) {
-  if (t.creds.euid !== 0) return -EPERM;
+  if (!capable(t, CAP_SYS_ADMIN)) return -EPERM;
   const n = a.int(1);
   if (n < 0 || n > 64) return -EINVAL;
   t.kernel.domainname = Buffer.from(t.mm.copyIn(a.ptr(0), n)).toString('latin1');
@@ -600,6 +714,14 @@ const PR_SET_PDEATHSIG = 1,
   PR_SET_NAME = 15,
   PR_GET_NAME = 16,
   PR_CAPBSET_READ = 23,
+  PR_CAPBSET_DROP = 24,
+  PR_GET_SECUREBITS = 27,
+  PR_SET_SECUREBITS = 28,
+  PR_CAP_AMBIENT = 47,
+  PR_CAP_AMBIENT_IS_SET = 1,
+  PR_CAP_AMBIENT_RAISE = 2,
+  PR_CAP_AMBIENT_LOWER = 3,
+  PR_CAP_AMBIENT_CLEAR_ALL = 4,
   PR_SET_CHILD_SUBREAPER = 36,
   PR_GET_CHILD_SUBREAPER = 37,
   PR_SET_NO_NEW_PRIVS = 38,
@@ -608,6 +730,33 @@ const PR_SET_PDEATHSIG = 1,
   PR_SET_TIMERSLACK = 29,
   PR_SET_MM = 35,
   PR_SET_VMA = 0x53564d41;
+
+/** prctl(PR_CAP_AMBIENT, op, cap, 0, 0): the ambient set. */
+function capAmbient(t: Task, a: A): number {
+  const c = t.creds;
+  const op = a.ptr(1),
+    cap = a.ptr(2);
+  if (op === PR_CAP_AMBIENT_CLEAR_ALL) {
+    if (a.ptr(2) || a.ptr(3) || a.ptr(4)) return -EINVAL;
+    c.capAmb = 0n;
+    return 0;
+  }
+  if (!capValid(cap) || a.ptr(3) || a.ptr(4)) return -EINVAL;
+  const bit = capBit(cap);
+  switch (op) {
+    case PR_CAP_AMBIENT_IS_SET:
+      return c.capAmb & bit ? 1 : 0;
+    case PR_CAP_AMBIENT_RAISE:
+      if (!(c.capPrm & bit) || !(c.capInh & bit) || c.securebits & SECBIT_NO_CAP_AMBIENT_RAISE) return -EPERM;
+      c.capAmb |= bit;
+      return 0;
+    case PR_CAP_AMBIENT_LOWER:
+      c.capAmb &= ~bit;
+      return 0;
+    default:
+      return -EINVAL;
+  }
+}
 
 /** prctl implements Linux syscall prctl(2) (the common options). */
 export function prctl(t: Task, a: A) {
@@ -639,11 +788,39 @@ export function prctl(t: Task, a: A) {
       t.tg.dumpable = a.ptr(1);
       return 0;
     case PR_GET_KEEPCAPS:
-      return 0;
+      return t.creds.securebits & SECBIT_KEEP_CAPS ? 1 : 0;
     case PR_SET_KEEPCAPS:
-      return a.ptr(1) > 1 ? -EINVAL : 0;
+      if (a.ptr(1) > 1) return -EINVAL;
+      if (t.creds.securebits & SECBIT_KEEP_CAPS_LOCKED) return -EPERM;
+      if (a.ptr(1)) t.creds.securebits |= SECBIT_KEEP_CAPS;
+      else t.creds.securebits &= ~SECBIT_KEEP_CAPS;
+      return 0;
+    case PR_GET_SECUREBITS:
+      return t.creds.securebits;
+    case PR_SET_SECUREBITS: {
+      const old = t.creds.securebits;
+      const v = a.ptr(1);
+      if (v > 0xffffffff) return -EPERM;
+      // No changing a locked bit, no unlocking, no unknown bits, and CAP_SETPCAP for anything.
+      if (
+        ((old & SECURE_ALL_LOCKS) >> 1) & (old ^ v) ||
+        old & SECURE_ALL_LOCKS & ~v ||
+        v & ~(SECURE_ALL_LOCKS | SECURE_ALL_BITS) ||
+        !capable(t, CAP_SETPCAP)
+      )
+        return -EPERM;
+      t.creds.securebits = v;
+      return 0;
+    }
     case PR_CAPBSET_READ:
-      return a.ptr(1) <= 40 ? 1 : -EINVAL;
+      return capValid(a.ptr(1)) ? (t.creds.capBnd & capBit(a.ptr(1)) ? 1 : 0) : -EINVAL;
+    case PR_CAPBSET_DROP:
+      if (!capable(t, CAP_SETPCAP)) return -EPERM;
+      if (!capValid(a.ptr(1))) return -EINVAL;
+      t.creds.capBnd &= ~capBit(a.ptr(1));
+      return 0;
+    case PR_CAP_AMBIENT:
+      return capAmbient(t, a);
     case PR_SET_CHILD_SUBREAPER:
       t.tg.subreaper = a.ptr(1) !== 0;
       return 0;
@@ -655,6 +832,7 @@ export function prctl(t: Task, a: A) {
       t.tg.noNewPrivs = true;
       return 0;
     case PR_GET_NO_NEW_PRIVS:
+      if (a.ptr(1) || a.ptr(2) || a.ptr(3) || a.ptr(4)) return -EINVAL;
       return t.tg.noNewPrivs ? 1 : 0;
     case PR_GET_TIMERSLACK:
       return 50000;
@@ -701,10 +879,17 @@ export function sched_getaffinity(t: Task, a: A) {
   t.mm.copyOut(a.ptr(2), b);
   return 8;
 }
+/** check_same_owner: the caller's euid is the target's real or effective uid, or it has CAP_SYS_NICE. */
+function mayReschedule(t: Task, o: Task): boolean {
+  const c = t.creds;
+  return c.euid === o.creds.euid || c.euid === o.creds.uid || capable(t, CAP_SYS_NICE);
+}
+
 /** sched_setaffinity implements Linux syscall sched_setaffinity(2) (recorded; the sentry schedules). */
 export function sched_setaffinity(t: Task, a: A) {
   const o = affinityTarget(t, a.int(0));
   if (!o) return -ESRCH;
+  if (!mayReschedule(t, o)) return -EPERM;
   const len = Math.min(a.ptr(1), 8);
   const b = Buffer.alloc(8);
   Buffer.from(t.mm.copyIn(a.ptr(2), len)).copy(b);
@@ -725,10 +910,14 @@ export function sched_getparam(t: Task, a: A) {
 }
 /** sched_setscheduler implements Linux syscall sched_setscheduler(2): SCHED_OTHER/BATCH/IDLE only. */
 export function sched_setscheduler(t: Task, a: A) {
-  if (!affinityTarget(t, a.int(0))) return -ESRCH;
+  const o = affinityTarget(t, a.int(0));
+  if (!o) return -ESRCH;
   const policy = a.int(1) & ~0x40000000;
-  if (policy === 0 || policy === 3 || policy === 5) return t.mm.readI32(a.ptr(2)) === 0 ? 0 : -EINVAL;
-  if (policy === 1 || policy === 2) return t.creds.euid === 0 ? -EPERM : -EPERM;
+  if (policy === 0 || policy === 3 || policy === 5) {
+    if (t.mm.readI32(a.ptr(2)) !== 0) return -EINVAL;
+    return mayReschedule(t, o) ? 0 : -EPERM;
+  }
+  if (policy === 1 || policy === 2) return -EPERM;
   return -EINVAL;
 }
 /** sched_setparam implements Linux syscall sched_setparam(2). */
@@ -773,12 +962,18 @@ export function setpriority(t: Task, a: A) {
   if (which !== 0) return which === 1 || which === 2 ? 0 : -EINVAL;
   const o = who === 0 ? t : t.kernel.tasks.get(who);
   if (!o) return -ESRCH;
-  if (nice < o.niceValue && t.creds.euid !== 0) return -EACCES_;
+  // Another user's process needs CAP_SYS_NICE; so does lowering the nice value below RLIMIT_NICE's floor.
+  const c = t.creds,
+    oc = o.creds;
+  if (oc.uid !== c.euid && oc.euid !== c.euid && !capable(t, CAP_SYS_NICE)) return -EPERM;
+  const nicelim = o.tg.limits[RLIMIT_NICE]?.[0] ?? 0n;
+  if (nice < o.niceValue && BigInt(20 - nice) > nicelim && !capable(t, CAP_SYS_NICE)) return -EACCES_;
   for (const x of o.tg.tasks) x.niceValue = nice;
   nice = 0;
   return nice;
 }
 const EACCES_ = 13;
+const RLIMIT_NICE = 13;
 
 /** struct rusage (144 bytes) with the given CPU times (ns); other fields 0 but ru_maxrss. */
 export function encodeRusage(userNs: number, sysNs: number, maxRssKb = 0): Buffer {
@@ -924,8 +1119,7 @@ export const processSyscalls: SyscallDef<Task>[] = [
     nr: 125,
     name: 'capget',
     handler: capget,
-    support: 'partial',
-    note: 'uid 0 has every capability, others none',
+    support: 'full',
     args: ['ptr', 'ptr'],
   },
   {
@@ -933,7 +1127,7 @@ export const processSyscalls: SyscallDef<Task>[] = [
     name: 'capset',
     handler: capset,
     support: 'partial',
-    note: 'accepted for uid 0 but not enforced',
+    note: 'no file capabilities (security.capability is not consulted by execve)',
     args: ['ptr', 'ptr'],
   },
   { nr: 97, name: 'getrlimit', handler: getrlimit, support: 'full', args: ['int', 'ptr'] },
@@ -971,7 +1165,7 @@ export const processSyscalls: SyscallDef<Task>[] = [
     name: 'prctl',
     handler: prctl,
     support: 'partial',
-    note: 'common options only (name, pdeathsig, dumpable, subreaper, no_new_privs)',
+    note: 'common options only (name, pdeathsig, dumpable, subreaper, no_new_privs, keepcaps, securebits, capability bounding and ambient sets)',
     args: ['int', 'ptr', 'ptr', 'ptr', 'ptr'],
   },
   {

@@ -10,6 +10,7 @@ import {
   ESRCH,
   ETIMEDOUT,
 } from '../../abi/errno';
+import { CAP_KILL, capable } from '../../kernel/caps';
 import type { SyscallArgs } from '../../kernel/api';
 import type { Task } from '../../kernel/task';
 import type { ThreadGroup } from '../../kernel/threadgroup';
@@ -153,9 +154,9 @@ function senderInfo(t: Task, sig: number, code: number): SigInfo {
   return { signo: sig, code, pid: t.tg.pid, uid: t.creds.uid };
 }
 
-/** May t signal tg? (root, or matching real/effective uid). */
+/** May t signal tg? (CAP_KILL, or the sender's real/effective uid is the target's real/saved uid). */
 function maySignal(t: Task, tg: ThreadGroup, sig: number): boolean {
-  if (t.creds.euid === 0) return true;
+  if (capable(t, CAP_KILL)) return true;
   const l = tg.leader;
   if (!l) return true;
   if (sig === 18 && tg.sid === t.tg.sid) return true;
