@@ -64,6 +64,45 @@ const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/sbin/ip');
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('ports below 1024 and raw ICMP follow CAP_NET_BIND_SERVICE and CAP_NET_RAW, not the uid (setpriv), as Linux', function () {
+    if (!fs.existsSync('/usr/bin/setpriv')) this.skip();
+    const caps = buildC('netcaps');
+    const cases: [string, string[]][] = [
+      ['root', []],
+      ['root without the two', ['--inh-caps=-all', '--bounding-set=-net_bind_service,-net_raw']],
+      ['uid 1000', ['--reuid=1000', '--regid=1000', '--clear-groups']],
+      [
+        'uid 1000 with both (ambient)',
+        [
+          '--reuid=1000',
+          '--regid=1000',
+          '--clear-groups',
+          '--inh-caps=+net_bind_service,+net_raw',
+          '--ambient-caps=+net_bind_service,+net_raw',
+        ],
+      ],
+      [
+        'uid 1000 with net_bind_service only',
+        [
+          '--reuid=1000',
+          '--regid=1000',
+          '--clear-groups',
+          '--inh-caps=+net_bind_service',
+          '--ambient-caps=+net_bind_service',
+        ],
+      ],
+    ];
+    const seen = new Set<string>();
+    for (const [what, args] of cases) {
+      const { native, ours } = both(['/usr/bin/setpriv', ...args, '--', caps], rawCfg);
+      assert.equal(native.status, 0, `${what}: ${native.stderr}`);
+      assert.equal(ours.stdout, native.stdout, what);
+      assert.equal(ours.status, native.status, `${what}: ${ours.stderr}`);
+      seen.add(native.stdout.replace(/^euid=\d+\n/, ''));
+    }
+    assert.ok(seen.size >= 3, `the cases should differ: ${[...seen].join(' | ')}`);
+  });
+
   it('ping.c: echo to 127.0.0.1 and ::1, id rewriting, bind, connect, MSG_TRUNC, errors — as Linux', () => {
     setRange('0 2147483647');
     const { native, ours } = both([bin]);

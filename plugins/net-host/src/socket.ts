@@ -54,6 +54,7 @@ import {
   SOL_SOCKET,
 } from '../../../core/net/socket';
 import { releaseControl } from '../../../core/net/cmsg';
+import { CAP_NET_BIND_SERVICE, capable } from '../../../core/kernel/caps';
 import {
   POLLERR,
   POLLHUP,
@@ -214,7 +215,7 @@ export class HostSocket extends SocketFile {
   override bind(t: FileTask, addr: Uint8Array): number {
     if (this.family === AF_NETLINK && !netlinkKernelOrSelf(addr)) return -EPERM;
     // The host checks the sentry's privileges; a privileged port needs the app's own
-    // (CAP_NET_BIND_SERVICE: root in the sandbox), as Linux's inet_bind.
+    // (CAP_NET_BIND_SERVICE in the sandbox), as Linux's inet_bind.
     // (Shorter addresses and other families get the host's own EINVAL/EAFNOSUPPORT.)
     // (Not for ping sockets: their "port" is the ICMP echo id, which any user may choose.)
     if (
@@ -222,7 +223,7 @@ export class HostSocket extends SocketFile {
       !(this.type === SOCK_DGRAM && isPing(this.family, this.protocol)) &&
       addr.length >= minSockaddr(this.family) &&
       (addr[0] | (addr[1] << 8)) === this.family &&
-      t.creds.euid !== 0
+      !capable(t, CAP_NET_BIND_SERVICE)
     ) {
       const port = (addr[2] << 8) | addr[3];
       if (port && port < this.owner.unprivilegedPortStart) return -EACCES;

@@ -29,6 +29,7 @@ import {
   SocketFile,
 } from '../../../core/net/socket';
 import type { FileTask } from '../../../core/vfs/task';
+import { CAP_NET_RAW, capable } from '../../../core/kernel/caps';
 import { netHostNative, type HostNotifier, type NetHostNative } from './native';
 import { HostSocket, isPing, type HostSocketOwner } from './socket';
 
@@ -188,9 +189,9 @@ export class HostStack implements NetworkStack, HostSocketOwner {
       if (protocol !== NETLINK_ROUTE) return -EPROTONOSUPPORT;
     } else if (type === SOCK_RAW) {
       // Raw sockets use the sentry's CAP_NET_RAW on the host: only raw ICMP, only when the
-      // config allows it (`raw: true`), only for root (CAP_NET_RAW) in the sandbox.
+      // config allows it (`raw: true`), only for a task with CAP_NET_RAW in the sandbox.
       // IP_HDRINCL is not passed (options.ts), so the app cannot forge IP headers.
-      if (!this.opts.raw || !isPing(family, protocol) || t.creds.euid !== 0) return -EPERM;
+      if (!this.opts.raw || !isPing(family, protocol) || !capable(t, CAP_NET_RAW)) return -EPERM;
     }
     let fd: number;
     if (type === SOCK_DGRAM && isPing(family, protocol)) {
