@@ -112,7 +112,7 @@ export class Nic {
   }
 }
 
-interface RouteEntry {
+export interface RouteEntry {
   dest: number;
   prefixLen: number;
   gateway: number;
@@ -243,6 +243,21 @@ export class Stack implements TcpHost, UdpHost {
       nic.link.close();
     }
     this.reassembler.clear();
+  }
+
+  /** Every TCP endpoint in the tables (for /proc/net/tcp). */
+  tcpEndpointList(): TcpEndpoint[] {
+    return [...this.tcpLive];
+  }
+
+  /** Every bound UDP endpoint (for /proc/net/udp). */
+  udpEndpointList(): UdpEndpoint[] {
+    return [...this.udpPorts.values()].flat();
+  }
+
+  /** The route table, longest prefix first (for /proc/net/route and rtnetlink). */
+  routeList(): readonly RouteEntry[] {
+    return this.routes;
   }
 
   /** Live TCP endpoints by state name (for leak checks and /proc/net/tcp later). */
