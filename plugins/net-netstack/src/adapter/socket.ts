@@ -477,6 +477,24 @@ export class TcpSocket extends InetSocket {
       return ep.recv(new Uint8Array(1));
     }
     const n = Math.min(len, avail);
+    if (!peek) {
+      // Straight into the destination segments (no staging copy).
+      let left = n;
+      let sk = skip;
+      for (const seg of dst) {
+        if (left === 0) break;
+        if (sk >= seg.length) {
+          sk -= seg.length;
+          continue;
+        }
+        const got = ep.recv(seg.subarray(sk, sk + Math.min(left, seg.length - sk)));
+        sk = 0;
+        if (got <= 0) break;
+        left -= got;
+      }
+      if (this.peekOff >= 0) this.peekOff = Math.max(0, this.peekOff - (n - left));
+      return n - left;
+    }
     let tmp: Uint8Array;
     if (off) {
       tmp = new Uint8Array(off + n);
