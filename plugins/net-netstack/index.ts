@@ -30,8 +30,20 @@ export const manifest: PluginManifest = {
   version: '0.1.0',
   description:
     "A user-space TCP/IP stack (Ethernet, ARP, IPv4, ICMP, UDP, TCP): the sandbox's AF_INET sockets are served by TypeScript in the sentry (gVisor's netstack). Loopback only in this slice.",
-  register(container) {
-    container.registerInstance(NetworkStack, new NetstackNetwork());
+  configSchema: {
+    type: 'object',
+    properties: {
+      netns: {
+        type: 'string',
+        description:
+          "A network namespace file (/var/run/netns/NAME or an OCI linux.namespaces network path): its interfaces' IPv4 addresses, routes and MACs move into the stack, which reaches them through AF_PACKET sockets; unset for loopback only.",
+      },
+    },
+    additionalProperties: false,
+  },
+  register(container, options) {
+    const netns = typeof options.netns === 'string' && options.netns !== '' ? options.netns : undefined;
+    container.registerInstance(NetworkStack, new NetstackNetwork({ netns }));
   },
 };
 

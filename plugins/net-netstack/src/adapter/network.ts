@@ -3,8 +3,9 @@
  * served by this plugin's user-space stack (see socket.ts), interface ioctls (SIOCGIF*)
  * and /proc/net/{tcp,udp,dev,route,arp} from the stack's own state.
  *
- * This slice serves loopback (127.0.0.0/8) only; AF_INET6 and AF_NETLINK are not served
- * (socket(2) gives EAFNOSUPPORT, as for any family nobody registered).
+ * Interfaces: loopback always; with `netns`, the namespace's interfaces (see
+ * takeInterfaces). AF_INET6 and AF_NETLINK are not served (socket(2) gives EAFNOSUPPORT,
+ * as for any family nobody registered).
  */
 import {
   EADDRNOTAVAIL,
@@ -16,11 +17,13 @@ import {
   ESOCKTNOSUPPORT,
   EACCES,
 } from '../../../../core/abi/errno';
+import { spawnSync } from 'node:child_process';
 import type { TaskApi } from '../../../../core/kernel/api';
 import type { NetworkInitContext, NetworkStack } from '../../../../core/plugins/network';
 import { SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SocketFile } from '../../../../core/net/socket';
 import type { FileTask } from '../../../../core/vfs/task';
 import { formatMac, prefixMask } from '../addr';
+import { PacketLink } from '../link/tap';
 import { Stack, type Nic, type StackOptions } from '../stack';
 import { TcpState, type TcpEndpoint } from '../tcp/endpoint';
 import { AF_INET, formatSockaddrIn } from './sockaddr';
@@ -56,6 +59,36 @@ const ARPHRD_ETHER = 1,
 
 export interface NetstackOptions {
   stack?: StackOptions;
+  /**
+   * A network namespace file (/var/run/netns/NAME, an OCI linux.namespaces network path):
+   * its interfaces' IPv4 addresses, routes and MACs move into the stack (gVisor's way) and
+   * the stack reaches the interfaces through AF_PACKET sockets made in that namespace.
+   */
+  netns?: string;
+}
+
+/** An interface of the namespace as `ip -j -4 addr` shows it. */
+interface IpLink {
+  ifname: string;
+  mtu: number;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+/** A route as `ip -j -4 route` shows it. */
+interface IpRoute {
+  dst: string;
+  gateway?: string;
+  dev: string;
+}
+
+/** Runs `ip ARGS` in the network namespace `netns`; its stdout, or an Error naming the command. */
+function ipIn(netns: string, args: string[]): string {
+  const argv = [`--net=${netns}`, '/usr/sbin/ip', ...args];
+  const r = spawnSync('/usr/bin/nsenter', argv, { encoding: 'utf8', timeout: 10_000 });
+  if (r.error) throw new Error(`netstack: nsenter ${argv.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0)
+    throw new Error(`netstack: nsenter ${argv.join(' ')}: exit ${r.status}: ${r.stderr.trim()}`);
+  return r.stdout;
 }
 
 export class NetstackNetwork implements NetworkStack, NetstackOwner {
@@ -66,6 +99,8 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
   private readonly live = new Set<InetSocket>();
   private log: NetworkInitContext['log'];
   private down = false;
+  /** Interfaces taken from a namespace, to give back at shutdown. */
+  private readonly taken: { netns: string; ifname: string; addrs: string[]; routes: IpRoute[] }[] = [];
 
   constructor(private readonly opts: NetstackOptions = {}) {}
 
@@ -86,7 +121,60 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
       ...this.opts.stack,
       onError: (msg, err) => log?.warn({ err }, msg),
     });
-    log?.debug({ nics: this.st.nics.map((n) => n.name) }, 'netstack: user-space stack up (loopback)');
+    if (this.opts.netns) this.takeInterfaces(this.opts.netns);
+    log?.debug(
+      { nics: this.st.nics.map((n) => ({ name: n.name, addresses: n.addresses.length })) },
+      'netstack: user-space stack up',
+    );
+  }
+
+  /**
+   * gVisor's set-up: every interface of `netns` but lo that has IPv4 addresses becomes a
+   * NIC of the stack (an AF_PACKET socket bound to it in the namespace, its MAC and MTU);
+   * its addresses and the routes through it move into the stack and are removed from the
+   * kernel's side, so the kernel neither answers ARP for them nor takes their TCP.
+   */
+  private takeInterfaces(netns: string): void {
+    const st = this.stack;
+    let links: IpLink[];
+    let routes: IpRoute[];
+    try {
+      links = JSON.parse(ipIn(netns, ['-j', '-4', 'addr', 'show'])) as IpLink[];
+      routes = JSON.parse(ipIn(netns, ['-j', '-4', 'route', 'show'])) as IpRoute[];
+    } catch (e) {
+      throw new Error(
+        `netstack: cannot read the interfaces of the network namespace ${netns}: ${(e as Error).message}`,
+      );
+    }
+    for (const l of links) {
+      const addrs = (l.addr_info ?? [])
+        .filter((a) => a.family === 'inet')
+        .map((a) => `${a.local}/${a.prefixlen}`);
+      if (l.ifname === 'lo' || !addrs.length) continue;
+      let link: PacketLink;
+      try {
+        link = new PacketLink(l.ifname, l.mtu, netns);
+      } catch (e) {
+        throw new Error(`netstack: cannot open interface ${l.ifname} in ${netns}: ${(e as Error).message}`);
+      }
+      const nic = st.addNic(link, { addresses: addrs });
+      for (const r of routes) {
+        if (r.dev !== l.ifname || !r.gateway) continue;
+        const [dest, len] =
+          r.dst === 'default' ? ['0.0.0.0', 0] : [r.dst.split('/')[0], Number(r.dst.split('/')[1] ?? 32)];
+        st.addRoute(dest, len, nic, r.gateway);
+      }
+      // The kernel's side gives up the addresses (and with them its routes through l);
+      // shutdown() gives them back, so a namespace outlives one `runsc do`.
+      ipIn(netns, ['addr', 'flush', 'dev', l.ifname]);
+      this.taken.push({
+        netns,
+        ifname: l.ifname,
+        addrs,
+        routes: routes.filter((r) => r.dev === l.ifname && r.gateway),
+      });
+      this.log?.debug({ ifname: l.ifname, addrs, mac: formatMac(link.mac) }, 'netstack: took interface');
+    }
   }
 
   socket(_t: FileTask, family: number, type: number, protocol: number, flags: number): SocketFile | number {
@@ -318,6 +406,15 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
     this.down = true;
     this.live.clear();
     this.st?.close();
+    for (const t of this.taken.splice(0)) {
+      try {
+        for (const a of t.addrs) ipIn(t.netns, ['addr', 'add', a, 'dev', t.ifname]);
+        for (const r of t.routes)
+          ipIn(t.netns, ['route', 'replace', r.dst, 'via', r.gateway!, 'dev', t.ifname]);
+      } catch (e) {
+        this.log?.warn({ err: e, ifname: t.ifname }, 'netstack: cannot give an interface its addresses back');
+      }
+    }
   }
 
   /** The NIC's MAC as text (diagnostics). */
