@@ -5,7 +5,9 @@
  * an AF_PACKET socket made in the namespace; at exit it gives them back.
  *   - curl and busybox wget on the host side against busybox httpd inside;
  *   - curl on the host side against a python http.server inside;
- *   - busybox wget inside against a python http.server on the host side.
+ *   - busybox wget inside against a python http.server on the host side;
+ *   - rtnetlink dumps from the stack (busybox ip -4 addr, ip route, ip link) equal to what
+ *     the kernel showed for the namespace before runsc took the interface.
  * The host end's transmit checksum offload is turned off (the stack verifies every
  * checksum; partial checksums are not understood yet: docs/netstack.md).
  * Needs root, iproute2, ethtool, curl and busybox; every namespace, link, process and
@@ -141,6 +143,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
       ip('-n', ns, 'route', 'show', 'default'),
       new RegExp(`via ${hostAddr.replace(/\./g, '\\.')}`),
     );
+  });
+
+  it('busybox ip -4 addr / ip route / ip link inside show what the kernel showed before runsc took the interface', () => {
+    const cmds = [
+      ['ip', '-4', 'addr'],
+      ['ip', 'route'],
+      ['ip', 'link'],
+    ];
+    const inNs = (c: string[]) => run(['/usr/sbin/ip', 'netns', 'exec', ns, '/bin/busybox', ...c]);
+    const native = cmds.map(inNs).join('== \n');
+    assert.match(native, new RegExp(`inet ${nsAddr.replace(/\./g, '\\.')}/24 scope global ${nsIf}`));
+    const script = cmds.map((c) => `/bin/busybox ${c.join(' ')}`).join('; echo "== "; ');
+    const r = runSandbox(['/bin/sh', '-c', script], { flags: [`--config=${config}`] });
+    assert.equal(r.stdout, native, r.stderr);
+    assert.equal(r.status, 0);
   });
 
   it('python http.server inside: curl on the host side', async () => {

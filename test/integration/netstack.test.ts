@@ -3,7 +3,7 @@
  * programs run natively (the host kernel's loopback) and in the sandbox must print the
  * same thing. net.c is the net-host suite's program; its IPv4 sections run here (the
  * stack has no IPv6 and no IP-level control messages yet: docs/netstack.md lists what
- * differs).
+ * differs). Also rtnetlink dumps, /proc/net, python and busybox programs.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -131,6 +131,28 @@ asyncio.run(main())
     assert.equal(native.stdout, 'True 50\n', native.stderr);
     same([PY, '-c', prog]);
   });
+
+  (haveBusybox() ? it : it.skip)(
+    'rtnetlink from the stack: busybox ip -4 addr / ip route / ip link and if_nameindex, as a fresh Linux namespace',
+    () => {
+      const script =
+        '/bin/busybox ip -4 addr; echo ==; /bin/busybox ip route; echo ==; /bin/busybox ip link; echo ==; ' +
+        `${PY} -c 'import socket; print(socket.if_nameindex(), socket.if_nametoindex("lo"))'`;
+      // Natively: a fresh network namespace whose loopback is up (the sandbox's stack has lo only).
+      const native = runNative([
+        'unshare',
+        '--net',
+        '/bin/sh',
+        '-c',
+        '/bin/busybox ip link set lo up && exec /bin/sh -c "$0"',
+        script,
+      ]);
+      assert.match(native.stdout, /inet 127\.0\.0\.1\/8 scope host lo/, native.stderr);
+      const r = runSandbox(['/bin/sh', '-c', script], { flags: NETSTACK });
+      assert.equal(r.stdout, native.stdout, r.stderr);
+      assert.equal(r.status, native.status);
+    },
+  );
 
   (haveBusybox() ? it : it.skip)('busybox httpd and wget in one sandbox: a 300 kB file by sha256', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-nstack-www-'));

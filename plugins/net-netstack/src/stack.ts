@@ -72,6 +72,8 @@ export interface AddressConfig {
 export interface NicConfig {
   /** Addresses as "a.b.c.d/len" strings. */
   addresses: string[];
+  /** The interface index (default: the next free one); e.g. the kernel's, for a taken veth. */
+  id?: number;
 }
 
 interface ArpEntry {
@@ -169,6 +171,7 @@ export class Stack implements TcpHost, UdpHost {
   };
   readonly tcpConfig: TcpConfig;
   readonly nics: Nic[] = [];
+  private readonly nicById = new Map<number, Nic>();
   readonly loopback: Nic;
   private readonly routes: RouteEntry[] = [];
   private readonly reassembler: Reassembler;
@@ -196,7 +199,11 @@ export class Stack implements TcpHost, UdpHost {
 
   /** Attaches a link with its addresses; adds the connected routes. */
   addNic(link: LinkEndpoint, cfg: NicConfig): Nic {
-    const nic = new Nic(this.nics.length + 1, link);
+    const id = cfg.id ?? Math.max(0, ...this.nics.map((n) => n.id)) + 1;
+    if (this.nics.some((n) => n.id === id))
+      throw new Error(`NIC ${link.name}: interface index ${id} is taken`);
+    const nic = new Nic(id, link);
+    this.nicById.set(id, nic);
     for (const text of cfg.addresses) {
       const m = /^([^/]+)\/(\d{1,2})$/.exec(text);
       if (!m || Number(m[2]) > 32)
@@ -501,7 +508,7 @@ export class Stack implements TcpHost, UdpHost {
     tos: number,
     df: boolean,
   ): number {
-    const nic = this.nics[route.nicId - 1];
+    const nic = this.nicById.get(route.nicId)!;
     this.ipId = (this.ipId + 1) & 0xffff;
     const id = this.ipId;
     if (IPV4_HLEN + len > 65535) return -EMSGSIZE;

@@ -4,8 +4,9 @@
  * and /proc/net/{tcp,udp,dev,route,arp} from the stack's own state.
  *
  * Interfaces: loopback always; with `netns`, the namespace's interfaces (see
- * takeInterfaces). AF_INET6 and AF_NETLINK are not served (socket(2) gives EAFNOSUPPORT,
- * as for any family nobody registered).
+ * takeInterfaces). AF_NETLINK NETLINK_ROUTE answers link/address/route dumps from the
+ * stack (netlink.ts). AF_INET6 is not served (socket(2) gives EAFNOSUPPORT, as for any
+ * family nobody registered).
  */
 import {
   EADDRNOTAVAIL,
@@ -26,6 +27,7 @@ import { formatMac, prefixMask } from '../addr';
 import { PacketLink } from '../link/tap';
 import { Stack, type Nic, type StackOptions } from '../stack';
 import { TcpState, type TcpEndpoint } from '../tcp/endpoint';
+import { AF_NETLINK, NetlinkSocket } from './netlink';
 import { AF_INET, formatSockaddrIn } from './sockaddr';
 import { InetSocket, IPPROTO_TCP, IPPROTO_UDP, TcpSocket, UdpSocket, type NetstackOwner } from './socket';
 
@@ -69,6 +71,9 @@ export interface NetstackOptions {
 
 /** An interface of the namespace as `ip -j -4 addr` shows it. */
 interface IpLink {
+  ifindex: number;
+  /** The veth peer's index (in its own namespace). */
+  link_index?: number;
   ifname: string;
   mtu: number;
   addr_info?: { family: string; local: string; prefixlen: number }[];
@@ -93,10 +98,12 @@ function ipIn(netns: string, args: string[]): string {
 
 export class NetstackNetwork implements NetworkStack, NetstackOwner {
   readonly name = 'netstack';
-  readonly families = [AF_INET] as const;
+  readonly families = [AF_INET, AF_NETLINK] as const;
   readonly unprivilegedPortStart = 1024;
   private st: Stack | null = null;
   private readonly live = new Set<InetSocket>();
+  /** NIC index -> the veth peer's index (rtnetlink's IFLA_LINK: `ip link` shows "@ifN"). */
+  private readonly peerIndex = new Map<number, number>();
   private log: NetworkInitContext['log'];
   private down = false;
   /** Interfaces taken from a namespace, to give back at shutdown. */
@@ -157,7 +164,8 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
       } catch (e) {
         throw new Error(`netstack: cannot open interface ${l.ifname} in ${netns}: ${(e as Error).message}`);
       }
-      const nic = st.addNic(link, { addresses: addrs });
+      const nic = st.addNic(link, { addresses: addrs, id: l.ifindex });
+      if (l.link_index) this.peerIndex.set(nic.id, l.link_index);
       for (const r of routes) {
         if (r.dev !== l.ifname || !r.gateway) continue;
         const [dest, len] =
@@ -178,7 +186,13 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
   }
 
   socket(_t: FileTask, family: number, type: number, protocol: number, flags: number): SocketFile | number {
-    if (this.down || family !== AF_INET) return -ESOCKTNOSUPPORT;
+    if (this.down) return -ESOCKTNOSUPPORT;
+    if (family === AF_NETLINK) {
+      if (type !== SOCK_RAW && type !== SOCK_DGRAM) return -ESOCKTNOSUPPORT;
+      if (protocol !== 0 /* NETLINK_ROUTE */) return -EPROTONOSUPPORT;
+      return new NetlinkSocket(this.stack, type, flags, (id) => this.peerIndex.get(id));
+    }
+    if (family !== AF_INET) return -ESOCKTNOSUPPORT;
     // Linux's inet_create: the protocol must fit the type (0 picks the default).
     switch (type) {
       case SOCK_STREAM:
