@@ -132,6 +132,31 @@ asyncio.run(main())
     same([PY, '-c', prog]);
   });
 
+  it('1,000 sequential connections leave nothing but TIME_WAITs and the listener in /proc/net/tcp', () => {
+    const prog = `
+import socket, time
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(64)
+port = s.getsockname()[1]
+for i in range(1000):
+    c = socket.create_connection(('127.0.0.1', port))
+    a, _ = s.accept()
+    c.sendall(b'ping %d' % i)
+    assert a.recv(64) == b'ping %d' % i
+    a.sendall(b'pong')
+    assert c.recv(64) == b'pong'
+    c.close(); a.close()
+time.sleep(0.3)
+hexport = ':%04X' % port
+rows = [l.split() for l in open('/proc/net/tcp').read().splitlines()[1:]]
+mine = [r for r in rows if r[1].endswith(hexport) or r[2].endswith(hexport)]
+print('states besides TIME_WAIT', sorted(set(r[3] for r in mine if r[3] != '06')))
+print('some TIME_WAIT', any(r[3] == '06' for r in mine))
+`;
+    const native = runNative([PY, '-c', prog]);
+    assert.equal(native.stdout, "states besides TIME_WAIT ['0A']\nsome TIME_WAIT True\n", native.stderr);
+    same([PY, '-c', prog]);
+  });
+
   (haveBusybox() ? it : it.skip)(
     'rtnetlink from the stack: busybox ip -4 addr / ip route / ip link and if_nameindex, as a fresh Linux namespace',
     () => {
