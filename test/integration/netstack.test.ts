@@ -132,6 +132,41 @@ asyncio.run(main())
     same([PY, '-c', prog]);
   });
 
+  it('8 MB each way in 16-64 KiB writes (recycled send-queue buffers) arrive intact', () => {
+    const prog = `
+import socket, threading, hashlib
+data = bytes((i * 7 + (i >> 9)) & 255 for i in range(8 << 20))
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+got = {}
+def serve():
+    c, _ = s.accept()
+    h = hashlib.sha256(); n = 0
+    while n < len(data):
+        d = c.recv(70000)
+        if not d: break
+        h.update(d); n += len(d)
+    got['server'] = h.hexdigest()
+    for o in range(0, len(data), 60000): c.sendall(data[o:o + 60000])
+    c.close()
+t = threading.Thread(target=serve); t.start()
+c = socket.create_connection(s.getsockname())
+sizes = [16384, 20000, 65536, 40000, 30001]
+o = 0; i = 0
+while o < len(data):
+    k = sizes[i % len(sizes)]; c.sendall(data[o:o + k]); o += k; i += 1
+h = hashlib.sha256(); n = 0
+while True:
+    d = c.recv(65536)
+    if not d: break
+    h.update(d); n += len(d)
+t.join()
+print(got['server'] == hashlib.sha256(data).hexdigest(), h.hexdigest() == hashlib.sha256(data).hexdigest(), n)
+`;
+    const native = runNative([PY, '-c', prog]);
+    assert.equal(native.stdout, `True True ${8 << 20}\n`, native.stderr);
+    same([PY, '-c', prog]);
+  });
+
   it('1,000 sequential connections leave nothing but TIME_WAITs and the listener in /proc/net/tcp', () => {
     const prog = `
 import socket, time

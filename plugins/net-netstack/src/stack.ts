@@ -228,6 +228,14 @@ export class Stack implements TcpHost, UdpHost {
     this.routes.sort((a, b) => b.prefixLen - a.prefixLen);
   }
 
+  /**
+   * Delivers the loopback's queued packets now (see LoopbackLink.flush). Only from outside
+   * the stack: the socket layer calls it when a syscall that may have sent has finished.
+   */
+  flushLoopback(): void {
+    (this.loopback.link as LoopbackLink).flush();
+  }
+
   /** A new, unbound TCP endpoint. */
   tcp(): TcpEndpoint {
     return new TcpEndpoint(this, this.tcpConfig);

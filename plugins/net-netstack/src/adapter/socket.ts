@@ -153,6 +153,15 @@ export abstract class InetSocket extends SocketFile {
     if (ev) this.waitQueue().notify(withNorm(ev));
   }
 
+  /**
+   * At the end of an operation (never from inside the stack): deliver what it sent over
+   * the loopback now, as Linux's loopback does within the syscall, then wake waiters.
+   */
+  protected settle(): void {
+    this.owner.stack.flushLoopback();
+    this.update();
+  }
+
   override readiness(mask: number): number {
     const m = this.pollMask();
     this.seen = m;
@@ -282,7 +291,7 @@ export class TcpSocket extends InetSocket {
     // Linux: (unsigned) backlog above somaxconn (4096) is somaxconn.
     const b = backlog < 0 || backlog > 4096 ? 4096 : backlog;
     const r = this.ep.listen(b);
-    this.update();
+    this.settle();
     return r;
   }
 
@@ -291,7 +300,7 @@ export class TcpSocket extends InetSocket {
     const attempt = (): SocketFile | number | Promise<SocketFile | number> => {
       const r = this.ep.accept();
       if (typeof r !== 'number') {
-        this.update();
+        this.settle();
         return new TcpSocket(this.owner, flags & O_NONBLOCK, r);
       }
       if (r === -EAGAIN && !this.nonblocking(0)) return this.wait(t, READ_EVENTS, deadline, attempt);
@@ -315,7 +324,7 @@ export class TcpSocket extends InetSocket {
     if (typeof a === 'number') return a;
     if (this.spent) this.renew();
     const r = this.ep.connect(a.addr, a.port);
-    this.update();
+    this.settle();
     if (r !== -EINPROGRESS) {
       if (r === -ECONNREFUSED) this.spent = true;
       return r;
@@ -326,7 +335,7 @@ export class TcpSocket extends InetSocket {
       if (this.ep.state === TcpState.SYN_SENT || this.ep.state === TcpState.SYN_RECEIVED)
         return this.wait(t, WRITE_EVENTS, deadline, attempt);
       const e = this.ep.takeError();
-      this.update();
+      this.settle();
       if (e) {
         this.spent = true;
         return -e;
@@ -344,20 +353,20 @@ export class TcpSocket extends InetSocket {
       this.ep.close();
       this.spent = true;
       this.renew();
-      this.update();
+      this.settle();
       return 0;
     }
     if (this.ep.state !== TcpState.CLOSED) {
       this.ep.abort();
       this.renew();
-      this.update();
+      this.settle();
     }
     return 0;
   }
 
   override shutdown(_t: FileTask, how: number): number {
     const r = this.ep.shutdown(how);
-    this.update();
+    this.settle();
     return r;
   }
 
@@ -408,11 +417,14 @@ export class TcpSocket extends InetSocket {
           break;
         }
       }
-      this.update();
+      if (r === -EAGAIN && done < total && !this.nonblocking(flags)) {
+        // No loopback flush before waiting: what it delivered could be the wake-up.
+        this.update();
+        return this.wait(t, WRITE_EVENTS, deadline, attempt).then(partial);
+      }
+      this.settle();
       if (done >= total && total > 0) return done;
       if (total === 0 && r >= 0) return 0;
-      if (r === -EAGAIN && !this.nonblocking(flags))
-        return this.wait(t, WRITE_EVENTS, deadline, attempt).then(partial);
       if (done) return done;
       if (r === -EPIPE && !(flags & MSG_NOSIGNAL)) t.sendSignal(SIGPIPE);
       return r;
@@ -449,16 +461,14 @@ export class TcpSocket extends InetSocket {
       )
         return this.wait(t, READ_EVENTS, deadline, attempt);
       const r = this.take(dst, done, total - done, peek);
-      this.update();
-      if (r > 0) {
-        done += r;
-        if (waitall && done < total && !this.nonblocking(flags))
-          return this.wait(t, READ_EVENTS, deadline, attempt).then(partial);
-        return done;
-      }
-      if (r === 0 || total === 0) return done;
-      if (r === -EAGAIN && !this.nonblocking(flags))
+      if (r > 0) done += r;
+      if ((r === -EAGAIN || (r > 0 && waitall && done < total)) && !this.nonblocking(flags)) {
+        // No loopback flush before waiting: what it delivered could be the wake-up.
+        this.update();
         return this.wait(t, READ_EVENTS, deadline, attempt).then(partial);
+      }
+      this.settle();
+      if (r > 0 || r === 0 || total === 0) return done;
       return done ? done : r;
     };
     const partial = (v: number): number => (v < 0 && done > 0 ? done : v);
@@ -564,7 +574,7 @@ export class TcpSocket extends InetSocket {
       case SO_SNDBUF:
       case SO_SNDBUFFORCE:
         this.ep.sndBufSize = this.sndbuf;
-        this.update();
+        this.settle();
         break;
       case SO_RCVBUF:
       case SO_RCVBUFFORCE:
@@ -590,7 +600,7 @@ export class TcpSocket extends InetSocket {
     switch (name) {
       case TCP_NODELAY:
         this.ep.setNodelay(v !== 0);
-        this.update();
+        this.settle();
         return 0;
       case TCP_MAXSEG:
         // Linux: 88 (TCP_MIN_MSS) .. 65535 (MAX_TCP_WINDOW); 0 resets. It clamps our MSS.
@@ -642,6 +652,7 @@ export class TcpSocket extends InetSocket {
 
   protected override release(): void {
     this.ep.close(this.linger[0] !== 0 && this.linger[1] === 0);
+    this.owner.stack.flushLoopback();
     super.release();
   }
 }
@@ -701,7 +712,7 @@ export class UdpSocket extends InetSocket {
     const a = parseSockaddrIn(raw);
     if (typeof a === 'number') return a;
     const r = this.ep.connect(a.addr, a.port);
-    this.update();
+    this.settle();
     return r;
   }
 
@@ -710,7 +721,7 @@ export class UdpSocket extends InetSocket {
     if (!this.ep.rport) return -ENOTCONN;
     if (how !== 1) this.rdShut = true;
     if (how !== 0) this.wrShut = true;
-    this.update();
+    this.settle();
     return 0;
   }
 
@@ -755,7 +766,7 @@ export class UdpSocket extends InetSocket {
     }
     const data = gatherSegs(src, total);
     const r = dst ? this.ep.sendTo(data, dst.addr, dst.port) : this.ep.sendTo(data);
-    this.update();
+    this.settle();
     return r;
   }
 
@@ -823,6 +834,7 @@ export class UdpSocket extends InetSocket {
 
   protected override release(): void {
     this.ep.close();
+    this.owner.stack.flushLoopback();
     super.release();
   }
 }
