@@ -3,7 +3,9 @@
  * stack, in the same run as the host kernel's TCP and gVisor.
  *
  * - "loopback" cases: one connection over 127.0.0.1. `native` and `gvisor` run
- *   bench/c/tcp.c (a forked C server/client pair; under gVisor it is gVisor's netstack).
+ *   bench/c/tcp.c (a forked C server/client pair; under gVisor it is gVisor's netstack);
+ *   `tsvisor-netstack` and `tsvisor-host` run it in our sandbox with `--network=netstack`
+ *   (this stack, through the NetworkStack adapter) and `--network=host` (host sockets).
  *   `netstack` is our stack in this Node process (both endpoints in-process, over its
  *   loopback link); `node-kernel` is the same JS pattern over Node's net module (kernel TCP),
  *   which separates the cost of JS from the cost of our TCP/IP.
@@ -422,6 +424,23 @@ export const benchmark: Benchmark = {
           ctx.skip(name, 'gvisor', (e as Error).message);
         }
       } else ctx.skip(name, 'gvisor', 'runsc not installed');
+      // The same C program inside our sandbox: its sockets served by our netstack (through
+      // the NetworkStack adapter, every send/recv a ptrace round trip) or by host sockets.
+      for (const [variant, network] of [
+        ['tsvisor-netstack', 'netstack'],
+        ['tsvisor-host', 'host'],
+      ]) {
+        try {
+          ctx.record(
+            name,
+            variant,
+            values([...ctx.runsc, 'do', `--network=${network}`, '--', tcp, mode, n, String(rounds)]),
+            unit,
+          );
+        } catch (e) {
+          ctx.skip(name, variant, (e as Error).message);
+        }
+      }
     }
     const pp: number[] = [];
     const st: [number, number][] = [];

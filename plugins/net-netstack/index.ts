@@ -3,12 +3,13 @@
  * endpoints (loopback, a non-blocking TAP fd; AF_PACKET later), Ethernet, ARP, IPv4 with
  * fragmentation and reassembly, ICMP echo and errors, UDP and TCP.
  *
- * This slice is built and tested standalone: the stack is driven through its own endpoint
- * API (Stack, TcpEndpoint, UdpEndpoint; non-blocking, readiness callbacks, Linux errnos).
- * The manifest registers nothing the core consumes yet; the adapter to the core's
- * NetworkStack interface comes with the socket layer (see docs/netstack.md).
+ * The stack is driven through its own endpoint API (Stack, TcpEndpoint, UdpEndpoint;
+ * non-blocking, readiness callbacks, Linux errnos); src/adapter adapts it to the core's
+ * NetworkStack interface, so `network: netstack` serves the sandbox's AF_INET sockets
+ * (see docs/netstack.md).
  */
-import type { PluginManifest } from '../../core/plugins';
+import { NetworkStack, type PluginManifest } from '../../core/plugins';
+import { NetstackNetwork } from './src/adapter/network';
 
 export { Stack, Nic, HEADROOM, type StackOptions, type StackCounters, type StackStats } from './src/stack';
 export { TcpEndpoint, TcpState, DEFAULT_TCP_CONFIG, type TcpConfig } from './src/tcp/endpoint';
@@ -19,6 +20,8 @@ export { TapLink, PacketLink } from './src/link/tap';
 export type { LinkEndpoint, LinkStats } from './src/link/link';
 export * as errno from './src/errno';
 export { ipv4, formatIpv4, parseMac, formatMac } from './src/addr';
+export { NetstackNetwork, type NetstackOptions } from './src/adapter/network';
+export { TcpSocket, UdpSocket } from './src/adapter/socket';
 
 export const manifest: PluginManifest = {
   apiVersion: 1,
@@ -26,9 +29,21 @@ export const manifest: PluginManifest = {
   name: 'netstack',
   version: '0.1.0',
   description:
-    "A user-space TCP/IP stack (Ethernet, ARP, IPv4, ICMP, UDP, TCP) over TAP or loopback links. Standalone for now: it registers nothing the core consumes yet; the NetworkStack adapter follows the core's socket layer.",
-  register() {
-    // Nothing yet: the core's NetworkStack interface is still being defined (issue 8).
+    "A user-space TCP/IP stack (Ethernet, ARP, IPv4, ICMP, UDP, TCP): the sandbox's AF_INET sockets are served by TypeScript in the sentry (gVisor's netstack). Loopback only in this slice.",
+  configSchema: {
+    type: 'object',
+    properties: {
+      netns: {
+        type: 'string',
+        description:
+          "A network namespace file (/var/run/netns/NAME or an OCI linux.namespaces network path): its interfaces' IPv4 addresses, routes and MACs move into the stack, which reaches them through AF_PACKET sockets; unset for loopback only.",
+      },
+    },
+    additionalProperties: false,
+  },
+  register(container, options) {
+    const netns = typeof options.netns === 'string' && options.netns !== '' ? options.netns : undefined;
+    container.registerInstance(NetworkStack, new NetstackNetwork({ netns }));
   },
 };
 

@@ -14,8 +14,11 @@ export interface PollHandle {
 export interface NetstackNative {
   /** Creates (or attaches to) TAP device `name` in this thread's network namespace. */
   tapOpen(name: string): { fd: number; name: string };
-  /** An AF_PACKET socket bound to `ifname` (ETH_P_ALL, no outgoing copies, 4 MiB buffers). */
-  packetOpen(ifname: string): { fd: number; ifindex: number; mac: Uint8Array };
+  /**
+   * An AF_PACKET socket bound to `ifname` (ETH_P_ALL, no outgoing copies, 4 MiB buffers),
+   * in this process's network namespace or in the one `netns` (a file path) names.
+   */
+  packetOpen(ifname: string, netns?: string): { fd: number; ifindex: number; mac: Uint8Array };
   pollStart(fd: number, cb: (status: number, events: number) => void): PollHandle;
   pollStop(h: PollHandle): void;
   /** Reads up to lens.length frames into buf at i*slot; returns the count or -errno. */

@@ -72,6 +72,8 @@ export interface AddressConfig {
 export interface NicConfig {
   /** Addresses as "a.b.c.d/len" strings. */
   addresses: string[];
+  /** The interface index (default: the next free one); e.g. the kernel's, for a taken veth. */
+  id?: number;
 }
 
 interface ArpEntry {
@@ -112,7 +114,7 @@ export class Nic {
   }
 }
 
-interface RouteEntry {
+export interface RouteEntry {
   dest: number;
   prefixLen: number;
   gateway: number;
@@ -169,6 +171,7 @@ export class Stack implements TcpHost, UdpHost {
   };
   readonly tcpConfig: TcpConfig;
   readonly nics: Nic[] = [];
+  private readonly nicById = new Map<number, Nic>();
   readonly loopback: Nic;
   private readonly routes: RouteEntry[] = [];
   private readonly reassembler: Reassembler;
@@ -196,7 +199,11 @@ export class Stack implements TcpHost, UdpHost {
 
   /** Attaches a link with its addresses; adds the connected routes. */
   addNic(link: LinkEndpoint, cfg: NicConfig): Nic {
-    const nic = new Nic(this.nics.length + 1, link);
+    const id = cfg.id ?? Math.max(0, ...this.nics.map((n) => n.id)) + 1;
+    if (this.nics.some((n) => n.id === id))
+      throw new Error(`NIC ${link.name}: interface index ${id} is taken`);
+    const nic = new Nic(id, link);
+    this.nicById.set(id, nic);
     for (const text of cfg.addresses) {
       const m = /^([^/]+)\/(\d{1,2})$/.exec(text);
       if (!m || Number(m[2]) > 32)
@@ -221,6 +228,14 @@ export class Stack implements TcpHost, UdpHost {
     this.routes.sort((a, b) => b.prefixLen - a.prefixLen);
   }
 
+  /**
+   * Delivers the loopback's queued packets now (see LoopbackLink.flush). Only from outside
+   * the stack: the socket layer calls it when a syscall that may have sent has finished.
+   */
+  flushLoopback(): void {
+    (this.loopback.link as LoopbackLink).flush();
+  }
+
   /** A new, unbound TCP endpoint. */
   tcp(): TcpEndpoint {
     return new TcpEndpoint(this, this.tcpConfig);
@@ -243,6 +258,21 @@ export class Stack implements TcpHost, UdpHost {
       nic.link.close();
     }
     this.reassembler.clear();
+  }
+
+  /** Every TCP endpoint in the tables (for /proc/net/tcp). */
+  tcpEndpointList(): TcpEndpoint[] {
+    return [...this.tcpLive];
+  }
+
+  /** Every bound UDP endpoint (for /proc/net/udp). */
+  udpEndpointList(): UdpEndpoint[] {
+    return [...this.udpPorts.values()].flat();
+  }
+
+  /** The route table, longest prefix first (for /proc/net/route and rtnetlink). */
+  routeList(): readonly RouteEntry[] {
+    return this.routes;
   }
 
   /** Live TCP endpoints by state name (for leak checks and /proc/net/tcp later). */
@@ -486,7 +516,7 @@ export class Stack implements TcpHost, UdpHost {
     tos: number,
     df: boolean,
   ): number {
-    const nic = this.nics[route.nicId - 1];
+    const nic = this.nicById.get(route.nicId)!;
     this.ipId = (this.ipId + 1) & 0xffff;
     const id = this.ipId;
     if (IPV4_HLEN + len > 65535) return -EMSGSIZE;

@@ -12,7 +12,9 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <arpa/inet.h>
+#include <sched.h>
 #include <string>
+#include <thread>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -52,44 +54,93 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// packetOpen(ifname) -> { fd, ifindex, mac }: an AF_PACKET SOCK_RAW socket bound to one
-// interface of this thread's network namespace, as research/netio.md recommends: created
-// with protocol 0 and bound with ETH_P_ALL (so it never sees other interfaces' frames),
-// PACKET_IGNORE_OUTGOING (not our own transmissions), 4 MiB forced buffers, non-blocking.
-Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "packetOpen(ifname: string)");
-  std::string name = info[0].As<Napi::String>();
-  if (name.size() >= IFNAMSIZ) throw Napi::TypeError::New(env, "packetOpen: interface name longer than 15 bytes");
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw ErrnoError(env, "socket", errno, "AF_PACKET");
+// What opening an AF_PACKET socket produced (or which call failed, with errno).
+struct PacketResult {
+  int fd = -1;
+  unsigned ifindex = 0;
+  uint8_t mac[6] = {0};
+  int err = 0;
+  const char* call = "";
+  std::string what;
+};
+
+// An AF_PACKET SOCK_RAW socket bound to one interface of the calling thread's network
+// namespace, as research/netio.md recommends: created with protocol 0 and bound with
+// ETH_P_ALL (so it never sees other interfaces' frames), PACKET_IGNORE_OUTGOING (not our
+// own transmissions), 4 MiB forced buffers, non-blocking. No JS: may run on any thread.
+void OpenPacket(const std::string& name, PacketResult* r) {
   auto fail = [&](const char* call, const std::string& what) {
-    int e = errno;
-    close(fd);
-    return ErrnoError(env, call, e, what);
+    r->err = errno;
+    r->call = call;
+    r->what = what;
+    if (r->fd >= 0) close(r->fd);
+    r->fd = -1;
   };
-  unsigned idx = if_nametoindex(name.c_str());
-  if (idx == 0) throw fail("if_nametoindex", name);
+  r->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (r->fd < 0) return fail("socket", "AF_PACKET");
+  r->ifindex = if_nametoindex(name.c_str());
+  if (r->ifindex == 0) return fail("if_nametoindex", name);
   struct sockaddr_ll sll;
   memset(&sll, 0, sizeof sll);
   sll.sll_family = AF_PACKET;
   sll.sll_protocol = htons(ETH_P_ALL);
-  sll.sll_ifindex = static_cast<int>(idx);
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll) < 0) throw fail("bind", name);
+  sll.sll_ifindex = static_cast<int>(r->ifindex);
+  if (bind(r->fd, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll) < 0) return fail("bind", name);
   int one = 1;
-  if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0)
-    throw fail("setsockopt", "PACKET_IGNORE_OUTGOING");
+  if (setsockopt(r->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0)
+    return fail("setsockopt", "PACKET_IGNORE_OUTGOING");
   int size = 4 << 20;
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) throw fail("setsockopt", "SO_RCVBUFFORCE");
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0) throw fail("setsockopt", "SO_SNDBUFFORCE");
+  if (setsockopt(r->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+    return fail("setsockopt", "SO_RCVBUFFORCE");
+  if (setsockopt(r->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
+    return fail("setsockopt", "SO_SNDBUFFORCE");
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) throw fail("ioctl", "SIOCGIFHWADDR " + name);
+  if (ioctl(r->fd, SIOCGIFHWADDR, &ifr) < 0) return fail("ioctl", "SIOCGIFHWADDR " + name);
+  memcpy(r->mac, ifr.ifr_hwaddr.sa_data, 6);
+}
+
+// packetOpen(ifname, netnsPath?) -> { fd, ifindex, mac }. With a namespace path (a
+// /var/run/netns/NAME or /proc/PID/ns/net file), the socket is made by a short-lived
+// thread that joined that namespace (setns); the socket keeps it, and the sentry's own
+// threads never change namespace.
+Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    throw Napi::TypeError::New(env, "packetOpen(ifname: string, netns?: string)");
+  std::string name = info[0].As<Napi::String>();
+  if (name.size() >= IFNAMSIZ) throw Napi::TypeError::New(env, "packetOpen: interface name longer than 15 bytes");
+  PacketResult r;
+  if (info.Length() >= 2 && info[1].IsString()) {
+    std::string ns = info[1].As<Napi::String>();
+    std::thread th([&]() {
+      int nsfd = open(ns.c_str(), O_RDONLY | O_CLOEXEC);
+      if (nsfd < 0) {
+        r.err = errno;
+        r.call = "open";
+        r.what = ns;
+        return;
+      }
+      if (setns(nsfd, CLONE_NEWNET) < 0) {
+        r.err = errno;
+        r.call = "setns";
+        r.what = ns;
+        close(nsfd);
+        return;
+      }
+      close(nsfd);
+      OpenPacket(name, &r);
+    });
+    th.join();
+  } else {
+    OpenPacket(name, &r);
+  }
+  if (r.err) throw ErrnoError(env, r.call, r.err, r.what);
   Napi::Object out = Napi::Object::New(env);
-  out.Set("fd", Napi::Number::New(env, fd));
-  out.Set("ifindex", Napi::Number::New(env, idx));
-  out.Set("mac", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(ifr.ifr_hwaddr.sa_data), 6));
+  out.Set("fd", Napi::Number::New(env, r.fd));
+  out.Set("ifindex", Napi::Number::New(env, r.ifindex));
+  out.Set("mac", Napi::Buffer<uint8_t>::Copy(env, r.mac, 6));
   return out;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The loopback link: packets sent are delivered back to the same stack on a later turn of
- * the event loop (one setImmediate drains everything queued so far), never re-entrantly.
+ * the event loop (one setImmediate drains everything queued so far), never re-entrantly;
+ * the socket layer may `flush` at the end of a syscall.
  * The MTU is Linux's lo default, 65536.
  */
 import { newLinkStats, type LinkEndpoint } from './link';
@@ -53,6 +54,16 @@ export class LoopbackLink implements LinkEndpoint {
     }
     this.endBatch?.();
   };
+
+  /**
+   * Delivers what is queued now (and what that delivery sends in turn, up to `rounds`
+   * passes), instead of on the next turn. For a caller outside the stack (the socket layer
+   * at the end of a syscall), so a datagram or FIN is at its peer when the syscall returns,
+   * as on Linux's loopback; never called from inside the stack.
+   */
+  flush(rounds = 4): void {
+    while (this.queue.length && !this.closed && rounds-- > 0) this.drain();
+  }
 
   close(): void {
     this.closed = true;

@@ -104,8 +104,9 @@ export class TapLink extends FdLink {
 }
 
 /**
- * An AF_PACKET socket bound to interface `ifname` of this process's network namespace
- * (e.g. our end of a veth pair, which must have no kernel address). The stack uses the
+ * An AF_PACKET socket bound to interface `ifname` of this process's network namespace, or
+ * of `netns` (the socket is made by a thread that joined it) — e.g. our end of a veth
+ * pair, which must have no kernel address. The stack uses the
  * interface's own MAC, as gVisor does.
  */
 export class PacketLink extends FdLink {
@@ -115,9 +116,11 @@ export class PacketLink extends FdLink {
   constructor(
     readonly name: string,
     mtu = 1500,
+    /** The network namespace file the interface is in (unset: this process's). */
+    netns?: string,
   ) {
     super(mtu);
-    const r = this.native.packetOpen(name);
+    const r = netns ? this.native.packetOpen(name, netns) : this.native.packetOpen(name);
     this.fd = r.fd;
     this.mac = Uint8Array.from(r.mac);
   }

@@ -1,5 +1,8 @@
 /** A byte queue of chunks: append at the tail, peek at any offset, consume from the head. */
 export class ByteQueue {
+  /** `onDrop` is called with each chunk once it is consumed whole (never for `clear`). */
+  constructor(private readonly onDrop?: (chunk: Uint8Array) => void) {}
+
   private chunks: Uint8Array[] = [];
   private first = 0; // index of the head chunk
   private head = 0; // offset into chunks[first]
@@ -44,6 +47,7 @@ export class ByteQueue {
         return;
       }
       left -= avail;
+      this.onDrop?.(c);
       this.first++;
       this.head = 0;
     }

@@ -37,6 +37,7 @@ import {
 } from '../errno';
 import { Timer } from '../timer';
 import { copyBytes } from '../checksum';
+import { recycle, sendCopy } from './pool';
 import { validAddr, validPort } from '../addr';
 import { ByteQueue } from './buffer';
 import {
@@ -209,7 +210,7 @@ export class TcpEndpoint {
   private sndWl1 = 0;
   private sndWl2 = 0;
   private sndWscale = 0;
-  private readonly sndBuf = new ByteQueue();
+  private readonly sndBuf = new ByteQueue(recycle);
   /** FIN sent in the current pass (cleared when an RTO rewinds sndNxt). */
   private finSent = false;
   /** FIN ever sent: finSeq is valid. */
@@ -415,7 +416,7 @@ export class TcpEndpoint {
     if (space <= 0) return -EAGAIN;
     const n = Math.min(space, data.length);
     if (n === 0) return 0;
-    this.sndBuf.push(copyBytes(data.subarray(0, n)));
+    this.sndBuf.push(sendCopy(data.subarray(0, n)));
     this.trySend();
     this.flushAck();
     return n;
