@@ -27,6 +27,7 @@ import {
   EPIPE,
 } from '../../../../core/abi/errno';
 import type { TaskApi } from '../../../../core/kernel/api';
+import { CAP_NET_BIND_SERVICE, capable } from '../../../../core/kernel/caps';
 import { releaseControl } from '../../../../core/net/cmsg';
 import {
   deadlineFor,
@@ -182,7 +183,8 @@ export abstract class InetSocket extends SocketFile {
   protected bindAddr(t: FileTask, raw: Uint8Array): InetAddr | number {
     const a = parseSockaddrIn(raw, true);
     if (typeof a === 'number') return a;
-    if (a.port && a.port < this.owner.unprivilegedPortStart && t.creds.euid !== 0) return -EACCES;
+    if (a.port && a.port < this.owner.unprivilegedPortStart && !capable(t, CAP_NET_BIND_SERVICE))
+      return -EACCES;
     return a;
   }
 
