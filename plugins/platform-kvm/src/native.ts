@@ -36,6 +36,22 @@ export interface KvmLayoutArgs {
   userDoorbell: boolean;
 }
 
+/** The platform's own share of system-call round trips (see KvmNative.stats). */
+export interface KvmStats {
+  /** System calls answered on the fast path (only rax changed). */
+  roundTrips: number;
+  /** Sum, minimum, median and 90th percentile (0.25 µs resolution) of the time from each one's exit to the KVM_RUN that answered it. */
+  gapNs: number;
+  gapMinNs: number;
+  gapMedianNs: number;
+  gapP90Ns: number;
+  gapP99Ns: number;
+  /** Round trips whose gap exceeded 20 µs (event-loop turns, GC, host preemption). */
+  gapsOver20us: number;
+  /** System calls answered on the slow path (registers set with ioctls). */
+  slowResumes: number;
+}
+
 export interface KvmNative {
   probe(): KvmProbe;
   /** Creates the VM (one per process) with the memory file at GPA 0; returns kernel memory. */
@@ -73,6 +89,8 @@ export interface KvmNative {
    * (the vCPU must be stopped at a syscall); returns elapsed ns, or -1 on another exit.
    */
   spinSyscalls(slot: number, n: number, rax: number): number;
+  /** Process-wide round-trip statistics since the last reset (reset: clear them after reading). */
+  stats(reset?: boolean): KvmStats;
   /** KVM_RUN calls made by the slot's vCPU. */
   exits(slot: number): number;
   /** Returns kernel-memory pages to the host (they read back as zeros). */

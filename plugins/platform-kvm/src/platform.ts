@@ -50,7 +50,7 @@ import {
   writeVcpuArea,
   type EntryMode,
 } from './layout';
-import { kvmNative, stopInfoArray, type KvmNative, type KvmProbe } from './native';
+import { kvmNative, stopInfoArray, type KvmNative, type KvmProbe, type KvmStats } from './native';
 import { BumpPool, PageTables } from './pagetables';
 
 /** Options of the KVM platform (the `kvm:` block of the config). */
@@ -351,8 +351,10 @@ export class KvmPlatform implements Platform {
     this.contexts.length = 0;
     this.queue = [];
     this.native.armSlice(0);
+    const stats = this.native.stats(true);
     this.native.destroyVm();
-    this.log?.info({ retiredTablePages: this.pool.retired }, 'kvm platform shut down');
+    this.log?.info({ retiredTablePages: this.pool.retired, ...stats }, 'kvm platform shut down');
+    writeStats(stats);
   }
 
   // ---- internals shared with contexts and address spaces ----
@@ -521,6 +523,20 @@ export class KvmPlatform implements Platform {
       this.log?.error({ err: e, vcpu: ctx.slot, reason }, 'ContextOwner.onStop threw');
       if (this.ownerError === undefined) this.ownerError = e;
     }
+  }
+}
+
+/**
+ * With TSVISOR_KVM_STATS=FILE in the environment, appends the round-trip statistics as
+ * one JSON line to FILE at shutdown (for bench/kvm.ts; a failure to write is ignored).
+ */
+function writeStats(stats: KvmStats): void {
+  const file = process.env.TSVISOR_KVM_STATS;
+  if (!file) return;
+  try {
+    fs.appendFileSync(file, JSON.stringify(stats) + '\n');
+  } catch {
+    // Statistics are best effort: never fail a shutdown for them.
   }
 }
 

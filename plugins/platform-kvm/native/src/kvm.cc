@@ -79,6 +79,7 @@ struct Vcpu {
   uint64_t gdtKva = 0, tssKva = 0, stackTop = 0;
   uint64_t exits = 0;
   uint64_t runNs = 0;  // time spent in KVM_RUN (app CPU time, as seen from the host)
+  uint64_t lastExitNs = 0;  // when the last KVM_RUN returned
   bool inUse = false;
   uint64_t star = 0, lstar = 0;
   bool msrsSet = false;  // set after the first KVM_SET_SREGS (the host refuses them before)
@@ -95,6 +96,15 @@ kvm_cpuid2 *g_cpuid = nullptr;
 uint64_t g_xcr0 = 3;  // x87 | SSE, widened from CPUID 0xD.0 at createVm
 double *g_info = nullptr;
 bool g_modeChecked = false;  // the first doorbell exit confirmed the entry mode  // [signo, code, addr, access, vector, errcode, exitReason, detail]
+
+// The platform's own cost per system call: the time from a doorbell exit's return from
+// KVM_RUN to the KVM_RUN that answers it on the fast path (JS, the sentry, N-API), in a
+// histogram of 0.25 µs buckets (the last one holds everything above).
+constexpr int GAP_BUCKETS = 800;
+struct Stats {
+  uint64_t roundTrips = 0, gapNs = 0, gapMinNs = ~0ull, slowResumes = 0;
+  uint32_t hist[GAP_BUCKETS] = {};
+} g_stats;
 
 // Time slice: a timer aimed at the main thread; its handler stops the running vCPU.
 volatile sig_atomic_t g_kicked = 0;
@@ -546,13 +556,22 @@ inline uint64_t NowNs() {
   return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-inline int RunOnce(Vcpu *v) {
+inline int RunOnce(Vcpu *v, bool roundTrip = false) {
   g_current = v->run;
   if (g_kicked) v->run->immediate_exit = 1;
   uint64_t t0 = NowNs();
+  if (roundTrip) {
+    uint64_t gap = t0 - v->lastExitNs;
+    g_stats.roundTrips++;
+    g_stats.gapNs += gap;
+    if (gap < g_stats.gapMinNs) g_stats.gapMinNs = gap;
+    uint64_t b = gap / 250;
+    g_stats.hist[b < GAP_BUCKETS ? b : GAP_BUCKETS - 1]++;
+  }
   int r = ioctl(v->fd, KVM_RUN, 0);
   int e = errno;
-  v->runNs += NowNs() - t0;
+  v->lastExitNs = NowNs();
+  v->runNs += v->lastExitNs - t0;
   g_current = nullptr;
   v->run->immediate_exit = 0;
   v->exits++;
@@ -733,6 +752,7 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   uint32_t flush = info[3].As<Napi::Number>().Uint32Value();
   uint64_t *r = v->regs;
   bool fast = false;
+  bool syscallStop = fromStop && v->pending == P_MMIO;
   if (fromStop && flush == 0 && v->userSregs && cr3 == v->cr3) {
     if (v->pending == P_MMIO) {
       fast = r[RIP] == v->snap[RIP] && r[FS_BASE] == v->fsBase && r[GS_BASE] == v->gsBase;
@@ -804,7 +824,8 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
     }
     if (ioctl(v->fd, KVM_SET_REGS, &k) < 0) THROW_HOST("KVM_SET_REGS");
   }
-  int rc = RunOnce(v);
+  if (syscallStop && !fast) g_stats.slowResumes++;
+  int rc = RunOnce(v, syscallStop && fast);
   int e = errno;
   int stop = Classify(env, v, rc, e);
   if (stop < 0) return env.Undefined();
@@ -914,7 +935,8 @@ Napi::Value SpinSyscalls(const Napi::CallbackInfo &info) {
       return Napi::Number::New(env, -1);
     }
   }
-  uint64_t ns = NowNs() - t0;
+  v->lastExitNs = NowNs();
+  uint64_t ns = v->lastExitNs - t0;
   int stop = Classify(env, v, 0, 0);
   if (stop < 0) return env.Undefined();
   return Napi::Number::New(env, (double)ns);
@@ -943,6 +965,36 @@ Napi::Value ResetFp(const Napi::CallbackInfo &info) {
   memcpy(b + 24, &mxcsr, 4);
   if (ioctl(v->fd, TSV_KVM_SET_XSAVE, &x) < 0) THROW_HOST("KVM_SET_XSAVE");
   return env.Undefined();
+}
+
+// stats(reset): {roundTrips, gapNs, gapMinNs, gapMedianNs, gapP90Ns, gapP99Ns, gapsOver20us, slowResumes}: system
+// calls answered on the fast path and the time between their exit and the answering
+// KVM_RUN (the platform's and the sentry's share of a round trip); reset clears them.
+Napi::Value GetStats(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  const Stats &s = g_stats;
+  o.Set("roundTrips", Napi::Number::New(env, (double)s.roundTrips));
+  o.Set("gapNs", Napi::Number::New(env, (double)s.gapNs));
+  o.Set("gapMinNs", Napi::Number::New(env, s.roundTrips ? (double)s.gapMinNs : 0));
+  auto quantile = [&](double q) {
+    uint64_t want = (uint64_t)(q * (double)s.roundTrips), seen = 0;
+    for (int b = 0; b < GAP_BUCKETS; b++) {
+      seen += s.hist[b];
+      if (seen > want) return (double)b * 250 + 125;
+    }
+    return 0.0;
+  };
+  o.Set("gapMedianNs", Napi::Number::New(env, s.roundTrips ? quantile(0.5) : 0));
+  o.Set("gapP90Ns", Napi::Number::New(env, s.roundTrips ? quantile(0.9) : 0));
+  o.Set("gapP99Ns", Napi::Number::New(env, s.roundTrips ? quantile(0.99) : 0));
+  // Round trips whose gap was above 20 µs, and their share of gapNs.
+  uint64_t over = 0;
+  for (int b = 80; b < GAP_BUCKETS; b++) over += s.hist[b];
+  o.Set("gapsOver20us", Napi::Number::New(env, (double)over));
+  o.Set("slowResumes", Napi::Number::New(env, (double)s.slowResumes));
+  if (info.Length() > 0 && info[0].ToBoolean().Value()) g_stats = Stats();
+  return o;
 }
 
 Napi::Value Exits(const Napi::CallbackInfo &info) {
@@ -998,6 +1050,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getFpState", Napi::Function::New(env, GetFp));
   exports.Set("setFpState", Napi::Function::New(env, SetFp));
   exports.Set("exits", Napi::Function::New(env, Exits));
+  exports.Set("stats", Napi::Function::New(env, GetStats));
   exports.Set("runNs", Napi::Function::New(env, RunNs));
   exports.Set("resetFpState", Napi::Function::New(env, ResetFp));
   exports.Set("spinSyscalls", Napi::Function::New(env, SpinSyscalls));
