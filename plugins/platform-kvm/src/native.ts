@@ -93,6 +93,12 @@ export interface KvmNative {
   stats(reset?: boolean): KvmStats;
   /** KVM_RUN calls made by the slot's vCPU. */
   exits(slot: number): number;
+  /**
+   * Faults the memory file's pages in [off, off + len) into the addon's mapping of it
+   * (MADV_POPULATE_WRITE, or _READ), so KVM's shadow-paging faults can prefetch them;
+   * returns 0 or the errno.
+   */
+  populate(off: number, len: number, write: boolean): number;
   /** Returns kernel-memory pages to the host (they read back as zeros). */
   discardKmem(off: number, len: number): void;
 }

@@ -1030,6 +1030,24 @@ Napi::Value DestroyVm(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// populate(fileOffset, length, write): faults the memory file's pages in [fileOffset,
+// +length) into this process's mapping of it (the one KVM reads guest memory through), so
+// that KVM's shadow-paging fault for one page can also fill in its neighbours (KVM only
+// prefetches pages already present in the host page tables). Returns 0 or the errno
+// (EINVAL: this kernel has no MADV_POPULATE_*).
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+Napi::Value Populate(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint64_t off = Num64(info[0]), len = Num64(info[1]);
+  bool write = info[2].ToBoolean().Value();
+  if (!g_mem || off + len > g_memSize || off % 4096 || len % 4096) return Napi::Number::New(env, EINVAL);
+  int rc = madvise(g_mem + off, len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+  return Napi::Number::New(env, rc < 0 ? errno : 0);
+}
+
 Napi::Value DiscardKmem(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   uint64_t off = Num64(info[0]), len = Num64(info[1]);
@@ -1055,6 +1073,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resetFpState", Napi::Function::New(env, ResetFp));
   exports.Set("spinSyscalls", Napi::Function::New(env, SpinSyscalls));
   exports.Set("discardKmem", Napi::Function::New(env, DiscardKmem));
+  exports.Set("populate", Napi::Function::New(env, Populate));
   return exports;
 }
 
