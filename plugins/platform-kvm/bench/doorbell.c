@@ -8,6 +8,7 @@
 //   Prints one line per round: mean ns per round trip in that round.
 //   MODE (any of):
 //     nosync   don't ask for sync regs (kvm_valid_regs = 0): no register copy on exit
+//     sregs    also ask for sync sregs (KVM_SYNC_X86_SREGS): CR2 etc. in kvm_run at every exit
 //     getregs  also KVM_GET_REGS at every exit (what a VMM without sync regs pays)
 //     out      CPL0 `out` loop instead (an emulated kernel-mode exit, no user mode)
 //     pin=C    pin this thread to host CPU C first
@@ -83,6 +84,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   long n = atol(argv[1]), rounds = atol(argv[2]);
+  int syncSregs = 0;
   int nosync = 0, getregs = 0, outmode = 0, pin = -1, split = 0;
   long touch = 0;
   int xsave = 0;
@@ -90,6 +92,7 @@ int main(int argc, char **argv) {
   for (int i = 3; i < argc; i++) {
     if (!strcmp(argv[i], "nosync")) nosync = 1;
     else if (!strcmp(argv[i], "getregs")) getregs = 1;
+    else if (!strcmp(argv[i], "sregs")) syncSregs = 1;
     else if (!strcmp(argv[i], "out")) outmode = 1;
     else if (!strncmp(argv[i], "pin=", 4)) pin = atoi(argv[i] + 4);
     else if (!strcmp(argv[i], "split")) split = 1;
@@ -240,7 +243,7 @@ int main(int argc, char **argv) {
   r.rsp = outmode ? KSTACK_TOP : USTACK_TOP;
   r.rflags = 0x202;
   if (ioctl(vcpu, KVM_SET_REGS, &r) < 0) die("KVM_SET_REGS");
-  run->kvm_valid_regs = nosync ? 0 : KVM_SYNC_X86_REGS;
+  run->kvm_valid_regs = (nosync ? 0 : KVM_SYNC_X86_REGS) | (syncSregs ? KVM_SYNC_X86_SREGS : 0);
 
   // The VMM-side footprint: pages 4 KiB + 64 bytes apart (distinct pages and cache sets).
   volatile uint8_t *buf = NULL;
