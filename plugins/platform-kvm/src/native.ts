@@ -94,11 +94,13 @@ export interface KvmNative {
   /** KVM_RUN calls made by the slot's vCPU. */
   exits(slot: number): number;
   /**
-   * Faults the memory file's pages in [off, off + len) into the addon's mapping of it
-   * (MADV_POPULATE_WRITE, or _READ), so KVM's shadow-paging faults can prefetch them;
-   * returns 0 or the errno.
+   * The sentry maps [off, off + len) of the memory file into the app: registers the
+   * memory slots covering it (the file is registered in chunks, on first use), then with
+   * populate 1 (read) or 2 (write) faults its pages into the addon's mapping
+   * (MADV_POPULATE_*), so KVM's shadow-paging faults can prefetch them. Returns 0 or the
+   * populate errno; throws if KVM refuses a memory slot.
    */
-  populate(off: number, len: number, write: boolean): number;
+  mapped(off: number, len: number, populate: 0 | 1 | 2): number;
   /** Returns kernel-memory pages to the host (they read back as zeros). */
   discardKmem(off: number, len: number): void;
 }

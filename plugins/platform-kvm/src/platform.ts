@@ -105,9 +105,8 @@ export class KvmAddressSpace implements AddressSpace {
         `mapFile: [0x${fileOffset.toString(16)}, +0x${length.toString(16)}) is beyond the memory file (0x${this.platform.memSize.toString(16)} bytes)`,
       );
     checkProt('mapFile', prot);
+    this.platform.memoryMapped(fileOffset, length, prot);
     this.tables.map(addr, length, fileOffset, prot);
-    if (length <= POPULATE_MAX && prot !== 0)
-      this.platform.populate(fileOffset, length, (prot & PROT_WRITE) !== 0);
   }
 
   unmap(addr: number, length: number): void {
@@ -378,10 +377,16 @@ export class KvmPlatform implements Platform {
       );
   }
 
-  /** @internal Pre-faults a freshly mapped range of the memory file on the host (see POPULATE_MAX). */
-  populate(fileOffset: number, length: number, write: boolean): void {
-    if (!this.populateOk || process.env.TSVISOR_KVM_NO_POPULATE) return;
-    const err = this.native.populate(fileOffset, length, write);
+  /**
+   * @internal The sentry maps [fileOffset, +length) of the memory file: its memory slots
+   * must exist before a page table points there, and small ranges are pre-faulted on the
+   * host (see POPULATE_MAX).
+   */
+  memoryMapped(fileOffset: number, length: number, prot: number): void {
+    let populate: 0 | 1 | 2 = 0;
+    if (length <= POPULATE_MAX && prot !== 0 && this.populateOk && !process.env.TSVISOR_KVM_NO_POPULATE)
+      populate = prot & PROT_WRITE ? 2 : 1;
+    const err = this.native.mapped(fileOffset, length, populate);
     if (err === 0) return;
     if (err === 22) this.populateOk = false;
     // ENOMEM and friends: the app's own fault will report it; populating is only a hint.

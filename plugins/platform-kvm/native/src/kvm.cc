@@ -89,6 +89,12 @@ int g_kvm = -1, g_vm = -1;
 size_t g_runSize = 0;
 uint8_t *g_mem = nullptr;  // the memory file, mapped for slot 0
 uint64_t g_memSize = 0;
+// The memory file is registered with KVM in chunks, each on the first mapFile into it: a
+// memory slot costs the host per-page metadata (shadow-paging reverse maps, 2 MiB of it
+// per GiB), so a 64 GiB sparse file in one slot made every sandbox pay for 64 GiB.
+constexpr uint32_t CHUNK_SLOT_BASE = 2;  // slot 1 is kernel memory
+uint64_t g_chunk = 256ull << 20;
+std::vector<bool> g_chunkSet;
 uint8_t *g_kmem = nullptr;
 Layout g_layout;
 std::vector<Vcpu *> g_vcpus;
@@ -301,8 +307,11 @@ Napi::Value CreateVm(const Napi::CallbackInfo &info) {
     g_mem = g_kmem = nullptr;
     return env.Undefined();
   };
-  SetMemorySlot(env, 0, 0, memSize, mem);
-  if (env.IsExceptionPending()) return undo();
+  int nrSlots = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+  if (nrSlots <= 0) nrSlots = 32;
+  g_chunk = 256ull << 20;
+  while ((memSize + g_chunk - 1) / g_chunk + CHUNK_SLOT_BASE > (uint64_t)nrSlots) g_chunk *= 2;
+  g_chunkSet.assign((memSize + g_chunk - 1) / g_chunk, false);
   SetMemorySlot(env, 1, L.kmemGpa, L.kmemSize, kmem);
   if (env.IsExceptionPending()) return undo();
 
@@ -1023,6 +1032,7 @@ Napi::Value DestroyVm(const Napi::CallbackInfo &info) {
   g_modeChecked = false;
   if (g_mem) munmap(g_mem, g_memSize);
   g_mem = nullptr;
+  g_chunkSet.clear();
   // Kernel memory stays mapped (JS may still hold its ArrayBuffer) but its pages go back
   // to the host: it reads as zeros from now on.
   if (g_kmem) madvise(g_kmem, g_layout.kmemSize, MADV_DONTNEED);
@@ -1030,8 +1040,8 @@ Napi::Value DestroyVm(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-// populate(fileOffset, length, write): faults the memory file's pages in [fileOffset,
-// +length) into this process's mapping of it (the one KVM reads guest memory through), so
+// Pre-faulting: the memory file's pages in a mapped range are faulted into this process's
+// mapping of it (the one KVM reads guest memory through), so
 // that KVM's shadow-paging fault for one page can also fill in its neighbours (KVM only
 // prefetches pages already present in the host page tables). Returns 0 or the errno
 // (EINVAL: this kernel has no MADV_POPULATE_*).
@@ -1039,12 +1049,28 @@ Napi::Value DestroyVm(const Napi::CallbackInfo &info) {
 #define MADV_POPULATE_READ 22
 #define MADV_POPULATE_WRITE 23
 #endif
-Napi::Value Populate(const Napi::CallbackInfo &info) {
+// mapped(fileOffset, length, populate): the sentry maps [fileOffset, +length) of the memory
+// file into the app: registers the memory slots covering it (first use of a chunk), then,
+// when populate is 1 (read) or 2 (write), pre-faults the range (see above). Returns 0 or
+// the populate errno; throws if KVM refuses a slot.
+Napi::Value Mapped(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   uint64_t off = Num64(info[0]), len = Num64(info[1]);
-  bool write = info[2].ToBoolean().Value();
-  if (!g_mem || off + len > g_memSize || off % 4096 || len % 4096) return Napi::Number::New(env, EINVAL);
-  int rc = madvise(g_mem + off, len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+  uint32_t populate = info[2].As<Napi::Number>().Uint32Value();
+  if (!g_mem || off + len > g_memSize || off % 4096 || len % 4096) {
+    Napi::RangeError::New(env, "kvm: mapped(): range outside the memory file").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (len == 0) return Napi::Number::New(env, 0);
+  for (uint64_t c = off / g_chunk, last = (off + len - 1) / g_chunk; c <= last; c++) {
+    if (g_chunkSet[c]) continue;
+    uint64_t gpa = c * g_chunk, size = g_memSize - gpa < g_chunk ? g_memSize - gpa : g_chunk;
+    SetMemorySlot(env, CHUNK_SLOT_BASE + (uint32_t)c, gpa, size, g_mem + gpa);
+    if (env.IsExceptionPending()) return env.Undefined();
+    g_chunkSet[c] = true;
+  }
+  if (populate == 0) return Napi::Number::New(env, 0);
+  int rc = madvise(g_mem + off, len, populate == 2 ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
   return Napi::Number::New(env, rc < 0 ? errno : 0);
 }
 
@@ -1073,7 +1099,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resetFpState", Napi::Function::New(env, ResetFp));
   exports.Set("spinSyscalls", Napi::Function::New(env, SpinSyscalls));
   exports.Set("discardKmem", Napi::Function::New(env, DiscardKmem));
-  exports.Set("populate", Napi::Function::New(env, Populate));
+  exports.Set("mapped", Napi::Function::New(env, Mapped));
   return exports;
 }
 
