@@ -50,6 +50,8 @@ export interface KvmStats {
   gapsOver20us: number;
   /** System calls answered on the slow path (registers set with ioctls). */
   slowResumes: number;
+  /** KVM_RUN calls cut short by the time-slice signal (each costs the host an extra exit). */
+  preempts: number;
 }
 
 export interface KvmNative {

@@ -109,6 +109,7 @@ bool g_modeChecked = false;  // the first doorbell exit confirmed the entry mode
 constexpr int GAP_BUCKETS = 800;
 struct Stats {
   uint64_t roundTrips = 0, gapNs = 0, gapMinNs = ~0ull, slowResumes = 0;
+  uint64_t preempts = 0;  // KVM_RUN calls cut short by the time-slice signal
   uint32_t hist[GAP_BUCKETS] = {};
 } g_stats;
 
@@ -618,6 +619,7 @@ int Classify(Napi::Env env, Vcpu *v, int rc, int err) {
   if (rc < 0) {
     if (err == EINTR || err == EAGAIN) {
       v->pending = P_NONE;
+      g_stats.preempts++;
       return STOP_PREEMPTED;
     }
     HostError(env, "KVM_RUN", err).ThrowAsJavaScriptException();
@@ -627,6 +629,7 @@ int Classify(Napi::Env env, Vcpu *v, int rc, int err) {
   switch (run->exit_reason) {
     case KVM_EXIT_INTR:
       v->pending = P_NONE;
+      g_stats.preempts++;
       return STOP_PREEMPTED;
     case KVM_EXIT_MMIO:
       if (run->mmio.phys_addr - g_layout.doorbellGpa < 4096 &&
@@ -976,7 +979,7 @@ Napi::Value ResetFp(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-// stats(reset): {roundTrips, gapNs, gapMinNs, gapMedianNs, gapP90Ns, gapP99Ns, gapsOver20us, slowResumes}: system
+// stats(reset): {roundTrips, gapNs, gapMinNs, gapMedianNs, gapP90Ns, gapP99Ns, gapsOver20us, slowResumes, preempts}: system
 // calls answered on the fast path and the time between their exit and the answering
 // KVM_RUN (the platform's and the sentry's share of a round trip); reset clears them.
 Napi::Value GetStats(const Napi::CallbackInfo &info) {
@@ -1002,6 +1005,7 @@ Napi::Value GetStats(const Napi::CallbackInfo &info) {
   for (int b = 80; b < GAP_BUCKETS; b++) over += s.hist[b];
   o.Set("gapsOver20us", Napi::Number::New(env, (double)over));
   o.Set("slowResumes", Napi::Number::New(env, (double)s.slowResumes));
+  o.Set("preempts", Napi::Number::New(env, (double)s.preempts));
   if (info.Length() > 0 && info[0].ToBoolean().Value()) g_stats = Stats();
   return o;
 }
