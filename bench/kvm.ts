@@ -1,9 +1,19 @@
 /**
  * The KVM platform (issue 9) next to the ptrace platform, native and gVisor's ptrace:
  * getpid, page-fault cost, fork+exec, pipe ping-pong (each timed by the program itself,
- * bench/c/micro.c and a fault loop below), and `do /bin/true` wall time. Also the getpid
- * round trip through the platform alone and its floor on this host (the same exits
- * answered in C inside the addon), from plugins/platform-kvm's measureGetpidRoundTrip.
+ * bench/c/micro.c and a fault loop below), and `do /bin/true` wall time.
+ *
+ * getpid is measured interleaved: each round runs every variant once, back to back, so
+ * they see the same host load (KVM exits on this nested host vary several-fold with it).
+ * Its breakdown rows, in the same rounds:
+ *   - "kvm floor: minimal VM (C)": plugins/platform-kvm/bench/doorbell.c, a stand-alone VM
+ *     doing nothing but doorbell round trips (the host's cost, no tsvisor code);
+ *   - "kvm floor: our VM (C in addon)": the same exits on the platform's VM, answered in C
+ *     inside the addon (measureGetpidRoundTrip's floor);
+ *   - "kvm platform only (JS owner)": answered by a JS owner through the platform, no sentry;
+ *   - "outside KVM_RUN, platform only" / "outside KVM_RUN, sentry": the median time from
+ *     a system call's exit to the KVM_RUN that answers it (the addon's histogram), i.e. our
+ *     own cost per round trip, without and with the sentry.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,8 +22,8 @@ import * as path from 'node:path';
 import { measureGetpidRoundTrip } from '../plugins/platform-kvm';
 import type { BenchContext, Benchmark } from './index';
 
+const GETPID_N = 3000;
 const OPS: [string, number][] = [
-  ['getpid', 5000],
   ['pipe', 1000],
   ['forkexec', 20],
 ];
@@ -38,25 +48,27 @@ int main(int argc, char **argv) {
 }
 `;
 
-function build(repo: string): { micro: string; fault: string } {
+function build(repo: string): { micro: string; fault: string; doorbell: string } {
   const dir = path.join(os.tmpdir(), 'tsvisor-bench-kvm');
   fs.mkdirSync(dir, { recursive: true });
   const micro = path.join(dir, 'micro');
   const fault = path.join(dir, 'fault');
   const faultSrc = path.join(dir, 'fault.c');
+  const doorbell = path.join(dir, 'doorbell');
   fs.writeFileSync(faultSrc, FAULT_C);
   for (const [out, src] of [
     [micro, path.join(repo, 'bench', 'c', 'micro.c')],
     [fault, faultSrc],
+    [doorbell, path.join(repo, 'plugins', 'platform-kvm', 'bench', 'doorbell.c')],
   ]) {
     const r = spawnSync('gcc', ['-O2', '-static', '-o', out, src], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`gcc ${src}: ${r.stderr}`);
   }
-  return { micro, fault };
+  return { micro, fault, doorbell };
 }
 
-function runRounds(argv: readonly string[]): number[] {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 600000 });
+function runRounds(argv: readonly string[], env?: NodeJS.ProcessEnv): number[] {
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 600000, env: env ?? process.env });
   if (r.status !== 0)
     throw new Error(`${argv.join(' ')}: exit ${r.status ?? r.signal}: ${(r.stderr ?? '').slice(0, 400)}`);
   return r.stdout
@@ -74,8 +86,15 @@ export const benchmark: Benchmark = {
       ctx.note('/dev/kvm does not exist on this machine; nothing measured');
       return;
     }
-    const { micro, fault } = build(ctx.repo);
-    const rounds = Math.max(3, Math.min(ctx.rounds, 5));
+    const { micro, fault, doorbell } = build(ctx.repo);
+    const rounds = Math.max(3, Math.min(ctx.rounds, 7));
+    const load = (): string =>
+      os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ');
+    ctx.note(`kvm: load average at start ${load()} (${os.cpus().length} CPUs)`);
+    await getpidInterleaved(ctx, rounds, micro, doorbell);
     const cases: [string, string[]][] = [
       ...OPS.map(([op, n]): [string, string[]] => [op, [micro, op, String(n), String(rounds)]]),
       ['page fault', [fault, '512', String(rounds)]],
@@ -104,20 +123,6 @@ export const benchmark: Benchmark = {
         }
       }
     }
-    // The platform alone (no sentry): JS-answered round trips and the C-answered floor.
-    try {
-      const plat: number[] = [];
-      const floor: number[] = [];
-      for (let i = 0; i < rounds; i++) {
-        const t = await measureGetpidRoundTrip(5000);
-        plat.push(t.platformUs);
-        floor.push(t.floorUs);
-      }
-      ctx.record('getpid (platform only)', 'tsvisor-kvm', plat, 'µs');
-      ctx.record('getpid (platform only)', 'kvm C floor', floor, 'µs');
-    } catch (e) {
-      ctx.skip('getpid (platform only)', 'tsvisor-kvm', (e as Error).message);
-    }
     await ctx.measureCommand('do /bin/true', 'native', ['/bin/true']);
     await ctx.measureCommand('do /bin/true', 'tsvisor', [
       ...ctx.runsc,
@@ -134,8 +139,89 @@ export const benchmark: Benchmark = {
     const g = ctx.gvisorDo(['/bin/true']);
     if (g) await ctx.measureCommand('do /bin/true', 'gvisor', g);
     else ctx.skip('do /bin/true', 'gvisor', 'gVisor runsc not installed');
+    ctx.note(`kvm: load average at end ${load()}`);
     ctx.note(
-      '"kvm C floor" answers the same doorbell exits in C inside the addon; the gap to "tsvisor-kvm" is the platform\'s JS/N-API cost.',
+      'kvm getpid rows: "kvm floor" rows are the host\'s cost of the doorbell round trip (no tsvisor code on the path); "outside KVM_RUN" rows are our own cost per system call (median), the rest of a round trip is inside KVM_RUN.',
     );
   },
 };
+
+/** One getpid measurement per variant and round, the variants back to back in each round. */
+async function getpidInterleaved(
+  ctx: BenchContext,
+  rounds: number,
+  micro: string,
+  doorbell: string,
+): Promise<void> {
+  const n = String(GETPID_N);
+  const statsFile = path.join(os.tmpdir(), `tsvisor-bench-kvm-stats-${process.pid}.jsonl`);
+  const values = new Map<string, number[]>();
+  const failed = new Map<string, string>();
+  const variants: [string, string, () => Promise<number> | number][] = [
+    ['getpid', 'native', () => runRounds([micro, 'getpid', n, '1'])[0] / 1000],
+    [
+      'getpid',
+      'tsvisor',
+      () => runRounds([...ctx.runsc, 'do', '--platform=ptrace', '--', micro, 'getpid', n, '1'])[0] / 1000,
+    ],
+    [
+      'getpid',
+      'tsvisor-kvm',
+      () => {
+        fs.rmSync(statsFile, { force: true });
+        const v = runRounds([...ctx.runsc, 'do', '--platform=kvm', '--', micro, 'getpid', n, '1'], {
+          ...process.env,
+          TSVISOR_KVM_STATS: statsFile,
+        })[0];
+        const st = JSON.parse(fs.readFileSync(statsFile, 'utf8').trim().split('\n')[0]) as {
+          gapMedianNs: number;
+        };
+        add('getpid: kvm breakdown', 'outside KVM_RUN, sentry (median)', st.gapMedianNs / 1000);
+        return v / 1000;
+      },
+    ],
+    ['getpid: kvm breakdown', 'kvm floor: minimal VM (C)', () => runRounds([doorbell, n, '1'])[0] / 1000],
+    [
+      'getpid: kvm breakdown',
+      'kvm floor: our VM (C in addon)',
+      async () => {
+        const t = await measureGetpidRoundTrip(GETPID_N);
+        add('getpid: kvm breakdown', 'kvm platform only (JS owner)', t.platformUs);
+        add('getpid: kvm breakdown', 'outside KVM_RUN, platform only (median)', t.gapMedianUs);
+        return t.floorUs;
+      },
+    ],
+  ];
+  const gv = ctx.gvisorDo([micro, 'getpid', n, '1']);
+  if (gv) variants.push(['getpid', 'gvisor', () => runRounds(gv)[0] / 1000]);
+  else ctx.skip('getpid', 'gvisor', 'gVisor runsc not installed');
+  function add(caseName: string, variant: string, v: number): void {
+    const key = `${caseName}\u0000${variant}`;
+    let a = values.get(key);
+    if (!a) values.set(key, (a = []));
+    a.push(v);
+  }
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const [caseName, variant, fn] of variants) {
+        const key = `${caseName}\u0000${variant}`;
+        if (failed.has(key)) continue;
+        try {
+          add(caseName, variant, await fn());
+        } catch (e) {
+          failed.set(key, (e as Error).message);
+        }
+      }
+    }
+  } finally {
+    fs.rmSync(statsFile, { force: true });
+  }
+  for (const [key, a] of values) {
+    const [caseName, variant] = key.split('\u0000');
+    if (!failed.has(key)) ctx.record(caseName, variant, a, 'µs');
+  }
+  for (const [key, why] of failed) {
+    const [caseName, variant] = key.split('\u0000');
+    ctx.skip(caseName, variant, why);
+  }
+}

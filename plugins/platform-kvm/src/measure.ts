@@ -32,6 +32,12 @@ export interface KvmGetpidTimes {
   platformUs: number;
   /** µs per round trip answered in C inside the addon (the host's floor for this design). */
   floorUs: number;
+  /** Of platformUs: median and mean µs from the exit's return to the answering KVM_RUN (the JS/N-API share). */
+  gapMedianUs: number;
+  gapMeanUs: number;
+  /** Of the n JS-answered system calls: how many took the fast path (one KVM_RUN, no register ioctls) and how many did not. */
+  roundTrips: number;
+  slowResumes: number;
 }
 
 /**
@@ -55,6 +61,10 @@ export async function measureGetpidRoundTrip(n: number, options: KvmOptions = {}
       let t0 = 0;
       let platformUs = 0;
       let floor = NaN;
+      let gapMedianUs = NaN;
+      let gapMeanUs = NaN;
+      let roundTrips = 0;
+      let slowResumes = 0;
       const owner = {
         onStop(reason: StopReason): void {
           try {
@@ -62,14 +72,22 @@ export async function measureGetpidRoundTrip(n: number, options: KvmOptions = {}
             const nr = Number(ctx.regs[Reg.ORIG_RAX]);
             if (nr === SYS_exit_group) {
               if (ctx.regs[Reg.RDI] !== 0n) throw new Error('the app saw a wrong getpid result');
-              resolve({ platformUs, floorUs: floor });
+              resolve({ platformUs, floorUs: floor, gapMedianUs, gapMeanUs, roundTrips, slowResumes });
               return;
             }
             if (nr !== SYS_getpid) throw new Error(`unexpected syscall ${nr}`);
             seen++;
-            if (seen === 1) t0 = performance.now();
+            if (seen === 1) {
+              platform.native.stats(true);
+              t0 = performance.now();
+            }
             if (seen === n + 1) {
               platformUs = ((performance.now() - t0) * 1000) / n;
+              const st = platform.native.stats(true);
+              gapMedianUs = st.gapMedianNs / 1000;
+              gapMeanUs = st.roundTrips > 0 ? st.gapNs / st.roundTrips / 1000 : NaN;
+              roundTrips = st.roundTrips;
+              slowResumes = st.slowResumes;
               // Now n more, answered in C: this stop and n - 1 after it; stops at the n-th.
               const ns = platform.native.spinSyscalls(ctx.slot, n, 4242);
               if (ns < 0) throw new Error('spinSyscalls: an exit other than a system call');

@@ -36,6 +36,24 @@ export interface KvmLayoutArgs {
   userDoorbell: boolean;
 }
 
+/** The platform's own share of system-call round trips (see KvmNative.stats). */
+export interface KvmStats {
+  /** System calls answered on the fast path (only rax changed). */
+  roundTrips: number;
+  /** Sum, minimum, median and 90th percentile (0.25 µs resolution) of the time from each one's exit to the KVM_RUN that answered it. */
+  gapNs: number;
+  gapMinNs: number;
+  gapMedianNs: number;
+  gapP90Ns: number;
+  gapP99Ns: number;
+  /** Round trips whose gap exceeded 20 µs (event-loop turns, GC, host preemption). */
+  gapsOver20us: number;
+  /** System calls answered on the slow path (registers set with ioctls). */
+  slowResumes: number;
+  /** KVM_RUN calls cut short by the time-slice signal (each costs the host an extra exit). */
+  preempts: number;
+}
+
 export interface KvmNative {
   probe(): KvmProbe;
   /** Creates the VM (one per process) with the memory file at GPA 0; returns kernel memory. */
@@ -73,8 +91,18 @@ export interface KvmNative {
    * (the vCPU must be stopped at a syscall); returns elapsed ns, or -1 on another exit.
    */
   spinSyscalls(slot: number, n: number, rax: number): number;
+  /** Process-wide round-trip statistics since the last reset (reset: clear them after reading). */
+  stats(reset?: boolean): KvmStats;
   /** KVM_RUN calls made by the slot's vCPU. */
   exits(slot: number): number;
+  /**
+   * The sentry maps [off, off + len) of the memory file into the app: registers the
+   * memory slots covering it (the file is registered in chunks, on first use), then with
+   * populate 1 (read) or 2 (write) faults its pages into the addon's mapping
+   * (MADV_POPULATE_*), so KVM's shadow-paging faults can prefetch them. Returns 0 or the
+   * populate errno; throws if KVM refuses a memory slot.
+   */
+  mapped(off: number, len: number, populate: 0 | 1 | 2): number;
   /** Returns kernel-memory pages to the host (they read back as zeros). */
   discardKmem(off: number, len: number): void;
 }

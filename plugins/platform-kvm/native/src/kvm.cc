@@ -79,6 +79,7 @@ struct Vcpu {
   uint64_t gdtKva = 0, tssKva = 0, stackTop = 0;
   uint64_t exits = 0;
   uint64_t runNs = 0;  // time spent in KVM_RUN (app CPU time, as seen from the host)
+  uint64_t lastExitNs = 0;  // when the last KVM_RUN returned
   bool inUse = false;
   uint64_t star = 0, lstar = 0;
   bool msrsSet = false;  // set after the first KVM_SET_SREGS (the host refuses them before)
@@ -88,6 +89,12 @@ int g_kvm = -1, g_vm = -1;
 size_t g_runSize = 0;
 uint8_t *g_mem = nullptr;  // the memory file, mapped for slot 0
 uint64_t g_memSize = 0;
+// The memory file is registered with KVM in chunks, each on the first mapFile into it: a
+// memory slot costs the host per-page metadata (shadow-paging reverse maps, 2 MiB of it
+// per GiB), so a 64 GiB sparse file in one slot made every sandbox pay for 64 GiB.
+constexpr uint32_t CHUNK_SLOT_BASE = 2;  // slot 1 is kernel memory
+uint64_t g_chunk = 256ull << 20;
+std::vector<bool> g_chunkSet;
 uint8_t *g_kmem = nullptr;
 Layout g_layout;
 std::vector<Vcpu *> g_vcpus;
@@ -95,6 +102,16 @@ kvm_cpuid2 *g_cpuid = nullptr;
 uint64_t g_xcr0 = 3;  // x87 | SSE, widened from CPUID 0xD.0 at createVm
 double *g_info = nullptr;
 bool g_modeChecked = false;  // the first doorbell exit confirmed the entry mode  // [signo, code, addr, access, vector, errcode, exitReason, detail]
+
+// The platform's own cost per system call: the time from a doorbell exit's return from
+// KVM_RUN to the KVM_RUN that answers it on the fast path (JS, the sentry, N-API), in a
+// histogram of 0.25 µs buckets (the last one holds everything above).
+constexpr int GAP_BUCKETS = 800;
+struct Stats {
+  uint64_t roundTrips = 0, gapNs = 0, gapMinNs = ~0ull, slowResumes = 0;
+  uint64_t preempts = 0;  // KVM_RUN calls cut short by the time-slice signal
+  uint32_t hist[GAP_BUCKETS] = {};
+} g_stats;
 
 // Time slice: a timer aimed at the main thread; its handler stops the running vCPU.
 volatile sig_atomic_t g_kicked = 0;
@@ -291,8 +308,11 @@ Napi::Value CreateVm(const Napi::CallbackInfo &info) {
     g_mem = g_kmem = nullptr;
     return env.Undefined();
   };
-  SetMemorySlot(env, 0, 0, memSize, mem);
-  if (env.IsExceptionPending()) return undo();
+  int nrSlots = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+  if (nrSlots <= 0) nrSlots = 32;
+  g_chunk = 256ull << 20;
+  while ((memSize + g_chunk - 1) / g_chunk + CHUNK_SLOT_BASE > (uint64_t)nrSlots) g_chunk *= 2;
+  g_chunkSet.assign((memSize + g_chunk - 1) / g_chunk, false);
   SetMemorySlot(env, 1, L.kmemGpa, L.kmemSize, kmem);
   if (env.IsExceptionPending()) return undo();
 
@@ -546,13 +566,22 @@ inline uint64_t NowNs() {
   return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-inline int RunOnce(Vcpu *v) {
+inline int RunOnce(Vcpu *v, bool roundTrip = false) {
   g_current = v->run;
   if (g_kicked) v->run->immediate_exit = 1;
   uint64_t t0 = NowNs();
+  if (roundTrip) {
+    uint64_t gap = t0 - v->lastExitNs;
+    g_stats.roundTrips++;
+    g_stats.gapNs += gap;
+    if (gap < g_stats.gapMinNs) g_stats.gapMinNs = gap;
+    uint64_t b = gap / 250;
+    g_stats.hist[b < GAP_BUCKETS ? b : GAP_BUCKETS - 1]++;
+  }
   int r = ioctl(v->fd, KVM_RUN, 0);
   int e = errno;
-  v->runNs += NowNs() - t0;
+  v->lastExitNs = NowNs();
+  v->runNs += v->lastExitNs - t0;
   g_current = nullptr;
   v->run->immediate_exit = 0;
   v->exits++;
@@ -590,6 +619,7 @@ int Classify(Napi::Env env, Vcpu *v, int rc, int err) {
   if (rc < 0) {
     if (err == EINTR || err == EAGAIN) {
       v->pending = P_NONE;
+      g_stats.preempts++;
       return STOP_PREEMPTED;
     }
     HostError(env, "KVM_RUN", err).ThrowAsJavaScriptException();
@@ -599,6 +629,7 @@ int Classify(Napi::Env env, Vcpu *v, int rc, int err) {
   switch (run->exit_reason) {
     case KVM_EXIT_INTR:
       v->pending = P_NONE;
+      g_stats.preempts++;
       return STOP_PREEMPTED;
     case KVM_EXIT_MMIO:
       if (run->mmio.phys_addr - g_layout.doorbellGpa < 4096 &&
@@ -733,6 +764,7 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   uint32_t flush = info[3].As<Napi::Number>().Uint32Value();
   uint64_t *r = v->regs;
   bool fast = false;
+  bool syscallStop = fromStop && v->pending == P_MMIO;
   if (fromStop && flush == 0 && v->userSregs && cr3 == v->cr3) {
     if (v->pending == P_MMIO) {
       fast = r[RIP] == v->snap[RIP] && r[FS_BASE] == v->fsBase && r[GS_BASE] == v->gsBase;
@@ -804,7 +836,8 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
     }
     if (ioctl(v->fd, KVM_SET_REGS, &k) < 0) THROW_HOST("KVM_SET_REGS");
   }
-  int rc = RunOnce(v);
+  if (syscallStop && !fast) g_stats.slowResumes++;
+  int rc = RunOnce(v, syscallStop && fast);
   int e = errno;
   int stop = Classify(env, v, rc, e);
   if (stop < 0) return env.Undefined();
@@ -914,7 +947,8 @@ Napi::Value SpinSyscalls(const Napi::CallbackInfo &info) {
       return Napi::Number::New(env, -1);
     }
   }
-  uint64_t ns = NowNs() - t0;
+  v->lastExitNs = NowNs();
+  uint64_t ns = v->lastExitNs - t0;
   int stop = Classify(env, v, 0, 0);
   if (stop < 0) return env.Undefined();
   return Napi::Number::New(env, (double)ns);
@@ -945,6 +979,37 @@ Napi::Value ResetFp(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// stats(reset): {roundTrips, gapNs, gapMinNs, gapMedianNs, gapP90Ns, gapP99Ns, gapsOver20us, slowResumes, preempts}: system
+// calls answered on the fast path and the time between their exit and the answering
+// KVM_RUN (the platform's and the sentry's share of a round trip); reset clears them.
+Napi::Value GetStats(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  const Stats &s = g_stats;
+  o.Set("roundTrips", Napi::Number::New(env, (double)s.roundTrips));
+  o.Set("gapNs", Napi::Number::New(env, (double)s.gapNs));
+  o.Set("gapMinNs", Napi::Number::New(env, s.roundTrips ? (double)s.gapMinNs : 0));
+  auto quantile = [&](double q) {
+    uint64_t want = (uint64_t)(q * (double)s.roundTrips), seen = 0;
+    for (int b = 0; b < GAP_BUCKETS; b++) {
+      seen += s.hist[b];
+      if (seen > want) return (double)b * 250 + 125;
+    }
+    return 0.0;
+  };
+  o.Set("gapMedianNs", Napi::Number::New(env, s.roundTrips ? quantile(0.5) : 0));
+  o.Set("gapP90Ns", Napi::Number::New(env, s.roundTrips ? quantile(0.9) : 0));
+  o.Set("gapP99Ns", Napi::Number::New(env, s.roundTrips ? quantile(0.99) : 0));
+  // Round trips whose gap was above 20 µs, and their share of gapNs.
+  uint64_t over = 0;
+  for (int b = 80; b < GAP_BUCKETS; b++) over += s.hist[b];
+  o.Set("gapsOver20us", Napi::Number::New(env, (double)over));
+  o.Set("slowResumes", Napi::Number::New(env, (double)s.slowResumes));
+  o.Set("preempts", Napi::Number::New(env, (double)s.preempts));
+  if (info.Length() > 0 && info[0].ToBoolean().Value()) g_stats = Stats();
+  return o;
+}
+
 Napi::Value Exits(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Vcpu *v = GetVcpu(info, 0);
@@ -971,11 +1036,46 @@ Napi::Value DestroyVm(const Napi::CallbackInfo &info) {
   g_modeChecked = false;
   if (g_mem) munmap(g_mem, g_memSize);
   g_mem = nullptr;
+  g_chunkSet.clear();
   // Kernel memory stays mapped (JS may still hold its ArrayBuffer) but its pages go back
   // to the host: it reads as zeros from now on.
   if (g_kmem) madvise(g_kmem, g_layout.kmemSize, MADV_DONTNEED);
   g_kmem = nullptr;
   return env.Undefined();
+}
+
+// Pre-faulting: the memory file's pages in a mapped range are faulted into this process's
+// mapping of it (the one KVM reads guest memory through), so
+// that KVM's shadow-paging fault for one page can also fill in its neighbours (KVM only
+// prefetches pages already present in the host page tables). Returns 0 or the errno
+// (EINVAL: this kernel has no MADV_POPULATE_*).
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+// mapped(fileOffset, length, populate): the sentry maps [fileOffset, +length) of the memory
+// file into the app: registers the memory slots covering it (first use of a chunk), then,
+// when populate is 1 (read) or 2 (write), pre-faults the range (see above). Returns 0 or
+// the populate errno; throws if KVM refuses a slot.
+Napi::Value Mapped(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint64_t off = Num64(info[0]), len = Num64(info[1]);
+  uint32_t populate = info[2].As<Napi::Number>().Uint32Value();
+  if (!g_mem || off + len > g_memSize || off % 4096 || len % 4096) {
+    Napi::RangeError::New(env, "kvm: mapped(): range outside the memory file").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (len == 0) return Napi::Number::New(env, 0);
+  for (uint64_t c = off / g_chunk, last = (off + len - 1) / g_chunk; c <= last; c++) {
+    if (g_chunkSet[c]) continue;
+    uint64_t gpa = c * g_chunk, size = g_memSize - gpa < g_chunk ? g_memSize - gpa : g_chunk;
+    SetMemorySlot(env, CHUNK_SLOT_BASE + (uint32_t)c, gpa, size, g_mem + gpa);
+    if (env.IsExceptionPending()) return env.Undefined();
+    g_chunkSet[c] = true;
+  }
+  if (populate == 0) return Napi::Number::New(env, 0);
+  int rc = madvise(g_mem + off, len, populate == 2 ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+  return Napi::Number::New(env, rc < 0 ? errno : 0);
 }
 
 Napi::Value DiscardKmem(const Napi::CallbackInfo &info) {
@@ -998,10 +1098,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getFpState", Napi::Function::New(env, GetFp));
   exports.Set("setFpState", Napi::Function::New(env, SetFp));
   exports.Set("exits", Napi::Function::New(env, Exits));
+  exports.Set("stats", Napi::Function::New(env, GetStats));
   exports.Set("runNs", Napi::Function::New(env, RunNs));
   exports.Set("resetFpState", Napi::Function::New(env, ResetFp));
   exports.Set("spinSyscalls", Napi::Function::New(env, SpinSyscalls));
   exports.Set("discardKmem", Napi::Function::New(env, DiscardKmem));
+  exports.Set("mapped", Napi::Function::New(env, Mapped));
   return exports;
 }
 
