@@ -18,7 +18,7 @@ import {
   SocketFile,
 } from '../../../core/net/socket';
 import { POLLIN } from '../../../core/util/waiter';
-import { newWorld } from '../../../test/helpers/fake-task';
+import { newWorld, userCreds } from '../../../test/helpers/fake-task';
 import { HostStack } from '../src/stack';
 
 const O_NONBLOCK = 0o4000;
@@ -59,7 +59,7 @@ describe('net-host stack', () => {
     assert.equal(stack.openSockets, 2);
   });
 
-  it('raw: true gives root raw ICMP sockets only; not other protocols, not non-root', function () {
+  it('raw: true gives CAP_NET_RAW raw ICMP sockets only; not other protocols, not uid 1000 without it', function () {
     if (process.getuid?.() !== 0) this.skip();
     const raw = new HostStack({ raw: true });
     raw.init();
@@ -68,7 +68,7 @@ describe('net-host stack', () => {
       assert.equal(raw.socket(t, AF_INET, SOCK_RAW, 17, 0), -EPERM);
       assert.equal(raw.socket(t, AF_INET, SOCK_RAW, 255, 0), -EPERM);
       const saved = t.creds;
-      t.creds = { ...saved, euid: 1000, uid: 1000 };
+      t.creds = userCreds(1000);
       try {
         assert.equal(raw.socket(t, AF_INET, SOCK_RAW, 1, 0), -EPERM);
       } finally {
