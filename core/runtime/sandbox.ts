@@ -193,11 +193,19 @@ export class Sandbox {
       const types = sc.container.isRegistered(FilesystemType)
         ? sc.container.resolveAll<FilesystemType>(FilesystemType)
         : [];
-      const lowerType = types.find((t) => t.name === 'directfs');
+      // The root's lower layer: the host directory root.path through the gofer plugin, in
+      // its directfs mode (default: the sentry reads the host itself) or 9p (a runsc gofer
+      // process per mount, confined to it). Writable bind mounts always get a gofer of their
+      // own, written through to the host (directfs only reads), as Docker volumes need.
+      const goferOpts = o.config.values.rootfs === 'gofer' ? (o.config.pluginOptions.gofer ?? {}) : {};
+      const rootMode = goferOpts.mode === '9p' ? '9p' : 'directfs';
+      const lowerType = types.find((t) => t.name === rootMode);
       if (!lowerType)
         throw new ContainerSetupError(
-          `rootfs plugin "${o.config.values.rootfs}" provides no "directfs" filesystem, which containers need for now`,
+          `rootfs plugin "${o.config.values.rootfs}" provides no "${rootMode}" filesystem, which containers need`,
         );
+      const goferType = types.find((t) => t.name === '9p');
+      const noOverlay = rootMode === '9p' && goferOpts.overlay === 'none';
       // Layer images named by the spec's annotation are the root instead of root.path; they
       // are opened (and mapped) here, before the platform starts anything.
       const layers = containerfsLayers(spec, o.bundle);
@@ -213,7 +221,7 @@ export class Sandbox {
         const rootPath = path.resolve(o.bundle, spec.root!.path);
         if (!fs.statSync(rootPath, { throwIfNoEntry: false })?.isDirectory())
           throw new ContainerSetupError(`root.path: ${rootPath} is not a directory`);
-        lower = await lowerType.mount(rootPath, { mf });
+        lower = await lowerType.mount(rootPath, { ...goferOpts, mf, log });
       }
       const platform = sc.container.resolve<Platform>(Platform);
       platform.init({ memoryFd: mf.fd, log });
@@ -235,6 +243,8 @@ export class Sandbox {
         procfs: () => new ProcFilesystem(makeProcSource(kernel, { cpus })),
         sysfs: () => new SysFilesystem({ cpus }),
         keepTmpMode: true,
+        // gofer overlay: none — the container's root is written through to root.path.
+        noOverlay: noOverlay && !layers,
       });
       const pre = {
         files: new FdTable(),
@@ -242,7 +252,7 @@ export class Sandbox {
         creds: ROOT_CREDS,
       } as unknown as FileTask;
       for (const [i, m] of (spec.mounts ?? []).entries())
-        await mountOne(ns, pre, m, `mounts[${i}]`, { mf, lowerType, bundle: o.bundle, log });
+        await mountOne(ns, pre, m, `mounts[${i}]`, { mf, lowerType, goferType, bundle: o.bundle, log });
       if (spec.root!.readonly) ns.root.flags |= MS_RDONLY;
       const init = processFromSpec(spec.process);
       const sb = new Sandbox(o.id, kernel, sc, mf, root, init, o.stdio, log);
@@ -535,6 +545,8 @@ function cmdline(t: Task | undefined): string {
 interface MountCtx {
   mf: MemoryFile;
   lowerType: FilesystemType;
+  /** The 9p type (a runsc gofer per mount), for writable bind mounts; absent: overlay them. */
+  goferType?: FilesystemType;
   bundle: string;
   log: Logger;
 }
@@ -630,11 +642,21 @@ async function mountOne(
       copyFileIn(pre, src, dest, fail);
       return;
     }
-    const lower = await c.lowerType.mount(src, { mf: c.mf });
-    fsys =
-      flags & MS_RDONLY
-        ? lower
-        : new Overlay({ upper: new Tmpfs({ mf: c.mf, mode: st.mode & 0o7777 }), lower });
+    if (!(flags & MS_RDONLY) && c.goferType) {
+      // Writes reach the host directory through a gofer of this mount's own, revalidated
+      // on use (the host may change it too: gVisor's --file-access-mounts=shared).
+      try {
+        fsys = await c.goferType.mount(src, { mf: c.mf, log: c.log, overlay: 'none', fileAccess: 'shared' });
+      } catch (e) {
+        return fail(describe(e));
+      }
+    } else {
+      const lower = await c.lowerType.mount(src, { mf: c.mf, log: c.log });
+      fsys =
+        flags & MS_RDONLY
+          ? lower
+          : new Overlay({ upper: new Tmpfs({ mf: c.mf, mode: st.mode & 0o7777 }), lower });
+    }
   } else if (type === 'tmpfs' || type === 'mqueue') {
     fsys = new Tmpfs({
       mf: c.mf,
