@@ -6,6 +6,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { buildC, haveBusybox, runNative, runSandbox } from './harness';
+import { asyncioEcho } from './py-programs';
 
 const HOST = ['--network=host'];
 const PY = '/usr/bin/python3';
@@ -145,30 +146,7 @@ print('gai', sorted({x[4][0] for x in socket.getaddrinfo('localhost', 80, socket
   });
 
   it('python asyncio: 50 concurrent IPv6 clients of a line-echo server (epoll, non-blocking connect)', () => {
-    const prog = `
-import asyncio
-async def handle(r, w):
-    while True:
-        line = await r.readline()
-        if not line: break
-        w.write(line.upper()); await w.drain()
-    w.close()
-async def main():
-    srv = await asyncio.start_server(handle, '::1', 0)
-    port = srv.sockets[0].getsockname()[1]
-    async def client(i):
-        r, w = await asyncio.open_connection('::1', port)
-        out = []
-        for j in range(20):
-            w.write(f'c{i} line {j}\\n'.encode()); await w.drain()
-            out.append(await r.readline())
-        w.close(); await w.wait_closed()
-        return out
-    res = await asyncio.gather(*(client(i) for i in range(50)))
-    print(all(o == [f'C{i} LINE {j}\\n'.encode() for j in range(20)] for i, o in enumerate(res)), len(res))
-    srv.close(); await srv.wait_closed()
-asyncio.run(main())
-`;
+    const prog = asyncioEcho('::1');
     const native = runNative([PY, '-c', prog]);
     assert.equal(native.stdout, 'True 50\n', native.stderr);
     same([PY, '-c', prog]);

@@ -7,6 +7,7 @@
  * are checked for type and range, and for the values this runtime understands.
  */
 import { resolve as resolvePath } from 'node:path';
+import { CAP_NAMES } from '../../kernel/caps';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -131,49 +132,6 @@ export const RLIMITS: Record<string, number> = {
   RLIMIT_RTPRIO: 14,
   RLIMIT_RTTIME: 15,
 };
-export const CAPABILITIES = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_DAC_READ_SEARCH',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_NET_BROADCAST',
-  'CAP_NET_ADMIN',
-  'CAP_NET_RAW',
-  'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER',
-  'CAP_SYS_MODULE',
-  'CAP_SYS_RAWIO',
-  'CAP_SYS_CHROOT',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT',
-  'CAP_SYS_NICE',
-  'CAP_SYS_RESOURCE',
-  'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG',
-  'CAP_MKNOD',
-  'CAP_LEASE',
-  'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL',
-  'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE',
-  'CAP_MAC_ADMIN',
-  'CAP_SYSLOG',
-  'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND',
-  'CAP_AUDIT_READ',
-  'CAP_PERFMON',
-  'CAP_BPF',
-  'CAP_CHECKPOINT_RESTORE',
-];
 
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
@@ -353,7 +311,7 @@ function checkProcess(c: Checker, p: unknown, path: string): void {
       const cp = `${path}.capabilities.${k}`;
       if (!['bounding', 'effective', 'inheritable', 'permitted', 'ambient'].includes(k)) continue;
       c.strArray(v, cp, false, (s, sp) => {
-        if (!CAPABILITIES.includes(s)) c.bad(sp, `unknown capability ${describe(s)} (expected CAP_...)`);
+        if (!CAP_NAMES.includes(s)) c.bad(sp, `unknown capability ${describe(s)} (expected CAP_...)`);
       });
     }
   }
