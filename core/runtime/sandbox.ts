@@ -211,12 +211,16 @@ export class Sandbox {
       // are opened (and mapped) here, before the platform starts anything.
       const layers = containerfsLayers(spec, o.bundle);
       const rootPath = layers ? undefined : path.resolve(o.bundle, spec.root!.path);
-      const sources = goferSources(spec, o.bundle, {
+      const served = goferSources(spec, o.bundle, {
         root: rootMode === '9p' && goferOpts.server === undefined ? rootPath : undefined,
+        rootWritable: noOverlay,
         rootIs9p: rootMode === '9p',
         has9p: goferType !== undefined,
       });
-      const group = sources.length > 0 ? { sources } : undefined;
+      const group =
+        served.length > 0
+          ? { sources: served.map((x) => x.dir), writable: served.map((x) => x.writable) }
+          : undefined;
       let lower: Filesystem;
       if (layers) {
         const cfs = types.find((t) => t.name === 'containerfs') ?? (await containerfsType(sc, o.config));
@@ -562,7 +566,7 @@ interface MountCtx {
   /** The 9p type (served by the sandbox's runsc gofer), for writable bind mounts; absent: overlay them. */
   goferType?: FilesystemType;
   /** The directories the sandbox's one gofer serves (goferSources), passed to every 9p mount. */
-  group?: { sources: string[] };
+  group?: { sources: string[]; writable: boolean[] };
   bundle: string;
   log: Logger;
 }
@@ -573,22 +577,24 @@ function isBindMount(m: SpecMount): boolean {
 }
 
 /**
- * The host directories this container mounts with the 9p type, as mountOne decides: the
- * root (given when it is 9p), every writable directory bind mount (when the 9p type exists)
- * and, when the root is 9p, the read-only ones too. One runsc gofer serves them all.
+ * The host directories this container mounts with the 9p type, as mountOne decides, and
+ * whether the sandbox writes each: the root (given when it is 9p; written with overlay
+ * none), every writable directory bind mount (when the 9p type exists) and, when the root is
+ * 9p, the read-only ones too (read only). One runsc gofer serves them all.
  */
 function goferSources(
   spec: Spec,
   bundle: string,
-  o: { root: string | undefined; rootIs9p: boolean; has9p: boolean },
-): string[] {
-  const out = o.root ? [o.root] : [];
+  o: { root: string | undefined; rootWritable: boolean; rootIs9p: boolean; has9p: boolean },
+): { dir: string; writable: boolean }[] {
+  const out = o.root ? [{ dir: o.root, writable: o.rootWritable }] : [];
   for (const m of spec.mounts ?? []) {
     if (!isBindMount(m)) continue;
     const src = path.resolve(bundle, m.source ?? '');
     if (!fs.statSync(src, { throwIfNoEntry: false })?.isDirectory()) continue;
     const ro = (mountFlags(m.options ?? []) & MS_RDONLY) !== 0;
-    if ((!ro && o.has9p) || o.rootIs9p) out.push(src);
+    if (!ro && o.has9p) out.push({ dir: src, writable: true });
+    else if (o.rootIs9p) out.push({ dir: src, writable: false });
   }
   return out;
 }

@@ -88,8 +88,15 @@ describe('gofer mode 9p: the sandbox root over 9P2000.L', function () {
     assert.deepEqual(fs.readdirSync(`/proc/${g}/root/0`).sort(), fs.readdirSync(tree).sort());
     const mounts = fs.readFileSync(`/proc/${g}/mountinfo`, 'utf8').trim().split('\n');
     assert.equal(mounts.length, 2, `its mounts: ${mounts.join('\n')}`);
-    assert.match(mounts[0], / \/ \/ ro,[^ ]* - tmpfs /, 'a read-only tmpfs as its root');
-    assert.match(mounts[1], / \/0 rw,/, 'the tree at /0');
+    assert.ok(
+      mounts.some((m) => / \/ \/ ro,[^ ]* - tmpfs /.test(m)),
+      `a read-only tmpfs as its root: ${mounts.join('\n')}`,
+    );
+    // Under the overlay the sandbox only reads the tree: the gofer's mount of it is read-only.
+    assert.ok(
+      mounts.some((m) => / \/0 ro,/.test(m)),
+      `the tree read-only at /0: ${mounts.join('\n')}`,
+    );
     assert.notEqual(
       fs.readlinkSync(`/proc/${g}/ns/mnt`),
       fs.readlinkSync('/proc/self/ns/mnt'),

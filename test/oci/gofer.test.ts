@@ -186,6 +186,14 @@ describe('oci: containers and the gofer (bind mounts to the host, gofer.mode 9p)
     assert.deepEqual(fs.readdirSync(`/proc/${g[0]}/root`).sort(), ['0', '1', '2']);
     for (const [i, x] of conns.entries())
       assert.deepEqual(fs.readdirSync(`/proc/${g[0]}/root/${i}`).sort(), fs.readdirSync(x.dir).sort());
+    // What the sandbox only reads (the root under the overlay, /ro) is read-only there too.
+    const mountinfo = fs.readFileSync(`/proc/${g[0]}/mountinfo`, 'utf8');
+    for (const [i, x] of conns.entries())
+      assert.match(
+        mountinfo,
+        new RegExp(` /${i} ${x.dir === v.vol ? 'rw' : 'ro'},`),
+        `${x.dir}: ${mountinfo}`,
+      );
     // Every mount is served: the container reads each through its connection.
     const e = await runsc(root, ['exec', 'p9-running', '/bin/cat', '/vol/in.txt', '/ro/r.txt', '/etc/group']);
     assert.equal(e.stdout, 'from the host\nread only\nroot:x:0:\n', e.stderr);

@@ -23,7 +23,7 @@ Internal mode (TSVISOR_INTERNAL=gofer, started by runsc): one process per sandbo
 every gofer-backed mount of it: the i-th --fd (an inherited socket) serves the i-th
 --root-dir, each connection with its own attach root. Before serving, the gofer enters a
 private mount namespace whose root holds only bind mounts of those directories
-(pivot_root), and drops capabilities. It exits when all its sockets have closed.
+(pivot_root; read-only for each --read-only-fd), and drops capabilities. It exits when all its sockets have closed.
 
 Test/debug mode: --listen HOST:PORT serves TCP connections (unconfined, no authentication:
 use a loopback address) for one --root-dir. The first line on stdout is "listening on HOST:PORT".`;
@@ -41,6 +41,12 @@ use a loopback address) for one --root-dir. The first line on stdout is "listeni
     }),
     fd: Flags.integer({
       description: 'Internal: serve this inherited socket fd (once per --root-dir).',
+      min: 3,
+      multiple: true,
+    }),
+    'read-only-fd': Flags.integer({
+      description:
+        'Internal: the directory of this --fd is bind-mounted read-only in the gofer (the sandbox only reads it).',
       min: 3,
       multiple: true,
     }),
@@ -122,9 +128,14 @@ use a loopback address) for one --root-dir. The first line on stdout is "listeni
     // Internal mode: confine first (every directory is reachable only through its bind mount
     // in the gofer's own root), then serve the i-th directory on the i-th socket.
     const { goferNative } = await import('../../../plugins/fs-gofer/src/p9/native');
+    const ro = new Set(flags['read-only-fd'] ?? []);
+    for (const fd of ro) if (!fds.includes(fd)) throw usage(`--read-only-fd ${fd}: not one of the --fd`);
     let inside: string[];
     try {
-      inside = goferNative().confineMounts(roots);
+      inside = goferNative().confineMounts(
+        roots,
+        fds.map((fd) => ro.has(fd)),
+      );
     } catch (e) {
       throw Object.assign(new Error(`gofer: confining to ${roots.join(', ')}: ${(e as Error).message}`), {
         exitCode: 1,

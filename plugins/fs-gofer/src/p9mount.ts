@@ -6,7 +6,8 @@
  * debugging, e.g. Debian's diod).
  *
  * One gofer for several mounts: the caller passes the same `group` object ({sources: every
- * host directory the sandbox will mount with this type, in any order}) to each mount. The
+ * host directory the sandbox will mount with this type, in any order; writable: which of
+ * them it writes}) to each mount. The
  * first such mount starts the gofer with a socketpair per source; each mount then takes the
  * connection of its own source. A mount without a group gets a gofer of its own.
  */
@@ -65,10 +66,10 @@ export function mountP9(source: string, o: MountP9Options): P9fs {
       throw new Error(`gofer.server ${o.server}: attaching ${o.aname ?? source}: ${(e as Error).message}`);
     }
   }
-  const group = o.group ?? { sources: [source] };
+  const group = o.group ?? { sources: [source], writable: [o.writable === true] };
   let g = started.get(group);
   if (!g) {
-    g = startGofer(group.sources, o.log);
+    g = startGofer(group, o.log);
     started.set(group, g);
   }
   const want = path.resolve(source);
@@ -97,6 +98,11 @@ export function mountP9(source: string, o: MountP9Options): P9fs {
 /** The host directories a sandbox will mount with the 9p type: one gofer serves them all. */
 export interface GoferGroup {
   sources: string[];
+  /**
+   * Whether the sandbox writes sources[i] (a mount with overlay: none). One it only reads is
+   * bind-mounted read-only in the gofer. Absent: all writable.
+   */
+  writable?: boolean[];
 }
 
 interface StartedGofer {
@@ -108,11 +114,11 @@ interface StartedGofer {
 
 const started = new WeakMap<GoferGroup, StartedGofer>();
 
-/** Starts one `runsc gofer` serving `sources`, the i-th on the i-th socketpair. */
-function startGofer(sources: string[], log: Logger | undefined): StartedGofer {
+/** Starts one `runsc gofer` serving the group's sources, the i-th on the i-th socketpair. */
+function startGofer(group: GoferGroup, log: Logger | undefined): StartedGofer {
   const n = goferNative();
-  if (sources.length === 0) throw new Error('a gofer needs at least one directory');
-  const resolved = sources.map((s) => path.resolve(s));
+  if (group.sources.length === 0) throw new Error('a gofer needs at least one directory');
+  const resolved = group.sources.map((s) => path.resolve(s));
   const mine: number[] = [];
   const theirs: number[] = [];
   const args = [runscEntry(), 'gofer'];
@@ -123,6 +129,7 @@ function startGofer(sources: string[], log: Logger | undefined): StartedGofer {
       theirs.push(b);
       // The child's fd 3 + i (spawn's stdio array places them there).
       args.push('--fd', String(3 + i), '--root-dir', dir);
+      if (group.writable && !group.writable[i]) args.push('--read-only-fd', String(3 + i));
     }
   } catch (e) {
     for (const fd of [...mine, ...theirs]) fs.closeSync(fd);

@@ -276,6 +276,11 @@ Napi::Value OfdLock(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), 0);
 }
 
+// The mount API's flags (<linux/mount.h> clashes with glibc's <sys/mount.h>).
+constexpr unsigned kOpenTreeClone = 1;          // OPEN_TREE_CLONE
+constexpr unsigned kAtRecursive = 0x8000;       // AT_RECURSIVE
+constexpr unsigned kMoveMountFEmptyPath = 0x4;  // MOVE_MOUNT_F_EMPTY_PATH
+
 // Keep only the capabilities the gofer uses (file ownership, DAC override for serving files
 // of any owner, fowner, fsetid, mknod), in every set; and PR_SET_NO_NEW_PRIVS.
 void DropPrivileges(Napi::Env env) {
@@ -298,18 +303,20 @@ void DropPrivileges(Napi::Env env) {
   if (syscall(SYS_capset, &hdr, data) < 0) throw ErrnoError(env, "capset", errno);
 }
 
-// confineMounts([dir0, dir1, ...]) -> ["/0", "/1", ...]: the gofer's own filesystem view.
+// confineMounts([dir0, dir1, ...], [readOnly0, ...]) -> ["/0", "/1", ...]: the gofer's own
+// filesystem view.
 // Opens every directory, enters a private mount namespace (nothing propagates back to the
-// host), mounts a small tmpfs (on /tmp of that namespace: a staging place only), bind-mounts
-// directory i at <tmpfs>/i, makes the tmpfs its root with pivot_root (chroot when the
+// host), clones each directory's mount tree, mounts a small tmpfs (on /tmp of that namespace:
+// a staging place only), attaches clone i at <tmpfs>/i (read-only when readOnly[i]), makes the tmpfs its root with pivot_root (chroot when the
 // current root cannot be pivoted) and detaches the old root, so the host's tree is gone from
 // its namespace; the tmpfs is then made read-only. Capabilities are dropped as above (with
 // CAP_SYS_ADMIN gone, nothing can be mounted or unmounted again).
 Napi::Value ConfineMounts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array dirs = info[0].As<Napi::Array>();
+  Napi::Array readOnly = info[1].As<Napi::Array>();
   uint32_t n = dirs.Length();
-  if (n == 0 || n > 4096) throw ErrnoError(env, "confineMounts", EINVAL);
+  if (n == 0 || n > 4096 || readOnly.Length() != n) throw ErrnoError(env, "confineMounts", EINVAL);
   if (ProcFdDir() < 0) throw ErrnoError(env, "open(/proc/self/fd)", errno);
   std::vector<int> fds;
   auto closeAll = [&]() {
@@ -324,15 +331,22 @@ Napi::Value ConfineMounts(const Napi::CallbackInfo& info) {
   if (unshare(CLONE_NEWNS) < 0) fail("unshare(CLONE_NEWNS)");
   // Mounts made from here on stay in this namespace.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) fail("mount(/, MS_PRIVATE)");
-  // Opened in the new namespace (a bind mount's source must be a mount of the caller's own
-  // namespace), before anything is mounted over them.
+  // A detached copy of each directory's mount tree (open_tree(OPEN_TREE_CLONE|AT_RECURSIVE)),
+  // taken in the new namespace before the staging tmpfs exists: a recursive bind made after
+  // it would copy the tmpfs too when a directory contains the staging place (e.g. "/").
   for (uint32_t i = 0; i < n; i++) {
     std::string d = dirs.Get(i).As<Napi::String>().Utf8Value();
-    int fd = open(d.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, d.c_str(), kOpenTreeClone | O_CLOEXEC | kAtRecursive);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+      close(fd);
+      fd = -1;
+      errno = ENOTDIR;
+    }
     if (fd < 0) {
       int e = errno;
       closeAll();
-      throw ErrnoError(env, ("open(" + d + ")").c_str(), e);
+      throw ErrnoError(env, ("open_tree(" + d + ")").c_str(), e);
     }
     fds.push_back(fd);
   }
@@ -354,9 +368,12 @@ Napi::Value ConfineMounts(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < n; i++) {
     std::string at = std::string(stage) + "/" + std::to_string(i);
     if (mkdir(at.c_str(), 0755) < 0) fail("mkdir");
-    // The fd, not the path: the path may lie under the staging directory, now covered.
-    std::string src = "/proc/self/fd/" + std::to_string(fds[i]);
-    if (mount(src.c_str(), at.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) fail("mount(MS_BIND)");
+    if (syscall(SYS_move_mount, fds[i], "", AT_FDCWD, at.c_str(), kMoveMountFEmptyPath) < 0) fail("move_mount");
+    // A directory the sandbox only reads is read-only here too (its top mount; a mount
+    // under it keeps its own flags).
+    if (readOnly.Get(i).ToBoolean() &&
+        mount(nullptr, at.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0)
+      fail("mount(MS_REMOUNT|MS_RDONLY)");
   }
   closeAll();
   if (chdir(stage) < 0) fail("chdir");

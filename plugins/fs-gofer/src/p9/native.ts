@@ -41,11 +41,11 @@ export interface GoferNative {
   clearCloexec(fd: number): void;
   /**
    * The gofer's confinement: a private mount namespace whose root is a small read-only tmpfs
-   * holding a bind mount of each of `dirs` (at /0, /1, ...; pivot_root, chroot if the root
-   * cannot be pivoted; the host's tree is detached), NO_NEW_PRIVS, unneeded capabilities
-   * dropped. Returns the new paths of `dirs`, in order.
+   * holding a bind mount of each of `dirs` (at /0, /1, ...; read-only where `readOnly[i]`;
+   * pivot_root, chroot if the root cannot be pivoted; the host's tree is detached),
+   * NO_NEW_PRIVS, unneeded capabilities dropped. Returns the new paths of `dirs`, in order.
    */
-  confineMounts(dirs: string[]): string[];
+  confineMounts(dirs: string[], readOnly: boolean[]): string[];
 }
 
 let cached: GoferNative | undefined;
