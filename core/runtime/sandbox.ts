@@ -194,9 +194,10 @@ export class Sandbox {
         ? sc.container.resolveAll<FilesystemType>(FilesystemType)
         : [];
       // The root's lower layer: the host directory root.path through the gofer plugin, in
-      // its directfs mode (default: the sentry reads the host itself) or 9p (a runsc gofer
-      // process per mount, confined to it). Writable bind mounts always get a gofer of their
-      // own, written through to the host (directfs only reads), as Docker volumes need.
+      // its directfs mode (default: the sentry reads the host itself) or 9p (served by the
+      // sandbox's runsc gofer). Writable bind mounts are always served by the gofer, written
+      // through to the host (directfs only reads), as Docker volumes need. ONE gofer process
+      // serves every such mount (a connection each): the mounts are collected first.
       const goferOpts = o.config.values.rootfs === 'gofer' ? (o.config.pluginOptions.gofer ?? {}) : {};
       const rootMode = goferOpts.mode === '9p' ? '9p' : 'directfs';
       const lowerType = types.find((t) => t.name === rootMode);
@@ -209,6 +210,17 @@ export class Sandbox {
       // Layer images named by the spec's annotation are the root instead of root.path; they
       // are opened (and mapped) here, before the platform starts anything.
       const layers = containerfsLayers(spec, o.bundle);
+      const rootPath = layers ? undefined : path.resolve(o.bundle, spec.root!.path);
+      const served = goferSources(spec, o.bundle, {
+        root: rootMode === '9p' && goferOpts.server === undefined ? rootPath : undefined,
+        rootWritable: noOverlay,
+        rootIs9p: rootMode === '9p',
+        has9p: goferType !== undefined,
+      });
+      const group =
+        served.length > 0
+          ? { sources: served.map((x) => x.dir), writable: served.map((x) => x.writable) }
+          : undefined;
       let lower: Filesystem;
       if (layers) {
         const cfs = types.find((t) => t.name === 'containerfs') ?? (await containerfsType(sc, o.config));
@@ -218,10 +230,9 @@ export class Sandbox {
           throw new ContainerSetupError((e as Error).message);
         }
       } else {
-        const rootPath = path.resolve(o.bundle, spec.root!.path);
-        if (!fs.statSync(rootPath, { throwIfNoEntry: false })?.isDirectory())
+        if (!rootPath || !fs.statSync(rootPath, { throwIfNoEntry: false })?.isDirectory())
           throw new ContainerSetupError(`root.path: ${rootPath} is not a directory`);
-        lower = await lowerType.mount(rootPath, { ...goferOpts, mf, log });
+        lower = await lowerType.mount(rootPath, { ...goferOpts, mf, log, group });
       }
       const platform = sc.container.resolve<Platform>(Platform);
       platform.init({ memoryFd: mf.fd, log });
@@ -252,7 +263,14 @@ export class Sandbox {
         creds: ROOT_CREDS,
       } as unknown as FileTask;
       for (const [i, m] of (spec.mounts ?? []).entries())
-        await mountOne(ns, pre, m, `mounts[${i}]`, { mf, lowerType, goferType, bundle: o.bundle, log });
+        await mountOne(ns, pre, m, `mounts[${i}]`, {
+          mf,
+          lowerType,
+          goferType,
+          group,
+          bundle: o.bundle,
+          log,
+        });
       if (spec.root!.readonly) ns.root.flags |= MS_RDONLY;
       const init = processFromSpec(spec.process);
       const sb = new Sandbox(o.id, kernel, sc, mf, root, init, o.stdio, log);
@@ -545,10 +563,40 @@ function cmdline(t: Task | undefined): string {
 interface MountCtx {
   mf: MemoryFile;
   lowerType: FilesystemType;
-  /** The 9p type (a runsc gofer per mount), for writable bind mounts; absent: overlay them. */
+  /** The 9p type (served by the sandbox's runsc gofer), for writable bind mounts; absent: overlay them. */
   goferType?: FilesystemType;
+  /** The directories the sandbox's one gofer serves (goferSources), passed to every 9p mount. */
+  group?: { sources: string[]; writable: boolean[] };
   bundle: string;
   log: Logger;
+}
+
+function isBindMount(m: SpecMount): boolean {
+  const opts = m.options ?? [];
+  return m.type === 'bind' || m.type === 'rbind' || opts.includes('bind') || opts.includes('rbind');
+}
+
+/**
+ * The host directories this container mounts with the 9p type, as mountOne decides, and
+ * whether the sandbox writes each: the root (given when it is 9p; written with overlay
+ * none), every writable directory bind mount (when the 9p type exists) and, when the root is
+ * 9p, the read-only ones too (read only). One runsc gofer serves them all.
+ */
+function goferSources(
+  spec: Spec,
+  bundle: string,
+  o: { root: string | undefined; rootWritable: boolean; rootIs9p: boolean; has9p: boolean },
+): { dir: string; writable: boolean }[] {
+  const out = o.root ? [{ dir: o.root, writable: o.rootWritable }] : [];
+  for (const m of spec.mounts ?? []) {
+    if (!isBindMount(m)) continue;
+    const src = path.resolve(bundle, m.source ?? '');
+    if (!fs.statSync(src, { throwIfNoEntry: false })?.isDirectory()) continue;
+    const ro = (mountFlags(m.options ?? []) & MS_RDONLY) !== 0;
+    if (!ro && o.has9p) out.push({ dir: src, writable: true });
+    else if (o.rootIs9p) out.push({ dir: src, writable: false });
+  }
+  return out;
 }
 
 /** Creates every missing directory of `dest` (as root, in the writable overlay). */
@@ -623,7 +671,7 @@ async function mountOne(
   c: MountCtx,
 ): Promise<void> {
   const opts = m.options ?? [];
-  const isBind = m.type === 'bind' || m.type === 'rbind' || opts.includes('bind') || opts.includes('rbind');
+  const isBind = isBindMount(m);
   const type = isBind ? 'bind' : (m.type ?? 'none');
   const dest = path.posix.normalize(m.destination);
   if (!isBind && BUILT_IN[dest]?.includes(type)) return;
@@ -643,15 +691,21 @@ async function mountOne(
       return;
     }
     if (!(flags & MS_RDONLY) && c.goferType) {
-      // Writes reach the host directory through a gofer of this mount's own, revalidated
-      // on use (the host may change it too: gVisor's --file-access-mounts=shared).
+      // Writes reach the host directory through the gofer (a connection of this mount's
+      // own), revalidated on use (the host may change it too: gVisor's --file-access-mounts=shared).
       try {
-        fsys = await c.goferType.mount(src, { mf: c.mf, log: c.log, overlay: 'none', fileAccess: 'shared' });
+        fsys = await c.goferType.mount(src, {
+          mf: c.mf,
+          log: c.log,
+          overlay: 'none',
+          fileAccess: 'shared',
+          group: c.group,
+        });
       } catch (e) {
         return fail(describe(e));
       }
     } else {
-      const lower = await c.lowerType.mount(src, { mf: c.mf, log: c.log });
+      const lower = await c.lowerType.mount(src, { mf: c.mf, log: c.log, group: c.group });
       fsys =
         flags & MS_RDONLY
           ? lower

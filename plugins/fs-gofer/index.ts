@@ -21,7 +21,7 @@ import { FilesystemType, type ConfigSchema, type PluginManifest } from '../../co
 import { Directfs, type DirectfsOptions } from './src/directfs';
 import type { MemoryFile } from '../../core/mm/memfile';
 import type { Logger } from '../../core/log';
-import { mountP9 } from './src/p9mount';
+import { mountP9, type GoferGroup } from './src/p9mount';
 
 export { Directfs, DirectInode, DirectFile, MAX_DIR_FDS, type DirectfsOptions } from './src/directfs';
 export { P9fs, P9Inode, P9File, P9PageCache, SyncP9Conn } from './src/p9fs';
@@ -75,8 +75,10 @@ export const directfsType: FilesystemType = {
 };
 
 /**
- * The `9p` filesystem type: mount(source = host directory, {mf?, log?, server?, aname?}).
- * Without `server` it starts `runsc gofer` on a socketpair serving `source`.
+ * The `9p` filesystem type: mount(source = host directory, {mf?, log?, server?, aname?,
+ * overlay?, fileAccess?, group?}). Without `server` the mount is served by `runsc gofer` on
+ * a socketpair; `group: {sources: [...]}` (the same object for every mount of a sandbox)
+ * makes one gofer process serve all of those directories, one connection per mount.
  */
 export const p9Type: FilesystemType = {
   name: '9p',
@@ -89,6 +91,7 @@ export const p9Type: FilesystemType = {
       aname: options.aname as string | undefined,
       writable: options.overlay === 'none',
       fileAccess: options.fileAccess === 'shared' ? 'shared' : 'exclusive',
+      group: options.group as GoferGroup | undefined,
     });
   },
 };

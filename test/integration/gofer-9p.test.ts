@@ -65,7 +65,7 @@ describe('gofer mode 9p: the sandbox root over 9P2000.L', function () {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('runsc do starts one runsc gofer, chrooted into the root in its own mount namespace with few capabilities; it exits with the sandbox', async () => {
+  it('runsc do starts one runsc gofer, confined to a root holding only the tree, in its own mount namespace with few capabilities; it exits with the sandbox', async () => {
     const { proc, done, out } = runscDo(cfg9p, [
       '--root-dir',
       tree,
@@ -82,7 +82,21 @@ describe('gofer mode 9p: the sandbox root over 9P2000.L', function () {
     const gofer = childrenMatching(proc.pid!, ['gofer', '--root-dir', tree]);
     assert.equal(gofer.length, 1, 'one gofer child');
     const g = gofer[0];
-    assert.equal(fs.readlinkSync(`/proc/${g}/root`), tree, 'chrooted into the root');
+    // Its root (pivot_root) holds only a bind mount of the tree, at /0: the host's tree is
+    // not in its mount namespace at all.
+    assert.deepEqual(fs.readdirSync(`/proc/${g}/root`), ['0'], 'its root holds only the served tree');
+    assert.deepEqual(fs.readdirSync(`/proc/${g}/root/0`).sort(), fs.readdirSync(tree).sort());
+    const mounts = fs.readFileSync(`/proc/${g}/mountinfo`, 'utf8').trim().split('\n');
+    assert.equal(mounts.length, 2, `its mounts: ${mounts.join('\n')}`);
+    assert.ok(
+      mounts.some((m) => / \/ \/ ro,[^ ]* - tmpfs /.test(m)),
+      `a read-only tmpfs as its root: ${mounts.join('\n')}`,
+    );
+    // Under the overlay the sandbox only reads the tree: the gofer's mount of it is read-only.
+    assert.ok(
+      mounts.some((m) => / \/0 ro,/.test(m)),
+      `the tree read-only at /0: ${mounts.join('\n')}`,
+    );
     assert.notEqual(
       fs.readlinkSync(`/proc/${g}/ns/mnt`),
       fs.readlinkSync('/proc/self/ns/mnt'),

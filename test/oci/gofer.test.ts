@@ -2,8 +2,9 @@
  * Containers and the gofer (plugins/fs-gofer), compared with Debian's runc on the same
  * bundle: a writable bind mount is written through to the host directory (a runsc gofer of
  * its own), a read-only one refuses writes, and with `gofer: {mode: 9p}` the root is served
- * by a runsc gofer process too — one per mount, all gone after delete. With `overlay: none`
- * the root's writes reach root.path, as runc's do.
+ * by the container's runsc gofer too — one process per container with a connection per
+ * mount, gone after delete; killing it gives EIO on every mount it served while the others
+ * (tmpfs) go on. With `overlay: none` the root's writes reach root.path, as runc's do.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -73,6 +74,16 @@ function tree(d: string): string[] {
   return out;
 }
 
+/** The directories a runsc gofer process serves and the fd of each (its `--fd N --root-dir DIR` pairs). */
+function served(pid: number): { dir: string; fd: number }[] {
+  const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const out: { dir: string; fd: number }[] = [];
+  for (let i = 0; i + 3 < argv.length; i++)
+    if (argv[i] === '--fd' && argv[i + 2] === '--root-dir')
+      out.push({ fd: Number(argv[i + 1]), dir: argv[i + 3] });
+  return out;
+}
+
 /** Host processes that are runsc gofers serving a directory under `under`. */
 function gofersUnder(under: string): number[] {
   const pids: number[] = [];
@@ -80,8 +91,8 @@ function gofersUnder(under: string): number[] {
     if (!/^\d+$/.test(p)) continue;
     try {
       const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      const i = argv.indexOf('--root-dir');
-      if (argv.includes('gofer') && i > 0 && argv[i + 1]?.startsWith(under)) pids.push(Number(p));
+      if (!argv.includes('gofer')) continue;
+      if (argv.some((a, i) => argv[i - 1] === '--root-dir' && a.startsWith(under))) pids.push(Number(p));
     } catch {
       /* gone */
     }
@@ -143,10 +154,11 @@ describe('oci: containers and the gofer (bind mounts to the host, gofer.mode 9p)
     assert.deepEqual(tree(r.ov.ro), tree(r.rv.ro));
     // The root stays the bundle's: the default overlay keeps the container's own writes.
     assert.ok(!fs.existsSync(path.join(r.ourDir, 'rootfs', 'rootw')));
-    assert.deepEqual(gofersUnder(dir), [], 'a gofer outlived its container');
+    // The gofer exits when the sandbox's ends of its sockets close (just after runsc run returns).
+    await until(() => gofersUnder(dir).length === 0, 10_000);
   });
 
-  it('gofer.mode 9p: the same results, one runsc gofer per mount while it runs, none after delete', async () => {
+  it('gofer.mode 9p: the same results; one runsc gofer per container serving every mount while it runs, none after delete', async () => {
     const cfg = config('p9', 'rootfs: gofer\ngofer:\n  mode: 9p\n');
     const r = await both('p9', [`--config=${cfg}`]);
     assert.equal(r.ours.stdout, r.theirs.stdout);
@@ -154,8 +166,9 @@ describe('oci: containers and the gofer (bind mounts to the host, gofer.mode 9p)
     assert.deepEqual(tree(r.ov.vol), tree(r.rv.vol));
     assert.ok(!fs.existsSync(path.join(r.ourDir, 'rootfs', 'rootw')));
 
-    // A running container: its gofers (root, /vol, and the read-only /ro which is served by
-    // the root's mode too) are processes serving directories of its bundle.
+    // A running container: ONE gofer process serves the root, /vol and the read-only /ro
+    // (served by the root's mode too), each on a socket of its own, each directory bind
+    // mounted in the gofer's own root (and nothing else is).
     const b = path.join(dir, 'p9-running');
     const v = volumes(b);
     makeBundle(b, ['/bin/sleep', '1000'], v.edit);
@@ -164,10 +177,26 @@ describe('oci: containers and the gofer (bind mounts to the host, gofer.mode 9p)
     const s = await runsc(root, ['start', 'p9-running']);
     assert.equal(s.code, 0, s.stderr);
     const g = gofersUnder(b);
-    assert.equal(g.length, 3, `gofers: ${g.join(', ')}`);
-    const args = g.map((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0'));
-    const served = args.map((a) => a[a.indexOf('--root-dir') + 1]).sort();
-    assert.deepEqual(served, [path.join(b, 'rootfs'), v.ro, v.vol].sort());
+    assert.equal(g.length, 1, `gofers: ${g.join(', ')}`);
+    const conns = served(g[0]);
+    assert.deepEqual(conns.map((x) => x.dir).sort(), [path.join(b, 'rootfs'), v.ro, v.vol].sort());
+    const sockets = conns.map((x) => fs.readlinkSync(`/proc/${g[0]}/fd/${x.fd}`));
+    for (const l of sockets) assert.match(l, /^socket:\[\d+\]$/);
+    assert.equal(new Set(sockets).size, 3, 'a socket per mount');
+    assert.deepEqual(fs.readdirSync(`/proc/${g[0]}/root`).sort(), ['0', '1', '2']);
+    for (const [i, x] of conns.entries())
+      assert.deepEqual(fs.readdirSync(`/proc/${g[0]}/root/${i}`).sort(), fs.readdirSync(x.dir).sort());
+    // What the sandbox only reads (the root under the overlay, /ro) is read-only there too.
+    const mountinfo = fs.readFileSync(`/proc/${g[0]}/mountinfo`, 'utf8');
+    for (const [i, x] of conns.entries())
+      assert.match(
+        mountinfo,
+        new RegExp(` /${i} ${x.dir === v.vol ? 'rw' : 'ro'},`),
+        `${x.dir}: ${mountinfo}`,
+      );
+    // Every mount is served: the container reads each through its connection.
+    const e = await runsc(root, ['exec', 'p9-running', '/bin/cat', '/vol/in.txt', '/ro/r.txt', '/etc/group']);
+    assert.equal(e.stdout, 'from the host\nread only\nroot:x:0:\n', e.stderr);
     const d = await runsc(root, ['delete', '--force', 'p9-running']);
     assert.equal(d.code, 0, d.stderr);
     await until(() => gofersUnder(b).length === 0, 10_000);
@@ -205,6 +234,65 @@ describe('oci: containers and the gofer (bind mounts to the host, gofer.mode 9p)
     const state = await runsc(root, ['state', 'killed']);
     assert.equal((JSON.parse(state.stdout) as { status: string }).status, 'running');
     const d = await runsc(root, ['delete', '--force', 'killed']);
+    assert.equal(d.code, 0, d.stderr);
+  });
+
+  it('gofer.mode 9p: the killed gofer gives EIO on the root and every bind mount; a tmpfs mount goes on', async () => {
+    const cfg = config('p9kill', 'rootfs: gofer\ngofer:\n  mode: 9p\n');
+    const b = path.join(dir, 'p9-killed');
+    const v = volumes(b);
+    makeBundle(b, ['/bin/sleep', '1000'], (s) => {
+      v.edit(s);
+      s.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] });
+    });
+    fs.writeFileSync(path.join(b, 'rootfs', 'etc', 'unread'), 'never read before the kill\n');
+    const c = await runsc(root, [`--config=${cfg}`, 'create', '--bundle', b, 'p9-killed']);
+    assert.equal(c.code, 0, c.stderr);
+    const st = await runsc(root, ['start', 'p9-killed']);
+    assert.equal(st.code, 0, st.stderr);
+    // Programs run from /scratch (the sandbox's tmpfs) after the kill: their own pages must
+    // not come from the dead gofer (that is EIO at exec, SIGBUS later, as on Linux).
+    const cp = await runsc(root, [
+      'exec',
+      'p9-killed',
+      '/bin/sh',
+      '-c',
+      '/bin/mkdir /scratch/x && /bin/busybox cp /bin/busybox /scratch/x/busybox',
+    ]);
+    assert.equal(cp.code, 0, cp.stderr);
+    const script = (unread: string) =>
+      `for f in /vol/in.txt /ro/r.txt ${unread}; do /scratch/x/busybox cat $f; echo "$f rc=$?"; done; echo t > /scratch/t && /scratch/x/busybox cat /scratch/t`;
+    const before = await runsc(root, [
+      'exec',
+      'p9-killed',
+      '/scratch/x/busybox',
+      'sh',
+      '-c',
+      script('/etc/unread'),
+    ]);
+    assert.equal(
+      before.stdout,
+      'from the host\n/vol/in.txt rc=0\nread only\n/ro/r.txt rc=0\nnever read before the kill\n/etc/unread rc=0\nt\n',
+      before.stderr,
+    );
+    const g = gofersUnder(b);
+    assert.equal(g.length, 1, `gofers: ${g.join(', ')}`);
+    process.kill(g[0], 'SIGKILL');
+    await until(() => gofersUnder(b).length === 0, 10_000);
+    // The files read before (cached names) and a root file never read: EIO from all three.
+    const after = await runsc(root, [
+      'exec',
+      'p9-killed',
+      '/scratch/x/busybox',
+      'sh',
+      '-c',
+      script('/etc/passwd'),
+    ]);
+    assert.equal(after.stdout, '/vol/in.txt rc=1\n/ro/r.txt rc=1\n/etc/passwd rc=1\nt\n', after.stderr);
+    assert.equal((after.stderr.match(/Input\/output error|I\/O error/g) ?? []).length, 3, after.stderr);
+    const state = await runsc(root, ['state', 'p9-killed']);
+    assert.equal((JSON.parse(state.stdout) as { status: string }).status, 'running');
+    const d = await runsc(root, ['delete', '--force', 'p9-killed']);
     assert.equal(d.code, 0, d.stderr);
   });
 });

@@ -19,19 +19,37 @@ export default class Gofer extends RunscCommand {
     'The file proxy of a sandbox: serves a root directory over 9P2000.L. Internal: started by runsc; --listen is a test/debug mode.';
   static override description = `Serves DIR (--root-dir) over 9P2000.L (docs/gofer.md).
 
-Internal mode (TSVISOR_INTERNAL=gofer, started by runsc): serves the socket on --fd after
-entering a private mount namespace, chrooting into DIR and dropping capabilities.
+Internal mode (TSVISOR_INTERNAL=gofer, started by runsc): one process per sandbox serves
+every gofer-backed mount of it: the i-th --fd (an inherited socket) serves the i-th
+--root-dir, each connection with its own attach root. Before serving, the gofer enters a
+private mount namespace whose root holds only bind mounts of those directories
+(pivot_root; read-only for each --read-only-fd), and drops capabilities. It exits when all its sockets have closed.
 
 Test/debug mode: --listen HOST:PORT serves TCP connections (unconfined, no authentication:
-use a loopback address). The first line on stdout is "listening on HOST:PORT".`;
+use a loopback address) for one --root-dir. The first line on stdout is "listening on HOST:PORT".`;
 
   static override flags = {
-    'root-dir': Flags.string({ description: 'The directory served as /.', helpValue: 'DIR', required: true }),
+    'root-dir': Flags.string({
+      description: 'The directory served as / (internal mode: once per --fd, in the same order).',
+      helpValue: 'DIR',
+      required: true,
+      multiple: true,
+    }),
     listen: Flags.string({
       description: 'Serve TCP connections on HOST:PORT (tests, debugging).',
       helpValue: 'HOST:PORT',
     }),
-    fd: Flags.integer({ description: 'Internal: serve this inherited socket fd.', min: 3 }),
+    fd: Flags.integer({
+      description: 'Internal: serve this inherited socket fd (once per --root-dir).',
+      min: 3,
+      multiple: true,
+    }),
+    'read-only-fd': Flags.integer({
+      description:
+        'Internal: the directory of this --fd is bind-mounted read-only in the gofer (the sandbox only reads it).',
+      min: 3,
+      multiple: true,
+    }),
     aname: Flags.string({
       description: 'Also accept this attach name (besides "", "/" and DIR itself), e.g. ctl for diodload.',
       multiple: true,
@@ -59,22 +77,23 @@ use a loopback address). The first line on stdout is "listening on HOST:PORT".`;
     const net = await import('node:net');
     const fs = await import('node:fs');
     const path = await import('node:path');
-    const root = path.resolve(flags['root-dir']);
-    let st: import('node:fs').Stats;
-    try {
-      st = fs.statSync(root);
-    } catch (e) {
-      throw Object.assign(new Error(`gofer: --root-dir ${root}: ${(e as Error).message}`), {
-        exitCode: ExitCode.USAGE,
-      });
+    const usage = (msg: string): Error =>
+      Object.assign(new Error(`gofer: ${msg}`), { exitCode: ExitCode.USAGE });
+    const roots = flags['root-dir'].map((d) => path.resolve(d));
+    for (const root of roots) {
+      let st: import('node:fs').Stats;
+      try {
+        st = fs.statSync(root);
+      } catch (e) {
+        throw usage(`--root-dir ${root}: ${(e as Error).message}`);
+      }
+      if (!st.isDirectory()) throw usage(`--root-dir ${root}: not a directory`);
     }
-    if (!st.isDirectory())
-      throw Object.assign(new Error(`gofer: --root-dir ${root}: not a directory`), {
-        exitCode: ExitCode.USAGE,
-      });
 
     if (flags.listen !== undefined) {
       const { host, port } = parseListen(flags.listen);
+      if (roots.length !== 1) throw usage('--listen serves one --root-dir');
+      const root = roots[0];
       const server = new GoferServer({ root, maxMsize: flags.msize, anames: flags.aname, log });
       const tcp = net.createServer((sock) => {
         sock.setNoDelay(true);
@@ -102,24 +121,38 @@ use a loopback address). The first line on stdout is "listening on HOST:PORT".`;
       return;
     }
 
-    if (flags.fd === undefined)
-      throw Object.assign(new Error('gofer: give --fd N (internal) or --listen HOST:PORT'), {
-        exitCode: ExitCode.USAGE,
-      });
-    // Internal mode: confine first, then serve '/' (the old root dir) on the inherited socket.
+    const fds = flags.fd ?? [];
+    if (fds.length === 0) throw usage('give --fd N (internal) or --listen HOST:PORT');
+    if (fds.length !== roots.length)
+      throw usage(`${fds.length} --fd for ${roots.length} --root-dir: give one --fd per --root-dir`);
+    // Internal mode: confine first (every directory is reachable only through its bind mount
+    // in the gofer's own root), then serve the i-th directory on the i-th socket.
     const { goferNative } = await import('../../../plugins/fs-gofer/src/p9/native');
+    const ro = new Set(flags['read-only-fd'] ?? []);
+    for (const fd of ro) if (!fds.includes(fd)) throw usage(`--read-only-fd ${fd}: not one of the --fd`);
+    let inside: string[];
     try {
-      goferNative().confine(root);
+      inside = goferNative().confineMounts(
+        roots,
+        fds.map((fd) => ro.has(fd)),
+      );
     } catch (e) {
-      throw Object.assign(new Error(`gofer: confining to ${root}: ${(e as Error).message}`), {
+      throw Object.assign(new Error(`gofer: confining to ${roots.join(', ')}: ${(e as Error).message}`), {
         exitCode: 1,
       });
     }
-    const server = new GoferServer({ root: '/', maxMsize: flags.msize, log });
-    const sock = new net.Socket({ fd: flags.fd, readable: true, writable: true });
-    server.serve(sock);
-    // The sandbox holds the other end: when it goes, so does the gofer.
-    await new Promise<void>((resolve) => sock.once('close', () => resolve()));
-    server.close();
+    const servers = inside.map((root) => new GoferServer({ root, maxMsize: flags.msize, log }));
+    const closed = servers.map((server, i) => {
+      const sock = new net.Socket({ fd: fds[i], readable: true, writable: true });
+      server.serve(sock);
+      return new Promise<void>((resolve) =>
+        sock.once('close', () => {
+          server.close();
+          resolve();
+        }),
+      );
+    });
+    // The sandbox holds the other ends: when they are gone, so is the gofer.
+    await Promise.all(closed);
   }
 }

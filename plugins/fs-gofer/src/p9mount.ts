@@ -1,10 +1,17 @@
 /**
- * Mounting the 9p mode: either start `runsc gofer` on a socketpair (the normal path: one
- * confined gofer per sandbox, which exits when the sandbox's end of the socket closes), or
- * connect to an existing 9P2000.L server over TCP (`gofer.server`, for tests and debugging,
- * e.g. Debian's diod).
+ * Mounting the 9p mode: either a connection to the sandbox's `runsc gofer` (the normal path:
+ * ONE confined gofer process per sandbox, serving every gofer-backed mount of it on a
+ * socketpair of its own, and exiting when the sandbox's ends of the sockets close), or a
+ * connection to an existing 9P2000.L server over TCP (`gofer.server`, for tests and
+ * debugging, e.g. Debian's diod).
+ *
+ * One gofer for several mounts: the caller passes the same `group` object ({sources: every
+ * host directory the sandbox will mount with this type, in any order; writable: which of
+ * them it writes}) to each mount. The
+ * first such mount starts the gofer with a socketpair per source; each mount then takes the
+ * connection of its own source. A mount without a group gets a gofer of its own.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../../../core/log';
@@ -22,6 +29,8 @@ export interface MountP9Options {
   /** Writes reach the server (overlay: none). */
   writable?: boolean;
   fileAccess?: 'exclusive' | 'shared';
+  /** The sandbox's 9p mounts, served by one gofer (see above). Without it: a gofer of its own. */
+  group?: GoferGroup;
 }
 
 /** The runsc entry script (bin/run.js) to start `runsc gofer` with. */
@@ -57,21 +66,20 @@ export function mountP9(source: string, o: MountP9Options): P9fs {
       throw new Error(`gofer.server ${o.server}: attaching ${o.aname ?? source}: ${(e as Error).message}`);
     }
   }
-  const [mine, theirs] = n.socketpair();
-  const child = spawn(process.execPath, [runscEntry(), 'gofer', '--fd', '3', '--root-dir', source], {
-    env: { ...process.env, TSVISOR_INTERNAL: 'gofer' },
-    stdio: ['ignore', 'ignore', 'inherit', theirs],
-  });
-  fs.closeSync(theirs);
-  // The gofer lives as long as its socket: it exits when this process closes its end.
-  child.unref();
-  // runsc gofer serves requests in order, so dependent requests may be pipelined.
-  const conn = new SyncP9Conn(mine, o.log, `runsc gofer (pid ${child.pid})`, true);
-  // Its death is logged with the cause as soon as the sentry hears of it (a closed
-  // connection says it too, at the next request; the line is logged once).
-  child.once('exit', (code, signal) =>
-    conn.peerGone(signal ? `killed by ${signal}` : `exited with status ${code}`),
-  );
+  const group = o.group ?? { sources: [source], writable: [o.writable === true] };
+  let g = started.get(group);
+  if (!g) {
+    g = startGofer(group, o.log);
+    started.set(group, g);
+  }
+  const want = path.resolve(source);
+  const k = g.sources.findIndex((s, j) => s === want && !g.taken[j]);
+  if (k < 0)
+    throw new Error(
+      `9p mount of ${want}: not among the directories its gofer was started for (${g.sources.join(', ')})`,
+    );
+  g.taken[k] = true;
+  const conn = g.conns[k];
   try {
     return new P9fs(conn, {
       mf: o.mf,
@@ -82,7 +90,66 @@ export function mountP9(source: string, o: MountP9Options): P9fs {
     });
   } catch (e) {
     conn.close();
-    child.kill('SIGKILL');
-    throw new Error(`runsc gofer for ${source} did not start serving: ${(e as Error).message}`);
+    g.child.kill('SIGKILL');
+    throw new Error(`runsc gofer for ${want} did not start serving: ${(e as Error).message}`);
   }
+}
+
+/** The host directories a sandbox will mount with the 9p type: one gofer serves them all. */
+export interface GoferGroup {
+  sources: string[];
+  /**
+   * Whether the sandbox writes sources[i] (a mount with overlay: none). One it only reads is
+   * bind-mounted read-only in the gofer. Absent: all writable.
+   */
+  writable?: boolean[];
+}
+
+interface StartedGofer {
+  child: ChildProcess;
+  sources: string[];
+  conns: SyncP9Conn[];
+  taken: boolean[];
+}
+
+const started = new WeakMap<GoferGroup, StartedGofer>();
+
+/** Starts one `runsc gofer` serving the group's sources, the i-th on the i-th socketpair. */
+function startGofer(group: GoferGroup, log: Logger | undefined): StartedGofer {
+  const n = goferNative();
+  if (group.sources.length === 0) throw new Error('a gofer needs at least one directory');
+  const resolved = group.sources.map((s) => path.resolve(s));
+  const mine: number[] = [];
+  const theirs: number[] = [];
+  const args = [runscEntry(), 'gofer'];
+  try {
+    for (const [i, dir] of resolved.entries()) {
+      const [a, b] = n.socketpair();
+      mine.push(a);
+      theirs.push(b);
+      // The child's fd 3 + i (spawn's stdio array places them there).
+      args.push('--fd', String(3 + i), '--root-dir', dir);
+      if (group.writable && !group.writable[i]) args.push('--read-only-fd', String(3 + i));
+    }
+  } catch (e) {
+    for (const fd of [...mine, ...theirs]) fs.closeSync(fd);
+    throw e;
+  }
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, TSVISOR_INTERNAL: 'gofer' },
+    stdio: ['ignore', 'ignore', 'inherit', ...theirs],
+  });
+  for (const fd of theirs) fs.closeSync(fd);
+  // The gofer lives as long as its sockets: it exits when this process closes its ends.
+  child.unref();
+  // runsc gofer serves requests in order, so dependent requests may be pipelined.
+  const conns = mine.map(
+    (fd, i) => new SyncP9Conn(fd, log, `runsc gofer (pid ${child.pid}) for ${resolved[i]}`, true),
+  );
+  // Its death is logged with the cause as soon as the sentry hears of it, for every mount it
+  // served (a closed connection says it too, at the next request; each line is logged once).
+  child.once('exit', (code, signal) => {
+    for (const c of conns) c.peerGone(signal ? `killed by ${signal}` : `exited with status ${code}`);
+  });
+  return { child, sources: resolved, conns, taken: resolved.map(() => false) };
 }

@@ -1,6 +1,6 @@
 // tsvisor_gofer: the host calls of the 9P gofer (plugins/fs-gofer/src/server.ts) that
 // Node's fs lacks: the *at() family on directory fds, OFD locks, xattrs, fstatfs, and the
-// confinement steps (unshare, chroot, capability drop).
+// confinement steps (mount namespace, bind mounts, pivot_root, capability drop).
 //
 // Confinement contract: every function that takes (dirfd, name) takes ONE path component:
 // the name may not be empty, contain '/' or NUL, or be "." or "..", and openat() always adds
@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -274,16 +276,14 @@ Napi::Value OfdLock(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), 0);
 }
 
-// confine(root): a private mount namespace, chroot to root, chdir /, and no capabilities
-// beyond those the gofer uses (file ownership, DAC override for serving files of any owner,
-// mknod, fowner, setfcap, sys_chroot is dropped). Also PR_SET_NO_NEW_PRIVS.
-Napi::Value Confine(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string root = info[0].As<Napi::String>().Utf8Value();
-  if (ProcFdDir() < 0) throw ErrnoError(env, "open(/proc/self/fd)", errno);
-  if (unshare(CLONE_NEWNS) < 0) throw ErrnoError(env, "unshare(CLONE_NEWNS)", errno);
-  if (chroot(root.c_str()) < 0) throw ErrnoError(env, "chroot", errno);
-  if (chdir("/") < 0) throw ErrnoError(env, "chdir", errno);
+// The mount API's flags (<linux/mount.h> clashes with glibc's <sys/mount.h>).
+constexpr unsigned kOpenTreeClone = 1;          // OPEN_TREE_CLONE
+constexpr unsigned kAtRecursive = 0x8000;       // AT_RECURSIVE
+constexpr unsigned kMoveMountFEmptyPath = 0x4;  // MOVE_MOUNT_F_EMPTY_PATH
+
+// Keep only the capabilities the gofer uses (file ownership, DAC override for serving files
+// of any owner, fowner, fsetid, mknod), in every set; and PR_SET_NO_NEW_PRIVS.
+void DropPrivileges(Napi::Env env) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw ErrnoError(env, "prctl(NO_NEW_PRIVS)", errno);
   uint64_t keep = (1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) | (1ULL << CAP_DAC_READ_SEARCH) |
                   (1ULL << CAP_FOWNER) | (1ULL << CAP_FSETID) | (1ULL << CAP_MKNOD);
@@ -301,7 +301,95 @@ Napi::Value Confine(const Napi::CallbackInfo& info) {
     data[i].inheritable = 0;
   }
   if (syscall(SYS_capset, &hdr, data) < 0) throw ErrnoError(env, "capset", errno);
-  return env.Undefined();
+}
+
+// confineMounts([dir0, dir1, ...], [readOnly0, ...]) -> ["/0", "/1", ...]: the gofer's own
+// filesystem view.
+// Opens every directory, enters a private mount namespace (nothing propagates back to the
+// host), clones each directory's mount tree, mounts a small tmpfs (on /tmp of that namespace:
+// a staging place only), attaches clone i at <tmpfs>/i (read-only when readOnly[i]), makes the tmpfs its root with pivot_root (chroot when the
+// current root cannot be pivoted) and detaches the old root, so the host's tree is gone from
+// its namespace; the tmpfs is then made read-only. Capabilities are dropped as above (with
+// CAP_SYS_ADMIN gone, nothing can be mounted or unmounted again).
+Napi::Value ConfineMounts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array dirs = info[0].As<Napi::Array>();
+  Napi::Array readOnly = info[1].As<Napi::Array>();
+  uint32_t n = dirs.Length();
+  if (n == 0 || n > 4096 || readOnly.Length() != n) throw ErrnoError(env, "confineMounts", EINVAL);
+  if (ProcFdDir() < 0) throw ErrnoError(env, "open(/proc/self/fd)", errno);
+  std::vector<int> fds;
+  auto closeAll = [&]() {
+    for (int fd : fds) close(fd);
+    fds.clear();
+  };
+  auto fail = [&](const char* call) {
+    int e = errno;
+    closeAll();
+    throw ErrnoError(env, call, e);
+  };
+  if (unshare(CLONE_NEWNS) < 0) fail("unshare(CLONE_NEWNS)");
+  // Mounts made from here on stay in this namespace.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) fail("mount(/, MS_PRIVATE)");
+  // A detached copy of each directory's mount tree (open_tree(OPEN_TREE_CLONE|AT_RECURSIVE)),
+  // taken in the new namespace before the staging tmpfs exists: a recursive bind made after
+  // it would copy the tmpfs too when a directory contains the staging place (e.g. "/").
+  for (uint32_t i = 0; i < n; i++) {
+    std::string d = dirs.Get(i).As<Napi::String>().Utf8Value();
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, d.c_str(), kOpenTreeClone | O_CLOEXEC | kAtRecursive);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+      close(fd);
+      fd = -1;
+      errno = ENOTDIR;
+    }
+    if (fd < 0) {
+      int e = errno;
+      closeAll();
+      throw ErrnoError(env, ("open_tree(" + d + ")").c_str(), e);
+    }
+    fds.push_back(fd);
+  }
+  const char* stage = nullptr;
+  for (const char* c : {"/tmp", "/mnt", "/var/tmp", "/dev"}) {
+    struct stat st;
+    if (stat(c, &st) == 0 && S_ISDIR(st.st_mode)) {
+      stage = c;
+      break;
+    }
+  }
+  if (!stage) {
+    errno = ENOENT;
+    fail("no staging directory (/tmp, /mnt, /var/tmp, /dev)");
+  }
+  std::string opts = "mode=0555,size=64k,nr_inodes=" + std::to_string(n + 16);
+  if (mount("tsvisor-gofer", stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts.c_str()) < 0)
+    fail("mount(tmpfs)");
+  for (uint32_t i = 0; i < n; i++) {
+    std::string at = std::string(stage) + "/" + std::to_string(i);
+    if (mkdir(at.c_str(), 0755) < 0) fail("mkdir");
+    if (syscall(SYS_move_mount, fds[i], "", AT_FDCWD, at.c_str(), kMoveMountFEmptyPath) < 0) fail("move_mount");
+    // A directory the sandbox only reads is read-only here too (its top mount; a mount
+    // under it keeps its own flags).
+    if (readOnly.Get(i).ToBoolean() &&
+        mount(nullptr, at.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0)
+      fail("mount(MS_REMOUNT|MS_RDONLY)");
+  }
+  closeAll();
+  if (chdir(stage) < 0) fail("chdir");
+  if (syscall(SYS_pivot_root, ".", ".") == 0) {
+    // The old root is stacked on the new one: detach it (and everything under it).
+    if (umount2(".", MNT_DETACH) < 0) fail("umount2(old root)");
+  } else if (chroot(".") < 0) {
+    fail("chroot");
+  }
+  if (chdir("/") < 0) fail("chdir(/)");
+  if (mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
+    fail("mount(/, MS_RDONLY)");
+  DropPrivileges(env);
+  Napi::Array out = Napi::Array::New(env, n);
+  for (uint32_t i = 0; i < n; i++) out.Set(i, Napi::String::New(env, "/" + std::to_string(i)));
+  return out;
 }
 
 // socketpair() -> [fd0, fd1]: blocking AF_UNIX SOCK_STREAM, close-on-exec.
@@ -377,7 +465,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New(env, SocketPair));
   exports.Set("connectTcp", Napi::Function::New(env, ConnectTcp));
   exports.Set("clearCloexec", Napi::Function::New(env, ClearCloexec));
-  exports.Set("confine", Napi::Function::New(env, Confine));
+  exports.Set("confineMounts", Napi::Function::New(env, ConfineMounts));
   return exports;
 }
 

@@ -39,8 +39,13 @@ export interface GoferNative {
   /** A blocking TCP connection to an IPv4 address (close-on-exec, TCP_NODELAY). */
   connectTcp(ipv4: string, port: number): number;
   clearCloexec(fd: number): void;
-  /** unshare(CLONE_NEWNS), chroot(root), chdir('/'), NO_NEW_PRIVS, drop unneeded capabilities. */
-  confine(root: string): void;
+  /**
+   * The gofer's confinement: a private mount namespace whose root is a small read-only tmpfs
+   * holding a bind mount of each of `dirs` (at /0, /1, ...; read-only where `readOnly[i]`;
+   * pivot_root, chroot if the root cannot be pivoted; the host's tree is detached),
+   * NO_NEW_PRIVS, unneeded capabilities dropped. Returns the new paths of `dirs`, in order.
+   */
+  confineMounts(dirs: string[], readOnly: boolean[]): string[];
 }
 
 let cached: GoferNative | undefined;
