@@ -29,14 +29,14 @@ export const manifest: PluginManifest = {
   name: 'netstack',
   version: '0.1.0',
   description:
-    "A user-space TCP/IP stack (Ethernet, ARP, IPv4, ICMP, UDP, TCP): the sandbox's AF_INET sockets are served by TypeScript in the sentry (gVisor's netstack). Loopback only in this slice.",
+    "A user-space TCP/IP stack (Ethernet, ARP, IPv4, ICMP, UDP, TCP): the sandbox's AF_INET sockets are served by TypeScript in the sentry (gVisor's netstack). Loopback, and the interfaces of a network namespace (AF_PACKET).",
   configSchema: {
     type: 'object',
     properties: {
       netns: {
         type: 'string',
         description:
-          "A network namespace file (/var/run/netns/NAME or an OCI linux.namespaces network path): its interfaces' IPv4 addresses, routes and MACs move into the stack, which reaches them through AF_PACKET sockets; unset for loopback only.",
+          'A network namespace file (/var/run/netns/NAME or an OCI linux.namespaces network path): its interfaces\' IPv4 addresses, routes and MACs move into the stack, which reaches them through AF_PACKET sockets. "new": loopback only. Unset: the OCI spec\'s linux.namespaces network entry under runsc create/run (a path: that namespace; no path or no entry: loopback only, as gVisor), loopback only under runsc do.',
       },
     },
     additionalProperties: false,

@@ -312,6 +312,13 @@ export async function deleteContainer(store: StateStore, id: string, force: bool
     const status = store.status(rec);
     if ((status === 'running' || status === 'paused') && !force)
       throw new OciError(`cannot delete container ${id} that is not stopped: ${status}`);
+    // A running sandbox gets to tear itself down first (netstack gives a network namespace
+    // its addresses back; `run` deletes right after wait, while it does): every process in
+    // it is killed, which ends the sandbox; the SIGKILL below is for one that lingers.
+    if (status === 'running' && rec.pid > 0 && isAlive(rec.pid, rec.pidStart)) {
+      await rpc(store, id, 'kill', { signal: 9, all: true }).catch(() => undefined);
+      await waitGone(rec.pid, 5_000, rec.pidStart);
+    }
     if (status !== 'stopped' && rec.pid > 0 && isAlive(rec.pid, rec.pidStart)) {
       try {
         process.kill(rec.pid, 'SIGKILL');

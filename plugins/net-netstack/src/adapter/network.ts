@@ -19,6 +19,7 @@ import {
   EACCES,
 } from '../../../../core/abi/errno';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import type { TaskApi } from '../../../../core/kernel/api';
 import type { NetworkInitContext, NetworkStack } from '../../../../core/plugins/network';
 import { SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SocketFile } from '../../../../core/net/socket';
@@ -96,6 +97,20 @@ function ipIn(netns: string, args: string[]): string {
   return r.stdout;
 }
 
+/** The magic number statfs(2) gives for namespace files (nsfs). */
+const NSFS_MAGIC = 0x6e736673;
+
+/** Throws an Error naming `ns` unless it is a namespace file (nsenter says whether it is a network one). */
+function checkNetnsFile(ns: string): void {
+  let type: number;
+  try {
+    type = fs.statfsSync(ns).type;
+  } catch (e) {
+    throw new Error(`netstack: cannot open the network namespace ${ns}: ${(e as Error).message}`);
+  }
+  if (type !== NSFS_MAGIC) throw new Error(`netstack: ${ns} is not a network namespace (not an nsfs file)`);
+}
+
 export class NetstackNetwork implements NetworkStack, NetstackOwner {
   readonly name = 'netstack';
   readonly families = [AF_INET, AF_NETLINK] as const;
@@ -121,16 +136,37 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
     return this.live.size;
   }
 
+  /**
+   * Builds the stack. Its interfaces follow the namespace it is given, as gVisor's
+   * `--network=sandbox` does: the plugin's own `netns` option if set, else the runtime's
+   * (ctx.netns: the OCI spec's `linux.namespaces` network entry under `runsc create/run`).
+   *   - a path: that namespace's interfaces move into the stack (takeInterfaces);
+   *   - 'new' (an entry without a path) or none (no entry, and `runsc do`): loopback only.
+   *     gVisor starts its sandbox in a fresh network namespace in both cases, so the stack
+   *     never takes the interfaces of the namespace runsc itself runs in.
+   */
   init(ctx?: NetworkInitContext): void {
     this.log = ctx?.log;
     const log = this.log;
+    const own = this.opts.netns;
+    const ns = own ?? ctx?.netns;
+    if (own && ctx?.netns !== undefined && own !== ctx.netns)
+      log?.debug({ netns: own, spec: ctx.netns }, "netstack: the configured netns overrides the spec's");
+    if (ctx?.sysctl && Object.keys(ctx.sysctl).length)
+      log?.debug({ sysctl: ctx.sysctl }, 'netstack: net.* sysctls are not applied to the stack');
     this.st = new Stack({
       ...this.opts.stack,
       onError: (msg, err) => log?.warn({ err }, msg),
     });
-    if (this.opts.netns) this.takeInterfaces(this.opts.netns);
+    if (ns !== undefined && ns !== 'new') {
+      checkNetnsFile(ns);
+      this.takeInterfaces(ns);
+    }
     log?.debug(
-      { nics: this.st.nics.map((n) => ({ name: n.name, addresses: n.addresses.length })) },
+      {
+        netns: ns ?? null,
+        nics: this.st.nics.map((n) => ({ name: n.name, addresses: n.addresses.length })),
+      },
       'netstack: user-space stack up',
     );
   }
