@@ -714,7 +714,9 @@ export class P9Inode implements Inode {
     const [mv, ms, mn] = setTime(attr.mtime, SETATTR.MTIME, SETATTR.MTIME_SET);
     valid |= av | mv;
     if (valid === 0) return;
-    // Mapped pages past a new end go (and the rest reach the file first).
+    // Cached writes reach the file first (their write-back would change its mtime after a
+    // utimensat); pages past a new end go.
+    this.writeBack();
     if (attr.size !== undefined) this.cache?.resize(attr.size);
     const req = (fid: number): Request => ({
       op: 'Tsetattr',
@@ -1250,6 +1252,11 @@ export class P9Inode implements Inode {
     }
   }
 
+  /** An open fid of this file that can read (the file may have lost its name), if any. */
+  readableFid(): number | undefined {
+    return this.readFid ?? this.writeFids.get(O_RDWR)?.fid ?? this.createFid;
+  }
+
   /** Any open fid of this file (for attributes when its name may be gone). */
   private anyOpenFid(): number | undefined {
     for (const s of this.writeFids.values()) return s.fid;
@@ -1281,7 +1288,11 @@ export class P9Inode implements Inode {
 
   /** Reads up to dst.length bytes at `off` from an open fid; returns the count (short at EOF). */
   readAt(fid: number, dst: Uint8Array, off: number): number {
-    if (!this.cache && this.fs.cached) this.pageCache();
+    if (this.fs.cached) {
+      // Cached pages are not served once the file's server is gone (EIO, as every operation).
+      if (!this.fs.conn.alive) throw new SysError(EIO, `${this.fs.conn.peer}: connection lost`);
+      this.pageCache();
+    }
     const c = this.cache;
     if (c) {
       // Cached pages (mapped, written, or read before) may be newer than the file: read them.
@@ -1318,6 +1329,7 @@ export class P9Inode implements Inode {
   /** Writes `src` at `off`: into the page cache (exclusive), else through an open fid. */
   writeAt(fid: number, src: Uint8Array, off: number): number {
     if (this.fs.cached) {
+      if (!this.fs.conn.alive) throw new SysError(EIO, `${this.fs.conn.peer}: connection lost`);
       const c = this.pageCache();
       c.write(off, src);
       for (let i = Math.floor(off / EXT); i * EXT < off + src.length; i++) c.dirty.add(i);
@@ -1425,8 +1437,7 @@ export class P9Inode implements Inode {
 
   /**
    * Writes cached pages back to the file: the dirty ones, and every resident one when a
-   * writable shared mapping was made (the memory manager does not say which it wrote). Then
-   * the mtime of the cached writes. A failure is EIO to the caller (logged once per file);
+   * writable shared mapping was made (the memory manager does not say which it wrote). A failure is EIO to the caller (logged once per file);
    * the pages stay readable in the sandbox but are no longer dirty.
    */
   writeBack(): void {
@@ -1442,9 +1453,8 @@ export class P9Inode implements Inode {
     const idxs = [...(c.mappedWritable ? c.extents.keys() : c.dirty)]
       .filter((i) => i * EXT < size && c.extents.has(i))
       .sort((a, b) => a - b);
-    const mtime = c.dirtyMtime;
     try {
-      if (idxs.length > 0 || mtime)
+      if (idxs.length > 0)
         this.withWriteFid((fid) => {
           // Up to 8 extents' writes in flight at once.
           for (let k = 0; k < idxs.length; k += 8) {
@@ -1466,20 +1476,6 @@ export class P9Inode implements Inode {
               if (r.op === 'Rwrite' && r.count === 0) throw new SysError(EIO, 'Rwrite of 0 bytes');
             }
           }
-          if (mtime)
-            this.fs.conn.call({
-              op: 'Tsetattr',
-              fid,
-              valid: SETATTR.MTIME | SETATTR.MTIME_SET,
-              mode: 0,
-              uid: 0,
-              gid: 0,
-              size: 0n,
-              atimeSec: 0n,
-              atimeNsec: 0n,
-              mtimeSec: BigInt(mtime[0]),
-              mtimeNsec: BigInt(mtime[1]),
-            });
         });
     } catch (e) {
       if (!dirty) throw e;
@@ -1540,12 +1536,19 @@ export class P9PageCache extends MemObject {
     return this.users > 1;
   }
 
+  /** A fid to fill from: an open one of the file's (its name may be gone), else the cache's own. */
+  private readFid(): number {
+    const open = this.node.readableFid();
+    if (open !== undefined) return open;
+    this.fid ??= this.node.openFid(O_RDONLY);
+    return this.fid;
+  }
+
   private fill(off: number, dst: Uint8Array): void {
     const size = this.node.size;
     let n = 0;
     if (off < size) {
-      this.fid ??= this.node.openFid(O_RDONLY);
-      n = this.node.readServer(this.fid, dst.subarray(0, Math.min(dst.length, size - off)), off);
+      n = this.node.readServer(this.readFid(), dst.subarray(0, Math.min(dst.length, size - off)), off);
     }
     if (n < dst.length) dst.fill(0, n);
   }
@@ -1564,8 +1567,7 @@ export class P9PageCache extends MemObject {
     while (end < last && !this.extents.has(end)) end++;
     const bytes = Buffer.alloc((end - first) * EXT);
     const want = Math.min(bytes.length, size - first * EXT);
-    this.fid ??= this.node.openFid(O_RDONLY);
-    this.node.readServer(this.fid, bytes.subarray(0, want), first * EXT);
+    this.node.readServer(this.readFid(), bytes.subarray(0, want), first * EXT);
     for (let i = first; i < end; i++) {
       const m = this.mf.allocExtent();
       this.mf.view(m, EXT).set(bytes.subarray((i - first) * EXT, (i - first + 1) * EXT));
