@@ -17,9 +17,13 @@
  * Clunks are sent without waiting for the reply.
  *
  * Caches (gVisor's --file-access): `exclusive` keeps attributes and directory listings
- * (changed by this client's own operations); `shared` re-reads attributes on stat and on the
- * lookup of a known name, and never keeps listings. write(2) is write-through; files mapped
- * MAP_SHARED get a page cache (P9PageCache) written back on fsync, last close and unmap.
+ * (changed by this client's own operations) and a page cache of every regular file
+ * (P9PageCache, in the memory file): reads are served from it (filled on a miss, with
+ * read-ahead), write(2) goes into it, and dirty pages are written back at fsync, close,
+ * munmap, before a setattr, and past DIRTY_MAX dirty bytes; clean caches of files no longer
+ * open are kept within IDLE_CACHE_MAX in all. `shared` re-reads attributes on stat and on the
+ * lookup of a known name, never keeps listings, and writes through (files mapped MAP_SHARED
+ * still get a page cache, written back on fsync, last close and unmap).
  *
  * Gofer death: any I/O error on the socket (or the gofer child's exit) marks the connection
  * dead, logs one error line, and every later operation fails with EIO (the app sees EIO;
@@ -1417,9 +1421,13 @@ export class P9Inode implements Inode {
 
   fileClosed(): void {
     if (--this.openFiles > 0) return;
+    this.cacheMaybeIdle();
+  }
+
+  /** No open file, no mapping, nothing dirty: the cache joins the idle ones (bounded in all). */
+  cacheMaybeIdle(): void {
     const c = this.cache;
-    if (!c || !this.fs.cached) return;
-    if (c.dirty.size > 0 || c.mapped) return; // kept: written back later, or mapped
+    if (!c || !this.fs.cached || this.openFiles > 0 || c.dirty.size > 0 || c.mapped) return;
     this.fs.cacheIdle(this, c.extents.size * EXT);
   }
 
@@ -1607,6 +1615,8 @@ export class P9PageCache extends MemObject {
       this.fid = undefined;
     }
     super.decRef();
+    // The last mapping went: the cache may now be idle.
+    if (this.users === 1) this.node.cacheMaybeIdle();
   }
 
   /** The file is truncated to `size`: cached pages reach it first, then those past the end go. */

@@ -156,6 +156,11 @@ static int do_rw(const char *dir) {
   r = read(fd, back, sizeof back);
   printf("reopened f %zd sum %lx\n", r, sum(back, r));
   close(fd);
+
+  /* Written and never closed: the exit closes it. */
+  path(p, dir, "noclose");
+  fd = open(p, O_CREAT | O_WRONLY, 0644);
+  if (write(fd, big, 5000) != 5000) die("write noclose");
   return 0;
 }
 
