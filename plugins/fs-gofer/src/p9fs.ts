@@ -1573,12 +1573,14 @@ export class P9PageCache extends MemObject {
     if (first >= Math.ceil((off + len) / EXT)) return; // the range is cached
     let end = first;
     while (end < last && !this.extents.has(end)) end++;
-    const bytes = Buffer.alloc((end - first) * EXT);
-    const want = Math.min(bytes.length, size - first * EXT);
-    this.node.readServer(this.readFid(), bytes.subarray(0, want), first * EXT);
+    // Only the file's bytes are copied: a new extent is zeros already (pages not touched).
+    const want = Math.max(0, Math.min((end - first) * EXT, size - first * EXT));
+    const bytes = Buffer.allocUnsafe(want);
+    const got = want > 0 ? this.node.readServer(this.readFid(), bytes, first * EXT) : 0;
     for (let i = first; i < end; i++) {
       const m = this.mf.allocExtent();
-      this.mf.view(m, EXT).set(bytes.subarray((i - first) * EXT, (i - first + 1) * EXT));
+      const from = (i - first) * EXT;
+      if (from < got) this.mf.view(m, EXT).set(bytes.subarray(from, Math.min(got, from + EXT)));
       this.extents.set(i, m);
     }
   }
