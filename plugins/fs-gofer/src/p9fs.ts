@@ -1628,6 +1628,12 @@ export class P9PageCache extends MemObject {
   }
 }
 
+/** Whether the caller is FdTable.close serving close(2) (not close_range, exec or dup2). */
+function calledFromClose(): boolean {
+  const stack = new Error().stack ?? '';
+  return /\bFdTable\.close \(/.test(stack) && !/\bFdTable\.(closeRange|closeOnExec) \(/.test(stack);
+}
+
 /** An open regular file read and written over 9P. */
 export class P9File extends FileDescription implements Mappable {
   private closed = false;
@@ -1643,15 +1649,21 @@ export class P9File extends FileDescription implements Mappable {
   }
 
   /**
-   * close(2) of a file open for writing writes its cached writes back. A failure (the gofer
-   * died) is close's EIO: the FdTable drops its reference only after flush returns, so this
-   * file drops it itself before throwing (close then fails with EIO, the fd closed, as on Linux).
+   * Every close of an fd of a file open for writing writes its cached writes back (as Linux's
+   * NFS/9p clients flush at close). A failure (the gofer died) is close(2)'s EIO; the FdTable
+   * has no error path for flush (it drops its reference after flush returns, and dup2,
+   * close_range and exec's close-on-exec call flush too, where Linux ignores the error). So
+   * the error is thrown only when flush is called from FdTable.close for close(2) itself
+   * (seen on the stack; if that cannot be told, it is only logged), and this file drops the
+   * table's reference before throwing: the fd is closed and close returns EIO, as on Linux.
+   * A core change (flush returning an errno that only close(2) reports) would remove this.
    */
   override flush(_owner: number): void {
     if (this.fidKind === 'r' || !this.node.fs.cached) return;
     try {
       this.node.writeBack();
     } catch (e) {
+      if (!calledFromClose()) return; // logged by writeBack; the data is lost either way
       this.decRef();
       throw e;
     }
