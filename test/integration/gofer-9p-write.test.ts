@@ -238,9 +238,11 @@ describe('gofer mode 9p, overlay none: the sandbox writes the host through the g
       assert.match(r.stderr, /write error: Input\/output error|I\/O error/);
       assert.match(r.stderr, /cat: can't open '\/w\/out': Input\/output error/);
       assert.equal((r.stderr.match(/lost the connection/g) ?? []).length, 1, `one log line: ${r.stderr}`);
-      // What was written before the kill is on the host, whole lines only.
+      // Writes are cached (exclusive file access) and written back at the 8 MiB bound, fsync
+      // or close: what reached the host before the kill is a prefix of what was written; the
+      // rest was lost with the gofer (and reported as EIO).
       const data = fs.readFileSync(path.join(tree, 'w', 'out'), 'utf8');
-      assert.equal(data, '0123456789\n'.repeat(Number(m[1])));
+      assert.ok('0123456789\n'.repeat(Number(m[1])).startsWith(data), `host file: ${data.length} bytes`);
     } finally {
       fs.rmSync(path.join(tree, 'w'), { recursive: true, force: true });
     }

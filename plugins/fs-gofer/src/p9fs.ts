@@ -17,9 +17,13 @@
  * Clunks are sent without waiting for the reply.
  *
  * Caches (gVisor's --file-access): `exclusive` keeps attributes and directory listings
- * (changed by this client's own operations); `shared` re-reads attributes on stat and on the
- * lookup of a known name, and never keeps listings. write(2) is write-through; files mapped
- * MAP_SHARED get a page cache (P9PageCache) written back on fsync, last close and unmap.
+ * (changed by this client's own operations) and a page cache of every regular file
+ * (P9PageCache, in the memory file): reads are served from it (filled on a miss, with
+ * read-ahead), write(2) goes into it, and dirty pages are written back at fsync, close,
+ * munmap, before a setattr, and past DIRTY_MAX dirty bytes; clean caches of files no longer
+ * open are kept within IDLE_CACHE_MAX in all. `shared` re-reads attributes on stat and on the
+ * lookup of a known name, never keeps listings, and writes through (files mapped MAP_SHARED
+ * still get a page cache, written back on fsync, last close and unmap).
  *
  * Gofer death: any I/O error on the socket (or the gofer child's exit) marks the connection
  * dead, logs one error line, and every later operation fails with EIO (the app sees EIO;
@@ -99,6 +103,14 @@ export const MAX_DIR_FIDS = 256;
 export const MAX_IDLE_READ_FIDS = 256;
 /** msize the client asks for. */
 export const CLIENT_MSIZE = 1 << 20;
+/** A file's dirty cached bytes beyond which they are written back (exclusive file access). */
+export const DIRTY_MAX = 8 << 20;
+/** Clean cached bytes an open, unmapped file keeps; past it its clean pages are dropped. */
+export const FILE_CACHE_MAX = 64 << 20;
+/** Cached bytes kept, in all, for files no longer open (least recently closed dropped first). */
+export const IDLE_CACHE_MAX = 64 << 20;
+/** Bytes read ahead on a page cache miss. */
+export const READ_AHEAD = 512 << 10;
 
 type Request = Message extends infer M ? (M extends { op: `T${string}` } ? Omit<M, 'tag'> : never) : never;
 type ReplyOf<T extends MessageName> = T extends `T${infer R}`
@@ -320,6 +332,13 @@ export class P9fs implements Filesystem {
   readonly rootFid = 0;
   readonly writable: boolean;
   readonly shared: boolean;
+  /**
+   * Regular files are read and written through a page cache in the memory file (exclusive
+   * file access): write-back at fsync, close, munmap, and past DIRTY_MAX dirty bytes.
+   */
+  readonly cached: boolean;
+  /** Data messages sent for regular files (Tread/Twrite), logged at release (debug). */
+  readonly stats = { treads: 0, twrites: 0 };
   private readonly rootInode: P9Inode;
   /** Directory fids, least recently used first. */
   private readonly dirFids = new Map<P9Inode, number>();
@@ -330,6 +349,7 @@ export class P9fs implements Filesystem {
   ) {
     this.writable = opts.writable === true;
     this.shared = opts.fileAccess === 'shared';
+    this.cached = !this.shared && opts.mf !== undefined;
     const v = conn.call({ op: 'Tversion', msize: CLIENT_MSIZE, version: VERSION_9P2000_L });
     if (v.version !== VERSION_9P2000_L)
       throw new SysError(EIO, `${conn.peer} speaks ${v.version}, not 9P2000.L`);
@@ -510,6 +530,31 @@ export class P9fs implements Filesystem {
     }
   }
 
+  /** Files no longer open whose (clean) page cache is kept, least recently closed first. */
+  private readonly idleCaches = new Map<P9Inode, number>();
+  private idleBytes = 0;
+
+  /** A file's last open file closed: keep its clean cache within IDLE_CACHE_MAX in all. */
+  cacheIdle(n: P9Inode, bytes: number): void {
+    this.cacheBusy(n);
+    this.idleCaches.set(n, bytes);
+    this.idleBytes += bytes;
+    for (const [old, b] of this.idleCaches) {
+      if (this.idleBytes <= IDLE_CACHE_MAX) break;
+      this.idleCaches.delete(old);
+      this.idleBytes -= b;
+      old.dropCache();
+    }
+  }
+
+  /** A file with a kept cache is open again (or its cache went). */
+  cacheBusy(n: P9Inode): void {
+    const b = this.idleCaches.get(n);
+    if (b === undefined) return;
+    this.idleCaches.delete(n);
+    this.idleBytes -= b;
+  }
+
   adoptDirFid(d: P9Inode, fid: number): void {
     this.dirFids.set(d, fid);
     if (this.dirFids.size > MAX_DIR_FIDS) {
@@ -541,6 +586,7 @@ export class P9fs implements Filesystem {
   }
 
   release(): void {
+    this.opts.log?.debug({ ...this.stats }, 'gofer: 9p client data messages');
     this.dirFids.clear();
     this.conn.close();
   }
@@ -629,6 +675,8 @@ export class P9Inode implements Inode {
     }
     // The size of a file with cached (mapped) pages is the client's until written back.
     if (this.cache && this.cache.dirtySize !== undefined) st.size = this.cache.dirtySize;
+    const mt = this.cache?.dirtyMtime;
+    if (mt) [st.mtimeSec, st.mtimeNsec, st.ctimeSec, st.ctimeNsec] = [mt[0], mt[1], mt[0], mt[1]];
     this.attrs = st;
     this.stale = false;
   }
@@ -670,7 +718,9 @@ export class P9Inode implements Inode {
     const [mv, ms, mn] = setTime(attr.mtime, SETATTR.MTIME, SETATTR.MTIME_SET);
     valid |= av | mv;
     if (valid === 0) return;
-    // Mapped pages past a new end go (and the rest reach the file first).
+    // Cached writes reach the file first (their write-back would change its mtime after a
+    // utimensat); pages past a new end go.
+    this.writeBack();
     if (attr.size !== undefined) this.cache?.resize(attr.size);
     const req = (fid: number): Request => ({
       op: 'Tsetattr',
@@ -1206,6 +1256,11 @@ export class P9Inode implements Inode {
     }
   }
 
+  /** An open fid of this file that can read (the file may have lost its name), if any. */
+  readableFid(): number | undefined {
+    return this.readFid ?? this.writeFids.get(O_RDWR)?.fid ?? this.createFid;
+  }
+
   /** Any open fid of this file (for attributes when its name may be gone). */
   private anyOpenFid(): number | undefined {
     for (const s of this.writeFids.values()) return s.fid;
@@ -1237,10 +1292,19 @@ export class P9Inode implements Inode {
 
   /** Reads up to dst.length bytes at `off` from an open fid; returns the count (short at EOF). */
   readAt(fid: number, dst: Uint8Array, off: number): number {
-    if (this.cache) {
-      // Mapped pages may be newer than the file: read them.
+    if (this.fs.cached) {
+      // Cached pages are not served once the file's server is gone (EIO, as every operation).
+      if (!this.fs.conn.alive) throw new SysError(EIO, `${this.fs.conn.peer}: connection lost`);
+      this.pageCache();
+    }
+    const c = this.cache;
+    if (c) {
+      // Cached pages (mapped, written, or read before) may be newer than the file: read them.
       const n = Math.max(0, Math.min(dst.length, this.size - off));
-      this.cache.read(off, dst.subarray(0, n));
+      if (n === 0) return 0;
+      if (this.fs.cached) c.readAhead(off, n);
+      c.read(off, dst.subarray(0, n));
+      if (this.fs.cached) c.trim(off, n);
       return n;
     }
     return this.readServer(fid, dst, off);
@@ -1252,6 +1316,7 @@ export class P9Inode implements Inode {
       const count = Math.min(dst.length - done, this.fs.maxIo);
       let r: MessageOf<'Rread'>;
       try {
+        this.fs.stats.treads++;
         r = this.fs.conn.call({ op: 'Tread', fid, offset: BigInt(off + done), count });
       } catch (e) {
         if (done > 0) break; // a short read; the error comes with the next call
@@ -1265,8 +1330,32 @@ export class P9Inode implements Inode {
     return done;
   }
 
-  /** Writes `src` at `off` through an open fid (write-through; mapped pages updated too). */
+  /** Writes `src` at `off`: into the page cache (exclusive), else through an open fid. */
   writeAt(fid: number, src: Uint8Array, off: number): number {
+    if (this.fs.cached) {
+      if (!this.fs.conn.alive) throw new SysError(EIO, `${this.fs.conn.peer}: connection lost`);
+      const c = this.pageCache();
+      c.write(off, src);
+      for (let i = Math.floor(off / EXT); i * EXT < off + src.length; i++) c.dirty.add(i);
+      if (off + src.length > this.attrs.size) this.attrs.size = off + src.length;
+      c.dirtySize = this.attrs.size;
+      const now = Date.now();
+      const sec = Math.floor(now / 1000),
+        nsec = (now % 1000) * 1e6;
+      this.attrs.mtimeSec = this.attrs.ctimeSec = sec;
+      this.attrs.mtimeNsec = this.attrs.ctimeNsec = nsec;
+      c.dirtyMtime = [sec, nsec];
+      if (c.dirty.size * EXT > DIRTY_MAX) {
+        // Past the bound: written back now; a failure is this write's error (EIO).
+        this.writeBack();
+      }
+      return src.length;
+    }
+    return this.writeServer(fid, src, off);
+  }
+
+  /** Writes `src` at `off` through an open fid (write-through; mapped pages updated too). */
+  private writeServer(fid: number, src: Uint8Array, off: number): number {
     let done = 0;
     // Requests are pipelined, up to 8 MiB in flight.
     const max = this.fs.maxIo;
@@ -1278,6 +1367,7 @@ export class P9Inode implements Inode {
         reqs.push({ op: 'Twrite', fid, offset: BigInt(off + o), data: src.subarray(o, o + n) });
         o += n;
       }
+      this.fs.stats.twrites += reqs.length;
       const rs = this.fs.conn.callMany(reqs);
       let err: SysError | undefined;
       for (let i = 0; i < rs.length; i++) {
@@ -1314,51 +1404,133 @@ export class P9Inode implements Inode {
     this.fs.conn.call({ op: 'Tfsync', fid, datasync: dataOnly ? 1 : 0 });
   }
 
-  /** The page cache shared by MAP_SHARED mappings of this file. */
+  /** The page cache of this file (shared mappings; every regular file with exclusive access). */
   pageCache(): P9PageCache {
     if (!this.fs.opts.mf) throw new SysError(ENODEV);
     this.cache ??= new P9PageCache(this.fs.opts.mf, this);
     return this.cache;
   }
 
-  /** Writes mapped pages back to the file (they may have been written through a mapping). */
+  /** Open files of this inode (read and write); at 0 its clean cache becomes idle. */
+  private openFiles = 0;
+
+  fileOpened(): void {
+    this.openFiles++;
+    this.fs.cacheBusy(this);
+  }
+
+  fileClosed(): void {
+    if (--this.openFiles > 0) return;
+    this.cacheMaybeIdle();
+  }
+
+  /** No open file, no mapping, nothing dirty: the cache joins the idle ones (bounded in all). */
+  cacheMaybeIdle(): void {
+    const c = this.cache;
+    if (!c || !this.fs.cached || this.openFiles > 0 || c.dirty.size > 0 || c.mapped) return;
+    this.fs.cacheIdle(this, c.extents.size * EXT);
+  }
+
+  /** Drops this file's page cache (clean, not mapped, no open file). */
+  dropCache(): void {
+    const c = this.cache;
+    if (!c || c.dirty.size > 0 || c.mapped || this.openFiles > 0) return;
+    this.cache = null;
+    this.fs.cacheBusy(this);
+    c.decRef();
+  }
+
+  /** Whether a write-back failure of this file was logged already. */
+  private writeBackFailed = false;
+
+  /**
+   * Writes cached pages back to the file: the dirty ones, and every resident one when a
+   * writable shared mapping was made (the memory manager does not say which it wrote). A failure is EIO to the caller (logged once per file);
+   * the pages stay readable in the sandbox but are no longer dirty.
+   */
   writeBack(): void {
     const c = this.cache;
-    if (!c || !c.mappedWritable || !this.fs.writable || !this.fs.conn.alive) return;
+    if (!c || !this.fs.writable) return;
+    const dirty = c.dirty.size > 0;
+    if (!dirty && !c.mappedWritable) return;
+    if (!this.fs.conn.alive) {
+      if (!dirty) return;
+      this.writeBackFailure(c, new SysError(EIO, `${this.fs.conn.peer}: connection lost`));
+    }
     const size = this.size;
-    const idxs = [...c.extents.keys()].filter((i) => i * EXT < size).sort((a, b) => a - b);
-    if (idxs.length === 0) return;
-    this.withWriteFid((fid) => {
-      for (const i of idxs) {
-        const len = Math.min(EXT, size - i * EXT);
-        const bytes = Buffer.from(c.mf.view(c.extent(i, false), len));
-        const reqs: Request[] = [];
-        for (let o = 0; o < len; o += this.fs.maxIo)
-          reqs.push({
-            op: 'Twrite',
-            fid,
-            offset: BigInt(i * EXT + o),
-            data: bytes.subarray(o, Math.min(len, o + this.fs.maxIo)),
-          });
-        for (const r of this.fs.conn.callMany(reqs)) if (r instanceof SysError) throw r;
-      }
-    });
+    const idxs = [...(c.mappedWritable ? c.extents.keys() : c.dirty)]
+      .filter((i) => i * EXT < size && c.extents.has(i))
+      .sort((a, b) => a - b);
+    try {
+      if (idxs.length > 0)
+        this.withWriteFid((fid) => {
+          // Up to 8 extents' writes in flight at once.
+          for (let k = 0; k < idxs.length; k += 8) {
+            const reqs: Request[] = [];
+            for (const i of idxs.slice(k, k + 8)) {
+              const len = Math.min(EXT, size - i * EXT);
+              const bytes = Buffer.from(c.mf.view(c.extent(i, false), len));
+              for (let o = 0; o < len; o += this.fs.maxIo)
+                reqs.push({
+                  op: 'Twrite',
+                  fid,
+                  offset: BigInt(i * EXT + o),
+                  data: bytes.subarray(o, Math.min(len, o + this.fs.maxIo)),
+                });
+            }
+            this.fs.stats.twrites += reqs.length;
+            for (const r of this.fs.conn.callMany(reqs)) {
+              if (r instanceof SysError) throw r;
+              if (r.op === 'Rwrite' && r.count === 0) throw new SysError(EIO, 'Rwrite of 0 bytes');
+            }
+          }
+        });
+    } catch (e) {
+      if (!dirty) throw e;
+      this.writeBackFailure(c, e);
+    }
+    c.dirty.clear();
+    c.dirtySize = undefined;
+    c.dirtyMtime = undefined;
     this.stale = true;
+  }
+
+  private writeBackFailure(c: P9PageCache, e: unknown): never {
+    const lost = c.dirty.size * EXT;
+    c.dirty.clear();
+    c.dirtySize = undefined;
+    c.dirtyMtime = undefined;
+    if (!this.writeBackFailed) {
+      this.writeBackFailed = true;
+      this.fs.opts.log?.error(
+        { file: this.name, err: (e as Error).message, bytes: lost },
+        'gofer: writing back cached writes of %s failed; they are lost (EIO to the app)',
+        this.name,
+      );
+    }
+    throw new SysError(EIO, `writing back ${this.name}: ${(e as Error).message}`);
   }
 }
 
 /**
- * The page cache of a mapped file: filled from the server on first touch, written back on
- * fsync, on the close of the last file open for writing, and when a mapping of it goes away
- * (munmap, exit: the mapping drops its reference).
+ * The page cache of a file, in the memory file: filled from the server on a miss (with
+ * read-ahead), written (exclusive file access: written back on fsync, close, and when dirty
+ * bytes pass DIRTY_MAX), and shared by MAP_SHARED mappings (written back when one goes away:
+ * munmap, exit, each dropping its reference).
  */
 export class P9PageCache extends MemObject {
   /** A writable MAP_SHARED mapping was made: its pages may differ from the file. */
   mappedWritable = false;
   /** Size set by the client and not yet re-read from the server. */
   dirtySize?: number;
-  /** The fid the cache fills from (opened on the first fault). */
+  /** mtime of cached writes not written back. */
+  dirtyMtime?: [number, number];
+  /** Extents written by write(2) and not written back. */
+  readonly dirty = new Set<number>();
+  /** The fid the cache fills from (opened on the first miss). */
   private fid?: number;
+  /** References: the inode's, plus one per mapping. */
+  private users = 1;
 
   constructor(
     mf: MemoryFile,
@@ -1367,17 +1539,71 @@ export class P9PageCache extends MemObject {
     super(mf, (off, dst) => this.fill(off, dst));
   }
 
+  /** Mapped somewhere (its pages may be in an address space: never dropped). */
+  get mapped(): boolean {
+    return this.users > 1;
+  }
+
+  /** A fid to fill from: an open one of the file's (its name may be gone), else the cache's own. */
+  private readFid(): number {
+    const open = this.node.readableFid();
+    if (open !== undefined) return open;
+    this.fid ??= this.node.openFid(O_RDONLY);
+    return this.fid;
+  }
+
   private fill(off: number, dst: Uint8Array): void {
     const size = this.node.size;
     let n = 0;
     if (off < size) {
-      this.fid ??= this.node.openFid(O_RDONLY);
-      n = this.node.readServer(this.fid, dst.subarray(0, Math.min(dst.length, size - off)), off);
+      n = this.node.readServer(this.readFid(), dst.subarray(0, Math.min(dst.length, size - off)), off);
     }
     if (n < dst.length) dst.fill(0, n);
   }
 
+  /**
+   * Before reading [off, off+len): the missing extents from the first one missing, at least
+   * READ_AHEAD bytes' worth (within the file), are read in one Tread run and cached.
+   */
+  readAhead(off: number, len: number): void {
+    const size = this.node.size;
+    const last = Math.ceil(Math.min(size, Math.max(off + len, off + READ_AHEAD)) / EXT);
+    let first = Math.floor(off / EXT);
+    while (first < last && this.extents.has(first)) first++;
+    if (first >= Math.ceil((off + len) / EXT)) return; // the range is cached
+    let end = first;
+    while (end < last && !this.extents.has(end)) end++;
+    // Only the file's bytes are copied: a new extent is zeros already (pages not touched).
+    const want = Math.max(0, Math.min((end - first) * EXT, size - first * EXT));
+    const bytes = Buffer.allocUnsafe(want);
+    const got = want > 0 ? this.node.readServer(this.readFid(), bytes, first * EXT) : 0;
+    for (let i = first; i < end; i++) {
+      const m = this.mf.allocExtent();
+      const from = (i - first) * EXT;
+      if (from < got) this.mf.view(m, EXT).set(bytes.subarray(from, Math.min(got, from + EXT)));
+      this.extents.set(i, m);
+    }
+  }
+
+  /** An open file's cache past FILE_CACHE_MAX: its clean extents go, but [off, off+len)'s. */
+  trim(off: number, len: number): void {
+    if (this.extents.size * EXT <= FILE_CACHE_MAX || this.mapped || this.mappedWritable) return;
+    const lo = Math.floor(off / EXT),
+      hi = Math.ceil((off + len) / EXT);
+    for (const [i, m] of this.extents) {
+      if ((i >= lo && i < hi) || this.dirty.has(i) || this.cowIdx.has(i)) continue;
+      this.mf.freeExtent(m);
+      this.extents.delete(i);
+    }
+  }
+
+  override incRef(): this {
+    this.users++;
+    return super.incRef();
+  }
+
   override decRef(): void {
+    this.users--;
     try {
       this.node.writeBack();
     } catch (e) {
@@ -1386,14 +1612,26 @@ export class P9PageCache extends MemObject {
         'gofer: writing back a shared mapping of a file failed',
       );
     }
+    if (this.users === 0 && this.fid !== undefined) {
+      this.node.fs.clunk(this.fid);
+      this.fid = undefined;
+    }
     super.decRef();
+    // The last mapping went: the cache may now be idle.
+    if (this.users === 1) this.node.cacheMaybeIdle();
   }
 
-  /** The file is truncated to `size`: mapped pages reach it first, then those past the end go. */
+  /** The file is truncated to `size`: cached pages reach it first, then those past the end go. */
   resize(size: number): void {
     this.node.writeBack();
     this.truncate(size);
   }
+}
+
+/** Whether the caller is FdTable.close serving close(2) (not close_range, exec or dup2). */
+function calledFromClose(): boolean {
+  const stack = new Error().stack ?? '';
+  return /\bFdTable\.close \(/.test(stack) && !/\bFdTable\.(closeRange|closeOnExec) \(/.test(stack);
 }
 
 /** An open regular file read and written over 9P. */
@@ -1407,6 +1645,28 @@ export class P9File extends FileDescription implements Mappable {
     readonly fidKind: 'r' | number,
   ) {
     super(flags);
+    node.fileOpened();
+  }
+
+  /**
+   * Every close of an fd of a file open for writing writes its cached writes back (as Linux's
+   * NFS/9p clients flush at close). A failure (the gofer died) is close(2)'s EIO; the FdTable
+   * has no error path for flush (it drops its reference after flush returns, and dup2,
+   * close_range and exec's close-on-exec call flush too, where Linux ignores the error). So
+   * the error is thrown only when flush is called from FdTable.close for close(2) itself
+   * (seen on the stack; if that cannot be told, it is only logged), and this file drops the
+   * table's reference before throwing: the fd is closed and close returns EIO, as on Linux.
+   * A core change (flush returning an errno that only close(2) reports) would remove this.
+   */
+  override flush(_owner: number): void {
+    if (this.fidKind === 'r' || !this.node.fs.cached) return;
+    try {
+      this.node.writeBack();
+    } catch (e) {
+      if (!calledFromClose()) return; // logged by writeBack; the data is lost either way
+      this.decRef();
+      throw e;
+    }
   }
 
   override read(_t: TaskApi, dst: IoDst, off: number): number {
@@ -1475,12 +1735,13 @@ export class P9File extends FileDescription implements Mappable {
       try {
         this.node.releaseWriteFid(this.fidKind);
       } catch (e) {
-        // close(2) has no caller left to tell after the last reference; say so in the log.
-        this.node.fs.opts.log?.warn(
+        // Not a close(2) (exit, or the last of several references): no caller to tell.
+        this.node.fs.opts.log?.debug(
           { err: (e as Error).message },
-          'gofer: writing back a file at its last close failed',
+          'gofer: write-back at the last close failed',
         );
       }
     }
+    this.node.fileClosed();
   }
 }
