@@ -71,15 +71,15 @@ export class FdTable {
     }
   }
 
-  /** close(2): 0 or -EBADF. */
+  /** close(2): 0, -EBADF, or the error flush reported (the fd is closed all the same). */
   close(fd: number): number {
     const f = this.files[fd];
     if (f === undefined) return -EBADF;
     this.remove(fd);
     if (f.locked) releasePosixLocks(f, this.owner);
-    f.flush(this.owner);
+    const r = f.flush(this.owner);
     f.decRef();
-    return 0;
+    return typeof r === 'number' && r < 0 ? r : 0;
   }
 
   private remove(fd: number): void {

@@ -168,8 +168,12 @@ export abstract class FileDescription {
   setStatusFlags(flags: number): void {
     this.flags = flags;
   }
-  /** Called on every close(2) of an fd naming this file, with the closing process (releases POSIX locks). */
-  flush(_owner: number): void {}
+  /**
+   * Called on every close of an fd naming this file, with the closing process (releases
+   * POSIX locks; a write-back cache writes back). A negative errno is close(2)'s result (the
+   * fd is closed anyway, as Linux's filp_close); dup2, close_range and exec ignore it.
+   */
+  flush(_owner: number): number | void {}
   /** The last reference is gone: free resources. */
   protected release(): void {}
 

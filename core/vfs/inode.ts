@@ -97,6 +97,8 @@ export interface Filesystem {
   options?(): string;
   /** Called when the last mount of this filesystem goes away. */
   release?(): void;
+  /** sync(2)/syncfs(2): write back what a cache holds; 0 or a negative errno (optional). */
+  sync?(): number;
 }
 
 /**

@@ -183,7 +183,7 @@ describe('gofer mode 9p: the page cache of regular files', function () {
     }
   });
 
-  it('killing the gofer: what was fsynced is on the host; a close with pending writes is EIO', async () => {
+  it('killing the gofer: what was fsynced (fsync, syncfs, sync) is on the host; a close with pending writes is EIO', async () => {
     const cfg = path.join(tmp, 'rw.json');
     fs.writeFileSync(cfg, JSON.stringify({ gofer: { mode: '9p', overlay: 'none' } }));
     fs.mkdirSync(path.join(tree, 'w'));
@@ -209,6 +209,8 @@ describe('gofer mode 9p: the page cache of regular files', function () {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, 'ready\nclose a 0\nclose b -1 Input/output error\n', r.stderr);
       assert.equal(fs.readFileSync(path.join(tree, 'w', 'a'), 'latin1'), 'A'.repeat(200000));
+      assert.equal(fs.readFileSync(path.join(tree, 'w', 'c'), 'latin1'), 'syncfs\n');
+      assert.equal(fs.readFileSync(path.join(tree, 'w', 'd'), 'latin1'), 'sync\n');
       assert.equal(
         fs.statSync(path.join(tree, 'w', 'b')).size,
         0,

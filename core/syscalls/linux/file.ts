@@ -355,14 +355,22 @@ export function Fdatasync(t: T, a: A): number | Promise<number> {
   const r = f.fsync(true);
   return r instanceof Promise ? r.then(() => 0) : 0;
 }
-/** Sync implements Linux syscall sync(2). */
-export function Sync(): number {
+/** Sync implements Linux syscall sync(2): every filesystem of the mount namespace writes back (errors are not reported, as Linux). */
+export function Sync(t: T): number {
+  const seen = new Set<unknown>();
+  for (const m of t.fs.root.mount.ns.all())
+    if (!seen.has(m.fs)) {
+      seen.add(m.fs);
+      m.fs.sync?.();
+    }
   return 0;
 }
-/** Syncfs implements Linux syscall syncfs(2). */
+/** Syncfs implements Linux syscall syncfs(2): the filesystem of the fd writes back; its error is returned. */
 export function Syncfs(t: T, a: A): number {
-  fileArg(t, a.int(0));
-  return 0;
+  const f = fileArg(t, a.int(0));
+  const fs = f.vd?.mount.fs;
+  const r = fs?.sync?.() ?? 0;
+  return r < 0 ? r : 0;
 }
 
 // ---------------------------------------------------------------- memfd

@@ -339,6 +339,8 @@ export class P9fs implements Filesystem {
   readonly cached: boolean;
   /** Data messages sent for regular files (Tread/Twrite), logged at release (debug). */
   readonly stats = { treads: 0, twrites: 0 };
+  /** Files with cached write(2) data not yet written back: sync(2)'s work (mappings: msync/munmap). */
+  readonly unsynced = new Set<P9Inode>();
   private readonly rootInode: P9Inode;
   /** Directory fids, least recently used first. */
   private readonly dirFids = new Map<P9Inode, number>();
@@ -562,6 +564,18 @@ export class P9fs implements Filesystem {
       this.dirFids.delete(old);
       this.clunk(ofid);
     }
+  }
+
+  /** sync(2)/syncfs(2): every file with cached writes writes them back; the first error is returned. */
+  sync(): number {
+    let err = 0;
+    for (const node of [...this.unsynced])
+      try {
+        node.writeBack();
+      } catch (e) {
+        if (!err) err = e instanceof SysError ? -e.errno : -EIO;
+      }
+    return err;
   }
 
   statfs(): Statfs {
@@ -1337,6 +1351,7 @@ export class P9Inode implements Inode {
       const c = this.pageCache();
       c.write(off, src);
       for (let i = Math.floor(off / EXT); i * EXT < off + src.length; i++) c.dirty.add(i);
+      this.fs.unsynced.add(this);
       if (off + src.length > this.attrs.size) this.attrs.size = off + src.length;
       c.dirtySize = this.attrs.size;
       const now = Date.now();
@@ -1451,6 +1466,7 @@ export class P9Inode implements Inode {
   writeBack(): void {
     const c = this.cache;
     if (!c || !this.fs.writable) return;
+    this.fs.unsynced.delete(this);
     const dirty = c.dirty.size > 0;
     if (!dirty && !c.mappedWritable) return;
     if (!this.fs.conn.alive) {
@@ -1628,12 +1644,6 @@ export class P9PageCache extends MemObject {
   }
 }
 
-/** Whether the caller is FdTable.close serving close(2) (not close_range, exec or dup2). */
-function calledFromClose(): boolean {
-  const stack = new Error().stack ?? '';
-  return /\bFdTable\.close \(/.test(stack) && !/\bFdTable\.(closeRange|closeOnExec) \(/.test(stack);
-}
-
 /** An open regular file read and written over 9P. */
 export class P9File extends FileDescription implements Mappable {
   private closed = false;
@@ -1650,22 +1660,16 @@ export class P9File extends FileDescription implements Mappable {
 
   /**
    * Every close of an fd of a file open for writing writes its cached writes back (as Linux's
-   * NFS/9p clients flush at close). A failure (the gofer died) is close(2)'s EIO; the FdTable
-   * has no error path for flush (it drops its reference after flush returns, and dup2,
-   * close_range and exec's close-on-exec call flush too, where Linux ignores the error). So
-   * the error is thrown only when flush is called from FdTable.close for close(2) itself
-   * (seen on the stack; if that cannot be told, it is only logged), and this file drops the
-   * table's reference before throwing: the fd is closed and close returns EIO, as on Linux.
-   * A core change (flush returning an errno that only close(2) reports) would remove this.
+   * NFS/9p clients flush at close). A failure (the gofer died) is returned: close(2) reports
+   * it (EIO) with the fd closed, as Linux; dup2, close_range and exec ignore it (writeBack
+   * has logged it; the data is lost either way).
    */
-  override flush(_owner: number): void {
+  override flush(_owner: number): number | void {
     if (this.fidKind === 'r' || !this.node.fs.cached) return;
     try {
       this.node.writeBack();
     } catch (e) {
-      if (!calledFromClose()) return; // logged by writeBack; the data is lost either way
-      this.decRef();
-      throw e;
+      return e instanceof SysError ? -e.errno : -EIO;
     }
   }
 

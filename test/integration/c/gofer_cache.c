@@ -2,7 +2,8 @@
  *   gofer_cache read FILE N   read FILE whole N times (open, read, close), print a checksum
  *   gofer_cache rw DIR        cached writes: read back, mmap, O_APPEND, holes, ftruncate,
  *                             O_TRUNC, a file past the dirty bound; prints what it sees
- *   gofer_cache kill DIR      writes a, fsyncs it, writes b, says "ready", waits 3 s (the test
+ *   gofer_cache kill DIR      writes a, fsyncs it, writes c + syncfs, d + sync, writes b,
+ *                             says "ready", waits 3 s (the test
  *                             kills the gofer), closes both and prints close's results
  * Run natively and in the sandbox; outputs are compared. */
 #define _GNU_SOURCE
@@ -173,6 +174,17 @@ static int do_kill(const char *dir) {
   if (fa < 0) die("open a");
   if (write(fa, a, sizeof a) != (ssize_t)sizeof a) die("write a");
   if (fsync(fa) < 0) die("fsync a");
+  /* syncfs(2) and sync(2) write cached data back too (the files stay open). */
+  path(p, dir, "c");
+  int fc = open(p, O_CREAT | O_WRONLY, 0644);
+  if (fc < 0) die("open c");
+  if (write(fc, "syncfs\n", 7) != 7) die("write c");
+  if (syncfs(fc) < 0) die("syncfs");
+  path(p, dir, "d");
+  int fd = open(p, O_CREAT | O_WRONLY, 0644);
+  if (fd < 0) die("open d");
+  if (write(fd, "sync\n", 5) != 5) die("write d");
+  sync();
   path(p, dir, "b");
   int fb = open(p, O_CREAT | O_WRONLY, 0644);
   if (fb < 0) die("open b");
