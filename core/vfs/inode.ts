@@ -128,6 +128,12 @@ export interface Inode {
   // --- directories (absent on non-directories) ---
   /** Child named `name` or null. `name` is never '', '.', '..', and has no '/'. */
   lookup?(name: string): Inode | null;
+  /**
+   * A filesystem whose files may change behind the sandbox (a shared 9p mount) checks a
+   * cached child on every walk through it (Linux's d_revalidate): the same inode, a new one
+   * (replaced), or null (gone). Absent: cached children are trusted.
+   */
+  revalidateChild?(name: string, child: Inode): Inode | null;
   /** All entries except '.' and '..', in a stable order. */
   readdir?(): DirEntry[];
   /** Create a regular file. EEXIST when present. */

@@ -29,10 +29,20 @@ export class Dentry {
     public inode: Inode,
   ) {}
 
-  /** Cached child or a fresh lookup through the inode; null when absent. */
+  /** Cached child (revalidated when the filesystem asks for it) or a fresh lookup; null when absent. */
   child(name: string): Dentry | null {
     let c = this.children.get(name);
-    if (c) return c;
+    if (c) {
+      // A mount point stays (Linux does not drop a mounted dentry on revalidation either).
+      if (!this.inode.revalidateChild || c.mountCount > 0) return c;
+      const now = this.inode.revalidateChild(name, c.inode);
+      if (now === c.inode) return c;
+      this.drop(name, true);
+      if (!now) return null;
+      c = new Dentry(name, this, now);
+      this.children.set(name, c);
+      return c;
+    }
     const ino = this.inode.lookup ? this.inode.lookup(name) : null;
     if (!ino) return null;
     c = new Dentry(name, this, ino);

@@ -178,6 +178,8 @@ describe('gofer mode 9p, overlay none: the sandbox writes the host through the g
     fs.mkdirSync(path.join(tree, 'sh'));
     fs.writeFileSync(path.join(tree, 'sh', 'f'), 'old\n');
     fs.writeFileSync(path.join(tree, 'sh', 'gone'), 'x');
+    fs.mkdirSync(path.join(tree, 'sh', 'dir'));
+    fs.writeFileSync(path.join(tree, 'sh', 'dir', 'x'), 'in dir\n');
     try {
       const { proc, done, out } = runscDo(shared, [
         '--root-dir',
@@ -186,17 +188,26 @@ describe('gofer mode 9p, overlay none: the sandbox writes the host through the g
         '/bin/busybox',
         'sh',
         '-c',
-        'cd /sh; /bin/busybox ls; /bin/busybox stat -c %s f; echo ready; /bin/busybox sleep 3; /bin/busybox ls; /bin/busybox stat -c %s f; /bin/busybox cat f; /bin/busybox cat gone; echo "rc=$?"',
+        'cd /sh; /bin/busybox ls; /bin/busybox stat -c %s f; /bin/busybox cat dir/x; echo ready; /bin/busybox sleep 3; /bin/busybox ls; /bin/busybox stat -c %s f; /bin/busybox cat f; /bin/busybox cat gone; echo "rc=$?"; /bin/busybox cat dir/x; echo "rc2=$?"',
       ]);
       procs.push(proc);
       for (let i = 0; i < 600 && !out().includes('ready') && proc.exitCode === null; i++) await sleep(50);
-      assert.equal(out(), 'f\ngone\n4\nready\n');
+      assert.equal(out(), 'dir\nf\ngone\n4\nin dir\nready\n');
       fs.appendFileSync(path.join(tree, 'sh', 'f'), 'new line\n');
       fs.writeFileSync(path.join(tree, 'sh', 'added'), '');
       fs.unlinkSync(path.join(tree, 'sh', 'gone'));
+      // A directory the sandbox walked through is replaced by a file: the cached walk is
+      // checked again (ENOTDIR, as Linux), not served from the dentry cache.
+      fs.rmSync(path.join(tree, 'sh', 'dir'), { recursive: true });
+      fs.writeFileSync(path.join(tree, 'sh', 'dir'), 'now a file\n');
       const r = await done;
-      assert.equal(r.stdout, 'f\ngone\n4\nready\nadded\nf\n13\nold\nnew line\nrc=1\n', r.stderr);
+      assert.equal(
+        r.stdout,
+        'dir\nf\ngone\n4\nin dir\nready\nadded\ndir\nf\n13\nold\nnew line\nrc=1\nrc2=1\n',
+        r.stderr,
+      );
       assert.match(r.stderr, /cat: can't open 'gone': No such file or directory/);
+      assert.match(r.stderr, /cat: can't open 'dir\/x': Not a directory/);
     } finally {
       fs.rmSync(path.join(tree, 'sh'), { recursive: true, force: true });
     }

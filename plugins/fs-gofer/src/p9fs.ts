@@ -790,6 +790,12 @@ export class P9Inode implements Inode {
 
   // ------------------------------------------------------------------ directories
 
+  /** Shared file access: a cached name is looked up again at each walk (same inode, replaced, or gone). */
+  revalidateChild(name: string, child: P9Inode): P9Inode | null {
+    if (!this.fs.shared) return child;
+    return this.lookup(name);
+  }
+
   lookup(name: string): P9Inode | null {
     if (this.type !== S_IFDIR) return null;
     const known = this.kids.get(name);
