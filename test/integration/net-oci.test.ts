@@ -37,6 +37,7 @@ import {
   tmpDir,
   type Result,
 } from '../oci/helpers';
+import { netnsEntry } from './net-helpers';
 
 const PY = '/usr/bin/python3';
 const canRun = isRoot() && fs.existsSync('/usr/sbin/ip') && haveBusybox();
@@ -44,16 +45,6 @@ const canRun = isRoot() && fs.existsSync('/usr/sbin/ip') && haveBusybox();
 function ip(...args: string[]): void {
   const r = spawnSync('/usr/sbin/ip', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
-}
-
-/** Sets the container's network namespace entry: a path, 'new' (no path) or none at all. */
-function netns(which: string | null): (s: Spec) => void {
-  return (s) => {
-    const l = (s.linux ??= {});
-    l.namespaces = (l.namespaces ?? []).filter((n) => n.type !== 'network');
-    if (which === 'new') l.namespaces.push({ type: 'network' });
-    else if (which !== null) l.namespaces.push({ type: 'network', path: which });
-  };
 }
 
 function ok(r: Result, what: string): Result {
@@ -189,7 +180,7 @@ function dnsName(query: Buffer): string {
     });
 
     it('a network entry with a path: busybox ip addr inside shows that namespace, as runc and ip netns exec', async () => {
-      const { ours, theirs } = await both(bundle(['busybox', 'ip', 'addr'], netns(nsPath)));
+      const { ours, theirs } = await both(bundle(['busybox', 'ip', 'addr'], netnsEntry(nsPath)));
       ok(ours, 'runsc run');
       assert.match(ours.stdout, new RegExp(`inet ${nsAddr.replace(/\./g, '\\.')}/24 .*${nsIf}`));
       const native = spawnSync('/usr/sbin/ip', ['netns', 'exec', ns, '/bin/busybox', 'ip', 'addr'], {
@@ -203,7 +194,7 @@ function dnsName(query: Buffer): string {
     });
 
     it('no network entry: the namespace runsc runs in (the host routes), as runc', async () => {
-      const { ours, theirs } = await both(bundle(['busybox', 'ip', 'route'], netns(null)));
+      const { ours, theirs } = await both(bundle(['busybox', 'ip', 'route'], netnsEntry(null)));
       ok(ours, 'runsc run');
       const native = spawnSync('/bin/busybox', ['ip', 'route'], { encoding: 'utf8' });
       assert.match(
@@ -220,7 +211,7 @@ function dnsName(query: Buffer): string {
           '--network=host',
           'run',
           '--bundle',
-          bundle(['busybox', 'ip', '-o', 'addr'], netns('new')),
+          bundle(['busybox', 'ip', '-o', 'addr'], netnsEntry('new')),
           'fresh',
         ]),
         'runsc run',
@@ -235,7 +226,7 @@ function dnsName(query: Buffer): string {
     });
 
     it('network: none (the default) keeps the container on loopback whatever the spec names', async () => {
-      const b = bundle(['busybox', 'ip', '-o', 'addr'], netns(nsPath));
+      const b = bundle(['busybox', 'ip', '-o', 'addr'], netnsEntry(nsPath));
       const r = ok(await runsc(root, ['run', '--bundle', b, 'none']), 'runsc run');
       assert.deepEqual(
         [
@@ -256,7 +247,7 @@ function dnsName(query: Buffer): string {
         '--network=host',
         'create',
         '--bundle',
-        bundle(['true'], netns('/etc/hostname')),
+        bundle(['true'], netnsEntry('/etc/hostname')),
         'badns',
       ]);
       assert.notEqual(r.code, 0);
@@ -264,7 +255,7 @@ function dnsName(query: Buffer): string {
     });
 
     it('a busybox httpd inside the container is reached from the host through the veth', async () => {
-      const b = bundle(['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'], netns(nsPath));
+      const b = bundle(['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'], netnsEntry(nsPath));
       const body = `served from inside ${Date.now()}\n`;
       fs.mkdirSync(path.join(b, 'rootfs', 'www'));
       fs.writeFileSync(path.join(b, 'rootfs', 'www', 'index.html'), body);
@@ -297,7 +288,10 @@ function dnsName(query: Buffer): string {
       procs.push(srv);
       const port = Number((await waitFor(srv, /port (\d+)/, 'http.server'))[1]);
       const { ours, theirs } = await both(
-        bundle(['busybox', 'wget', '-q', '-O', '-', `http://${hostAddr}:${port}/file.txt`], netns(nsPath)),
+        bundle(
+          ['busybox', 'wget', '-q', '-O', '-', `http://${hostAddr}:${port}/file.txt`],
+          netnsEntry(nsPath),
+        ),
       );
       assert.equal(ok(ours, 'runsc run').stdout, body);
       if (theirs) assert.equal(ok(theirs, 'runc run').stdout, body);
@@ -340,7 +334,7 @@ function dnsName(query: Buffer): string {
         'busybox cat /etc/hosts /etc/resolv.conf',
         `busybox wget -q -O - http://not-anywhere.test:${port}/f.txt; echo "wget: $?"`,
       ].join('; ');
-      const b = bundle(['sh', '-c', script], netns(nsPath), mounts);
+      const b = bundle(['sh', '-c', script], netnsEntry(nsPath), mounts);
       const ours = await runsc(root, ['--network=host', 'run', '--bundle', b, 'names']);
       const want = `${body}${body}${fs.readFileSync(hosts, 'utf8')}${fs.readFileSync(resolv, 'utf8')}wget: 1\n`;
       assert.equal(ok(ours, 'runsc run').stdout, want, ours.stderr);
@@ -362,7 +356,7 @@ function dnsName(query: Buffer): string {
       const sysctl = (s: Spec) => {
         s.linux!.sysctl = { 'net.ipv4.ping_group_range': '0 2147483647' };
       };
-      const b = bundle(['/ping'], netns(nsPath), sysctl);
+      const b = bundle(['/ping'], netnsEntry(nsPath), sysctl);
       fs.copyFileSync(ping, path.join(b, 'rootfs', 'ping'));
       const range = () =>
         spawnSync(
@@ -392,7 +386,7 @@ function dnsName(query: Buffer): string {
       }
       reset();
       // A net.* sysctl with the host's namespace is refused, as runc refuses it.
-      const hostNs = bundle(['true'], netns(null), sysctl);
+      const hostNs = bundle(['true'], netnsEntry(null), sysctl);
       const r = await runsc(root, ['--network=host', 'create', '--bundle', hostNs, 'sysctl-host']);
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /sysctl "net\.ipv4\.ping_group_range" not allowed in host network namespace/);
@@ -409,10 +403,10 @@ function dnsName(query: Buffer): string {
       const user = (s: Spec) => {
         s.process!.user = { uid: 1000, gid: 1000 };
       };
-      const open = bundle(['sh', '-c', script], netns(nsPath), user, (s) => {
+      const open = bundle(['sh', '-c', script], netnsEntry(nsPath), user, (s) => {
         s.linux!.sysctl = { 'net.ipv4.ip_unprivileged_port_start': '0' };
       });
-      const closed = bundle(['sh', '-c', script], netns(nsPath), user, (s) => {
+      const closed = bundle(['sh', '-c', script], netnsEntry(nsPath), user, (s) => {
         s.linux!.sysctl = { 'net.ipv4.ip_unprivileged_port_start': '1024' };
       });
       const o = ok(await runsc(root, ['--network=host', 'run', '--bundle', open, 'port-open']), 'runsc run');
@@ -435,12 +429,21 @@ function dnsName(query: Buffer): string {
       const hosts = path.join(work, 'hosts-ping');
       fs.writeFileSync(hosts, `${hostAddr} pingable-made-up\n`);
       // runc's root needs CAP_NET_RAW for busybox's raw ICMP socket; ours needs net-host.raw.
-      const b = bundle(['busybox', 'ping', '-c', '1', '-W', '5', 'pingable-made-up'], netns(nsPath), (s) => {
-        s.mounts!.push({ destination: '/etc/hosts', type: 'bind', source: hosts, options: ['rbind', 'ro'] });
-        const caps = s.process!.capabilities!;
-        for (const k of ['bounding', 'effective', 'permitted'] as const)
-          caps[k] = [...(caps[k] ?? []), 'CAP_NET_RAW'];
-      });
+      const b = bundle(
+        ['busybox', 'ping', '-c', '1', '-W', '5', 'pingable-made-up'],
+        netnsEntry(nsPath),
+        (s) => {
+          s.mounts!.push({
+            destination: '/etc/hosts',
+            type: 'bind',
+            source: hosts,
+            options: ['rbind', 'ro'],
+          });
+          const caps = s.process!.capabilities!;
+          for (const k of ['bounding', 'effective', 'permitted'] as const)
+            caps[k] = [...(caps[k] ?? []), 'CAP_NET_RAW'];
+        },
+      );
       const cfg = path.join(work, 'raw.yaml');
       fs.writeFileSync(cfg, 'network: host\nnet-host:\n  raw: true\n');
       const times = (t: string) =>

@@ -20,7 +20,6 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isAlive } from '../../core/runtime/oci/state';
@@ -36,8 +35,8 @@ import {
   runsc,
   tmpDir,
   until,
-  type Result,
 } from '../oci/helpers';
+import { ip, netnsEntry, ok, run, sha, sleep } from './net-helpers';
 
 const PY = '/usr/bin/python3';
 const canRun =
@@ -45,30 +44,7 @@ const canRun =
   haveBusybox() &&
   ['/usr/sbin/ip', '/usr/sbin/ethtool', '/usr/bin/curl', '/usr/bin/nsenter'].every((f) => fs.existsSync(f));
 
-function run(argv: string[]): string {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30000 });
-  if (r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-const ip = (...args: string[]): string => run(['/usr/sbin/ip', ...args]);
-const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** Sets the container's network namespace entry: a path, 'new' (no path) or none at all. */
-function netns(which: string | null): (s: Spec) => void {
-  return (s) => {
-    const l = (s.linux ??= {});
-    l.namespaces = (l.namespaces ?? []).filter((n) => n.type !== 'network');
-    if (which === 'new') l.namespaces.push({ type: 'network' });
-    else if (which !== null) l.namespaces.push({ type: 'network', path: which });
-  };
-}
-
-function ok(r: Result, what: string): Result {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}, stdout ${r.stdout}, stderr ${r.stderr}`);
-  return r;
-}
 
 (canRun ? describe : describe.skip)(
   'net-netstack under runsc create/run: the OCI network namespace',
@@ -162,7 +138,7 @@ function ok(r: Result, what: string): Result {
     });
 
     it('(a) a network entry with a path: busybox ip -4 addr / ip route inside show the namespace as the kernel did (and runc does)', async () => {
-      const b = bundle(['sh', '-c', 'busybox ip -4 addr; echo ==; busybox ip route'], netns(nsPath));
+      const b = bundle(['sh', '-c', 'busybox ip -4 addr; echo ==; busybox ip route'], netnsEntry(nsPath));
       const ours = ok(
         await runsc(root, [`--config=${config}`, 'run', '--bundle', b, `c${++n}`]),
         'runsc run',
@@ -178,7 +154,7 @@ function ok(r: Result, what: string): Result {
     it('(b) busybox httpd inside is fetched by curl from the host side; after kill and delete the addresses are back and no process is left', async () => {
       const nsMac = (JSON.parse(ip('-n', ns, '-j', 'link', 'show', nsIf)) as { address: string }[])[0]
         .address;
-      const b = bundle(['busybox', 'httpd', '-f', '-p', '80', '-h', '/www'], netns(nsPath));
+      const b = bundle(['busybox', 'httpd', '-f', '-p', '80', '-h', '/www'], netnsEntry(nsPath));
       fs.mkdirSync(path.join(b, 'rootfs', 'www'));
       fs.writeFileSync(path.join(b, 'rootfs', 'www', 'blob'), blob);
       const cid = 'httpd';
@@ -214,7 +190,7 @@ function ok(r: Result, what: string): Result {
     });
 
     it('delete --force of a running container: the sandbox tears down and gives the addresses back', async () => {
-      const b = bundle(['busybox', 'httpd', '-f', '-p', '8080', '-h', '/'], netns(nsPath));
+      const b = bundle(['busybox', 'httpd', '-f', '-p', '8080', '-h', '/'], netnsEntry(nsPath));
       const cid = 'forced';
       ok(await runsc(root, [`--config=${config}`, 'run', '--detach', '--bundle', b, cid]), 'runsc run -d');
       const st = JSON.parse(ok(await runsc(root, ['state', cid]), 'runsc state').stdout) as { pid: number };
@@ -256,7 +232,7 @@ function ok(r: Result, what: string): Result {
             '-c',
             `busybox wget -q -O - ${url}/file.txt && busybox wget -q -O - ${url}/blob | busybox sha256sum`,
           ],
-          netns(nsPath),
+          netnsEntry(nsPath),
         );
         const want = `${body}${sha(blob)}  -\n`;
         const ours = ok(
@@ -278,7 +254,7 @@ function ok(r: Result, what: string): Result {
     ] as const) {
       it(`${what}: loopback only, and no interface is taken from anywhere`, async () => {
         const hostBefore = ip('-4', '-o', 'addr', 'show', hostIf);
-        const b = bundle(['sh', '-c', 'busybox ip -o addr; echo ==; busybox ip route'], netns(which));
+        const b = bundle(['sh', '-c', 'busybox ip -o addr; echo ==; busybox ip route'], netnsEntry(which));
         const r = ok(await runsc(root, [`--config=${config}`, 'run', '--bundle', b, `c${++n}`]), 'runsc run');
         const [addrs, routes] = r.stdout.split('==\n');
         const names = addrs
@@ -301,7 +277,7 @@ function ok(r: Result, what: string): Result {
         `--config=${config}`,
         'create',
         '--bundle',
-        bundle(['true'], netns('/etc/hostname')),
+        bundle(['true'], netnsEntry('/etc/hostname')),
         'badns',
       ]);
       assert.notEqual(r.code, 0);

@@ -15,27 +15,17 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { haveBusybox, REPO, RUNSC, runSandbox } from './harness';
+import { ip, run, sha, sleep } from './net-helpers';
 
 const PY = '/usr/bin/python3';
 const canRun =
   process.getuid?.() === 0 &&
   haveBusybox() &&
   ['/usr/sbin/ip', '/usr/sbin/ethtool', '/usr/bin/curl', '/usr/bin/nsenter'].every((f) => fs.existsSync(f));
-
-function run(argv: string[]): string {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30000 });
-  if (r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-const ip = (...args: string[]): string => run(['/usr/sbin/ip', ...args]);
-const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 (canRun ? describe : describe.skip)('net-netstack: apps in the sandbox across a veth', function () {
   this.timeout(180000);

@@ -1,0 +1,32 @@
+/** Small helpers shared by the suites that set up network namespaces and veths (net-oci, netstack-*). */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import type { Spec } from '../../core/runtime/oci/spec';
+import type { Result } from '../oci/helpers';
+
+/** Runs argv to completion; its stdout, or an Error naming the command, status and stderr. */
+export function run(argv: string[]): string {
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30000 });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+export const ip = (...args: string[]): string => run(['/usr/sbin/ip', ...args]);
+export const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sets the container's network namespace entry: a path, 'new' (no path) or none at all. */
+export function netnsEntry(which: string | null): (s: Spec) => void {
+  return (s) => {
+    const l = (s.linux ??= {});
+    l.namespaces = (l.namespaces ?? []).filter((n) => n.type !== 'network');
+    if (which === 'new') l.namespaces.push({ type: 'network' });
+    else if (which !== null) l.namespaces.push({ type: 'network', path: which });
+  };
+}
+
+/** Asserts a runsc/runc call exited 0 (showing its output otherwise). */
+export function ok(r: Result, what: string): Result {
+  assert.equal(r.code, 0, `${what}: exit ${r.code}, stdout ${r.stdout}, stderr ${r.stderr}`);
+  return r;
+}
