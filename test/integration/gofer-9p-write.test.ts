@@ -8,18 +8,17 @@
  */
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildC, runNative } from './harness';
 import {
   childrenMatching,
-  freePort,
   makeRootTree,
   runscDo,
   sleep,
+  startDiod,
   walkTree,
 } from '../../plugins/fs-gofer/test/helpers';
 
@@ -94,24 +93,9 @@ describe('gofer mode 9p, overlay none: the sandbox writes the host through the g
     const native = runNative([bin, nat]);
     assert.equal(native.status, 0, native.stderr);
     fs.mkdirSync(path.join(tree, 'w'));
-    const port = await freePort();
-    const diod = spawn(DIOD, ['-f', '-n', '-e', tree, '-l', `127.0.0.1:${port}`, '-L', 'stderr'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const { proc: diod, port } = await startDiod(tree);
     procs.push(diod);
-    let diodErr = '';
-    diod.stderr!.on('data', (d: Buffer) => (diodErr += d.toString()));
     try {
-      for (let i = 0; ; i++) {
-        const ok = await new Promise<boolean>((r) => {
-          const c = net.connect(port, '127.0.0.1');
-          c.once('connect', () => (c.destroy(), r(true)));
-          c.once('error', () => r(false));
-        });
-        if (ok) break;
-        if (i > 100 || diod.exitCode !== null) throw new Error(`diod did not start: ${diodErr}`);
-        await sleep(50);
-      }
       const cfg = path.join(tmp, 'diod-rw.json');
       fs.writeFileSync(
         cfg,

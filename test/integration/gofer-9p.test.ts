@@ -5,18 +5,17 @@
  * mocha under each config (RUNSC_CONFIG, which the harness passes to runsc do).
  */
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO, runNative } from './harness';
 import {
   childrenMatching,
-  freePort,
   makeRootTree,
   runscDo,
   sleep,
+  startDiod,
   startGofer,
   type RunningGofer,
 } from '../../plugins/fs-gofer/test/helpers';
@@ -235,25 +234,9 @@ describe('gofer mode 9p: the sandbox root over 9P2000.L', function () {
   it("the busybox suite passes with Debian's diod as the 9P server of the root (a test tree)", async () => {
     if (!fs.existsSync(DIOD))
       throw new Error(`${DIOD} is missing: install Debian's diod package (apt-get install diod)`);
-    const port = await freePort();
-    const diod = spawn(DIOD, ['-f', '-n', '-e', tree, '-l', `127.0.0.1:${port}`, '-L', 'stderr'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const { proc: diod, port } = await startDiod(tree);
     procs.push(diod);
-    let diodErr = '';
-    diod.stderr!.on('data', (d: Buffer) => (diodErr += d.toString()));
     try {
-      // Wait until it accepts connections.
-      for (let i = 0; ; i++) {
-        const ok = await new Promise<boolean>((r) => {
-          const s = net.connect(port, '127.0.0.1');
-          s.once('connect', () => (s.destroy(), r(true)));
-          s.once('error', () => r(false));
-        });
-        if (ok) break;
-        if (i > 100 || diod.exitCode !== null) throw new Error(`diod did not start: ${diodErr}`);
-        await sleep(50);
-      }
       const cfg = path.join(tmp, 'busybox-diod.json');
       fs.writeFileSync(
         cfg,

@@ -177,3 +177,26 @@ export function makeRootTree(dir: string): void {
   fs.symlinkSync('/etc/passwd', path.join(data, 'abs-link'));
   fs.chmodSync(path.join(data, 'f1'), 0o600);
 }
+
+/** Debian's diod (a 9P2000.L server), exporting `tree` on a loopback port once it accepts connections. */
+export async function startDiod(tree: string): Promise<{ proc: ChildProcess; port: number }> {
+  const port = await freePort();
+  const proc = spawn('/usr/sbin/diod', ['-f', '-n', '-e', tree, '-l', `127.0.0.1:${port}`, '-L', 'stderr'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  for (let i = 0; ; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), r(true)));
+      s.once('error', () => r(false));
+    });
+    if (ok) return { proc, port };
+    if (i > 100 || proc.exitCode !== null) {
+      proc.kill('SIGKILL');
+      throw new Error(`diod did not start: ${err}`);
+    }
+    await sleep(50);
+  }
+}
