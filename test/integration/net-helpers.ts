@@ -30,3 +30,35 @@ export function ok(r: Result, what: string): Result {
   assert.equal(r.code, 0, `${what}: exit ${r.code}, stdout ${r.stdout}, stderr ${r.stderr}`);
   return r;
 }
+
+export interface VethNamespace {
+  ns: string;
+  hostIf: string;
+  nsIf: string;
+  hostAddr: string;
+  nsAddr: string;
+}
+
+/**
+ * A network namespace `ns` joined to the host by a veth (hostIf/hostAddr on the host,
+ * nsIf/nsAddr inside, /24s, lo up). `netstack`: transmit checksum offload off on the host
+ * end (the user-space stack checks every checksum) and a default route via the host.
+ */
+export function makeVethNamespace(v: VethNamespace, opts: { netstack?: boolean } = {}): void {
+  ip('netns', 'add', v.ns);
+  ip('link', 'add', v.hostIf, 'type', 'veth', 'peer', 'name', v.nsIf);
+  ip('link', 'set', v.nsIf, 'netns', v.ns);
+  ip('addr', 'add', `${v.hostAddr}/24`, 'dev', v.hostIf);
+  ip('link', 'set', v.hostIf, 'up');
+  if (opts.netstack) run(['/usr/sbin/ethtool', '-K', v.hostIf, 'tx', 'off']);
+  ip('-n', v.ns, 'addr', 'add', `${v.nsAddr}/24`, 'dev', v.nsIf);
+  ip('-n', v.ns, 'link', 'set', v.nsIf, 'up');
+  ip('-n', v.ns, 'link', 'set', 'lo', 'up');
+  if (opts.netstack) ip('-n', v.ns, 'route', 'add', 'default', 'via', v.hostAddr);
+}
+
+/** Removes what makeVethNamespace made (quietly: for `after`, whatever state it is in). */
+export function removeVethNamespace(v: Pick<VethNamespace, 'ns' | 'hostIf'>): void {
+  spawnSync('/usr/sbin/ip', ['link', 'del', v.hostIf]);
+  spawnSync('/usr/sbin/ip', ['netns', 'del', v.ns]);
+}

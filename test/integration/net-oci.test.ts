@@ -37,15 +37,10 @@ import {
   tmpDir,
   type Result,
 } from '../oci/helpers';
-import { netnsEntry } from './net-helpers';
+import { makeVethNamespace, netnsEntry, removeVethNamespace } from './net-helpers';
 
 const PY = '/usr/bin/python3';
 const canRun = isRoot() && fs.existsSync('/usr/sbin/ip') && haveBusybox();
-
-function ip(...args: string[]): void {
-  const r = spawnSync('/usr/sbin/ip', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
-}
 
 function ok(r: Result, what: string): Result {
   assert.equal(r.code, 0, `${what}: exit ${r.code}, stderr ${r.stderr}`);
@@ -159,14 +154,7 @@ function dnsName(query: Buffer): string {
       work = tmpDir('tsvisor-netoci-');
       root = path.join(work, 'state');
       runcRoot = path.join(work, 'runc-state');
-      ip('netns', 'add', ns);
-      ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
-      ip('link', 'set', nsIf, 'netns', ns);
-      ip('addr', 'add', `${hostAddr}/24`, 'dev', hostIf);
-      ip('link', 'set', hostIf, 'up');
-      ip('-n', ns, 'addr', 'add', `${nsAddr}/24`, 'dev', nsIf);
-      ip('-n', ns, 'link', 'set', nsIf, 'up');
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      makeVethNamespace({ ns, hostIf, nsIf, hostAddr, nsAddr });
     });
 
     after(async () => {
@@ -174,8 +162,7 @@ function dnsName(query: Buffer): string {
       for (const s of sockets) s.close();
       if (root) await cleanupRoot(root);
       if (runcRoot) await cleanupRuncRoot(runcRoot);
-      spawnSync('/usr/sbin/ip', ['link', 'del', hostIf]);
-      spawnSync('/usr/sbin/ip', ['netns', 'del', ns]);
+      removeVethNamespace({ ns, hostIf });
       if (work) fs.rmSync(work, { recursive: true, force: true });
     });
 

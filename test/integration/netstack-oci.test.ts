@@ -36,7 +36,7 @@ import {
   tmpDir,
   until,
 } from '../oci/helpers';
-import { ip, netnsEntry, ok, run, sha, sleep } from './net-helpers';
+import { ip, makeVethNamespace, netnsEntry, ok, removeVethNamespace, run, sha, sleep } from './net-helpers';
 
 const PY = '/usr/bin/python3';
 const canRun =
@@ -108,16 +108,7 @@ const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       work = tmpDir('tsvisor-nstack-oci-');
       root = path.join(work, 'state');
       runcRoot = path.join(work, 'runc-state');
-      ip('netns', 'add', ns);
-      ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
-      ip('link', 'set', nsIf, 'netns', ns);
-      ip('addr', 'add', `${hostAddr}/24`, 'dev', hostIf);
-      ip('link', 'set', hostIf, 'up');
-      run(['/usr/sbin/ethtool', '-K', hostIf, 'tx', 'off']);
-      ip('-n', ns, 'addr', 'add', `${nsAddr}/24`, 'dev', nsIf);
-      ip('-n', ns, 'link', 'set', nsIf, 'up');
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-      ip('-n', ns, 'route', 'add', 'default', 'via', hostAddr);
+      makeVethNamespace({ ns, hostIf, nsIf, hostAddr, nsAddr }, { netstack: true });
       config = path.join(work, 'runsc.yaml');
       fs.writeFileSync(config, 'network: netstack\n');
       blob = Buffer.alloc(1_000_000);
@@ -132,8 +123,7 @@ const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
       if (root) await cleanupRoot(root);
       if (runcRoot) await cleanupRuncRoot(runcRoot);
-      spawnSync('/usr/sbin/ip', ['link', 'del', hostIf]);
-      spawnSync('/usr/sbin/ip', ['netns', 'del', ns]);
+      removeVethNamespace({ ns, hostIf });
       if (work) fs.rmSync(work, { recursive: true, force: true });
     });
 

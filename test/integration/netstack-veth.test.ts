@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { haveBusybox, REPO, RUNSC, runSandbox } from './harness';
-import { ip, run, sha, sleep } from './net-helpers';
+import { ip, makeVethNamespace, removeVethNamespace, run, sha, sleep } from './net-helpers';
 
 const PY = '/usr/bin/python3';
 const canRun =
@@ -43,16 +43,7 @@ const canRun =
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-nstack-veth-'));
-    ip('netns', 'add', ns);
-    ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
-    ip('link', 'set', nsIf, 'netns', ns);
-    ip('addr', 'add', `${hostAddr}/24`, 'dev', hostIf);
-    ip('link', 'set', hostIf, 'up');
-    run(['/usr/sbin/ethtool', '-K', hostIf, 'tx', 'off']);
-    ip('-n', ns, 'addr', 'add', `${nsAddr}/24`, 'dev', nsIf);
-    ip('-n', ns, 'link', 'set', nsIf, 'up');
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('-n', ns, 'route', 'add', 'default', 'via', hostAddr);
+    makeVethNamespace({ ns, hostIf, nsIf, hostAddr, nsAddr }, { netstack: true });
     config = path.join(dir, 'runsc.yaml');
     fs.writeFileSync(config, `network: netstack\nnetstack:\n  netns: /var/run/netns/${ns}\n`);
     fs.mkdirSync(path.join(dir, 'www'));
@@ -63,8 +54,7 @@ const canRun =
 
   after(() => {
     for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    spawnSync('/usr/sbin/ip', ['link', 'del', hostIf]);
-    spawnSync('/usr/sbin/ip', ['netns', 'del', ns]);
+    removeVethNamespace({ ns, hostIf });
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
