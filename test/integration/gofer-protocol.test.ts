@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EBADF, EEXIST, EISDIR, ENOENT, ENOTEMPTY, EPERM, SysError } from '../../core/abi/errno';
+import { EBADF, EEXIST, EINVAL, EISDIR, ENOENT, ENOTEMPTY, EPERM, SysError } from '../../core/abi/errno';
 import { P9Client } from '../../plugins/fs-gofer/src/p9/client';
 import {
   GETATTR,
@@ -131,6 +131,15 @@ describe('gofer protocol: each 9P2000.L operation against the host tree', functi
     await c.call({ op: 'Twrite', fid: ap, offset: 0n, data: Buffer.from('appended\n') });
     assert.equal(fs.readFileSync(host, 'utf8'), 'hello there\nappended\n');
     assert.equal(await errnoOf(c.call({ op: 'Tread', fid: ap, offset: 0n, count: 1 })), EBADF);
+    // Offsets past 2^63-1 are negative loff_t for pread/pwrite: EINVAL, and the gofer goes on.
+    for (const offset of [1n << 63n, 0xffffffffffffffffn]) {
+      assert.equal(await errnoOf(c.call({ op: 'Tread', fid: d, offset, count: 1 })), EINVAL);
+      assert.equal(await errnoOf(c.call({ op: 'Twrite', fid: d, offset, data: Buffer.from('x') })), EINVAL);
+    }
+    assert.equal(
+      Buffer.from((await c.call({ op: 'Tread', fid: d, offset: 0n, count: 5 })).data).toString(),
+      'hello',
+    );
   });
 
   it('Tsetattr: chmod, truncate, utimes (given and now)', async () => {

@@ -595,6 +595,8 @@ export class GoferConnection {
     if (f.open === undefined) fail(EBADF, 'fid is not open');
     if (f.type === S_IFDIR) fail(EISDIR);
     if (((f.openFlags ?? 0) & O_ACCMODE) === O_WRONLY) fail(EBADF);
+    // pread(2) takes a signed loff_t: an offset past 2^63-1 is negative there, EINVAL.
+    if (m.offset > 0x7fffffffffffffffn) fail(EINVAL, 'offset past 2^63-1');
     const buf = Buffer.allocUnsafe(count);
     const n = fs.readSync(f.open, buf, 0, count, m.offset);
     return { op: 'Rread', tag: m.tag, data: buf.subarray(0, n) };
@@ -613,6 +615,9 @@ export class GoferConnection {
     if (f.open === undefined) fail(EBADF, 'fid is not open');
     const acc = (f.openFlags ?? 0) & O_ACCMODE;
     if (acc !== O_WRONLY && acc !== O_RDWR) fail(EBADF);
+    // pwrite(2): an offset past 2^63-1 is negative there (EINVAL); past what this server can
+    // address, the file would exceed its maximum size (EFBIG).
+    if (m.offset > 0x7fffffffffffffffn) fail(EINVAL, 'offset past 2^63-1');
     if (m.offset > BigInt(Number.MAX_SAFE_INTEGER)) fail(EFBIG);
     const n = fs.writeSync(
       f.open,
