@@ -20,6 +20,8 @@ const HEADERS: Readonly<Record<string, string>> = {
   raw: '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n',
   raw6: '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n',
   arp: 'IP address       HW type     Flags       HW address            Mask     Device\n',
+  sockstat:
+    'sockets: used 0\nTCP: inuse 0 orphan 0 tw 0 alloc 0 mem 0\nUDP: inuse 0 mem 0\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n',
 };
 
 /** Fill the /proc/net directory. */

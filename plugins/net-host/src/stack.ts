@@ -58,6 +58,7 @@ const PROC_NET = new Set([
   'raw',
   'raw6',
   'arp',
+  'sockstat',
 ]);
 
 /** The /proc/net tables with one row per socket (uid in column 8, inode in column 10). */

@@ -136,6 +136,11 @@ export class Reassembler {
     return this.map.size;
   }
 
+  /** Payload bytes held by incomplete datagrams. */
+  get heldBytes(): number {
+    return this.held;
+  }
+
   /** Adds one fragment's payload; returns the whole payload when complete. */
   add(h: Ipv4Header, payload: Uint8Array, now: number): Uint8Array | undefined {
     this.expire(now);

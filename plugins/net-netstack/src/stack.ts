@@ -139,6 +139,22 @@ export interface StackCounters {
   udpEndpoints: number;
 }
 
+/** The counters plus the sizes of the stack's tables (`Stack.gauges()`). */
+export interface StackGauges extends StackCounters {
+  /** TCP endpoints in TIME_WAIT (included in tcpEndpoints). */
+  tcpTimeWait: number;
+  /** Entries in the 4-tuple table. */
+  tcpConnections: number;
+  tcpListeners: number;
+  /** Local ports with at least one TCP endpoint bound. */
+  tcpPorts: number;
+  /** Next hops waiting for an ARP reply. */
+  arpPending: number;
+  /** IPv4 datagrams being reassembled, and the bytes they hold. */
+  reassemblyDatagrams: number;
+  reassemblyBytes: number;
+}
+
 export interface StackStats {
   rxFrames: number;
   txFrames: number;
@@ -258,6 +274,29 @@ export class Stack implements TcpHost, UdpHost {
       nic.link.close();
     }
     this.reassembler.clear();
+  }
+
+  /**
+   * What the stack holds right now (for /proc/net/sockstat): each value is back at its
+   * baseline once every socket is closed and its TIME_WAIT has expired.
+   */
+  gauges(): StackGauges {
+    let timeWait = 0;
+    for (const ep of this.tcpLive) if (ep.state === TcpState.TIME_WAIT) timeWait++;
+    let listeners = 0;
+    for (const l of this.tcpListeners.values()) listeners += l.length;
+    let arpPending = 0;
+    for (const nic of this.nics) arpPending += nic.pending.size;
+    return {
+      ...this.counters,
+      tcpTimeWait: timeWait,
+      tcpConnections: this.tcpConns.size,
+      tcpListeners: listeners,
+      tcpPorts: this.tcpPorts.size,
+      arpPending,
+      reassemblyDatagrams: this.reassembler.pending,
+      reassemblyBytes: this.reassembler.heldBytes,
+    };
   }
 
   /** Every TCP endpoint in the tables (for /proc/net/tcp). */

@@ -28,6 +28,7 @@ import { formatMac, prefixMask } from '../addr';
 import { PacketLink } from '../link/tap';
 import { Stack, type Nic, type StackOptions } from '../stack';
 import { TcpState, type TcpEndpoint } from '../tcp/endpoint';
+import { poolStats } from '../tcp/pool';
 import { AF_NETLINK, NetlinkSocket } from './netlink';
 import { AF_INET, formatSockaddrIn } from './sockaddr';
 import { InetSocket, IPPROTO_TCP, IPPROTO_UDP, TcpSocket, UdpSocket, type NetstackOwner } from './socket';
@@ -382,6 +383,8 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
         return this.procDev();
       case 'route':
         return this.procRoute();
+      case 'sockstat':
+        return this.procSockstat();
       default:
         return null;
     }
@@ -422,6 +425,38 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
       return line.padEnd(127) + '\n';
     });
     return head + lines.join('');
+  }
+
+  /**
+   * Linux's sockstat lines from the stack's tables (`mem` is 0: buffers are not counted in
+   * pages), then a NETSTACK line with what a leak check needs: live host timers, TCP
+   * 4-tuples, bound ports, listeners, pending ARP resolutions, IPv4 reassembly, and the
+   * recycled send-queue buffers out in queues and on the free list. After every socket is
+   * closed and its TIME_WAIT has expired, all but pool_free are back at their baseline.
+   */
+  private procSockstat(): string {
+    const g = this.stack.gauges();
+    const owned = new Set<TcpEndpoint>();
+    let udp = 0;
+    for (const s of this.live) {
+      if (s instanceof TcpSocket) owned.add(s.endpoint);
+      else if (s instanceof UdpSocket) udp++;
+    }
+    let orphans = 0;
+    for (const ep of this.stack.tcpEndpointList())
+      if (!owned.has(ep) && ep.state !== TcpState.TIME_WAIT) orphans++;
+    const p = poolStats();
+    return (
+      `sockets: used ${this.live.size}\n` +
+      `TCP: inuse ${g.tcpEndpoints - g.tcpTimeWait} orphan ${orphans} tw ${g.tcpTimeWait} alloc ${g.tcpEndpoints} mem 0\n` +
+      `UDP: inuse ${udp} mem 0\n` +
+      'UDPLITE: inuse 0\n' +
+      'RAW: inuse 0\n' +
+      `FRAG: inuse ${g.reassemblyDatagrams} memory ${g.reassemblyBytes}\n` +
+      `NETSTACK: timers ${g.timers} tcp_endpoints ${g.tcpEndpoints} tcp_conns ${g.tcpConnections} ` +
+      `tcp_ports ${g.tcpPorts} tcp_listeners ${g.tcpListeners} udp_endpoints ${g.udpEndpoints} ` +
+      `arp_pending ${g.arpPending} pool_out ${p.out} pool_free ${p.free}\n`
+    );
   }
 
   private procDev(): string {

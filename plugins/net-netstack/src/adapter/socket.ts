@@ -84,7 +84,10 @@ export const IPPROTO_IP = 0,
   IPPROTO_TCP = 6,
   IPPROTO_UDP = 17;
 const IP_TOS = 1,
-  IP_TTL = 2;
+  IP_TTL = 2,
+  IP_RECVERR = 11;
+/** recvmsg: read the socket's error queue (never holds anything here: IP_RECVERR below). */
+const MSG_ERRQUEUE = 0x2000;
 const TCP_NODELAY = 1,
   TCP_MAXSEG = 2,
   TCP_CORK = 3,
@@ -202,11 +205,14 @@ export abstract class InetSocket extends SocketFile {
 
   protected ipOption(level: number, name: number, val: Uint8Array | null): Uint8Array | number {
     if (level !== IPPROTO_IP) return val ? -ENOPROTOOPT : -EOPNOTSUPP;
-    if (name !== IP_TTL && name !== IP_TOS) return -ENOPROTOOPT;
-    if (!val) return int32(name === IP_TTL ? this.ttl : this.tos);
+    if (name !== IP_TTL && name !== IP_TOS && name !== IP_RECVERR) return -ENOPROTOOPT;
+    if (!val) return int32(name === IP_TTL ? this.ttl : name === IP_TOS ? this.tos : Number(this.recvErr));
     if (val.length < 1) return -EINVAL;
     const v = val.length >= 4 ? new DataView(val.buffer, val.byteOffset, 4).getInt32(0, true) : val[0];
-    if (name === IP_TTL) {
+    // IP_RECVERR (glibc's resolver sets it and gives up if it fails) is stored and echoed:
+    // errors still come back as errnos on connected sockets; the error queue stays empty.
+    if (name === IP_RECVERR) this.recvErr = v !== 0;
+    else if (name === IP_TTL) {
       if (v === -1) this.ttl = 64;
       else if (v < 1 || v > 255) return -EINVAL;
       else this.ttl = v;
@@ -217,6 +223,7 @@ export abstract class InetSocket extends SocketFile {
   protected abstract get ttl(): number;
   protected abstract set ttl(v: number);
   protected tos = 0;
+  protected recvErr = false;
 
   protected override release(): void {
     this.owner.closed(this);
@@ -780,6 +787,7 @@ export class UdpSocket extends InetSocket {
     out: RecvResult,
   ): number | Promise<number> {
     if (flags & 1 /* MSG_OOB */) return -EOPNOTSUPP;
+    if (flags & MSG_ERRQUEUE) return -EAGAIN; // no ICMP errors are queued (IP_RECVERR)
     const deadline = deadlineFor(this.rcvTimeoNs);
     const total = ioLength(dst);
     const attempt = (): number | Promise<number> => {

@@ -1,7 +1,13 @@
 /** A byte queue of chunks: append at the tail, peek at any offset, consume from the head. */
 export class ByteQueue {
-  /** `onDrop` is called with each chunk once it is consumed whole (never for `clear`). */
-  constructor(private readonly onDrop?: (chunk: Uint8Array) => void) {}
+  /**
+   * `onDrop` is called with each chunk once it is consumed whole (never for `clear`);
+   * `onClear` with each chunk still queued when `clear` throws them away.
+   */
+  constructor(
+    private readonly onDrop?: (chunk: Uint8Array) => void,
+    private readonly onClear?: (chunk: Uint8Array) => void,
+  ) {}
 
   private chunks: Uint8Array[] = [];
   private first = 0; // index of the head chunk
@@ -69,6 +75,7 @@ export class ByteQueue {
   }
 
   clear(): void {
+    if (this.onClear) for (let i = this.first; i < this.chunks.length; i++) this.onClear(this.chunks[i]);
     this.chunks = [];
     this.first = 0;
     this.head = 0;

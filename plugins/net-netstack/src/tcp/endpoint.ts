@@ -37,7 +37,7 @@ import {
 } from '../errno';
 import { Timer } from '../timer';
 import { copyBytes } from '../checksum';
-import { recycle, sendCopy } from './pool';
+import { forget, recycle, sendCopy } from './pool';
 import { validAddr, validPort } from '../addr';
 import { ByteQueue } from './buffer';
 import {
@@ -210,7 +210,7 @@ export class TcpEndpoint {
   private sndWl1 = 0;
   private sndWl2 = 0;
   private sndWscale = 0;
-  private readonly sndBuf = new ByteQueue(recycle);
+  private readonly sndBuf = new ByteQueue(recycle, forget);
   /** FIN sent in the current pass (cleared when an RTO rewinds sndNxt). */
   private finSent = false;
   /** FIN ever sent: finSeq is valid. */

@@ -15,6 +15,13 @@ const MAX_FREE = 64;
 
 const free: ArrayBuffer[] = [];
 const ours = new WeakSet<ArrayBuffer>();
+/** Pool buffers handed to a send queue and not yet recycled (for /proc/net/sockstat). */
+let out = 0;
+
+/** Buffers in send queues, and buffers waiting on the free list. */
+export function poolStats(): { out: number; free: number } {
+  return { out, free: free.length };
+}
 
 /** A copy of `d` for the send queue, in a recycled buffer when its size suits one. */
 export function sendCopy(d: Uint8Array): Uint8Array {
@@ -26,12 +33,19 @@ export function sendCopy(d: Uint8Array): Uint8Array {
   }
   const b = new Uint8Array(ab, 0, d.length);
   b.set(d);
+  out++;
   return b;
+}
+
+/** A send-queue chunk was thrown away unsent (a reset): no longer counted as out. */
+export function forget(chunk: Uint8Array): void {
+  if (chunk.byteOffset === 0 && ours.has(chunk.buffer as ArrayBuffer)) out--;
 }
 
 /** A send-queue chunk was consumed whole: its buffer may be reused. */
 export function recycle(chunk: Uint8Array): void {
   const ab = chunk.buffer as ArrayBuffer;
-  if (chunk.byteOffset !== 0 || !ours.has(ab) || free.length >= MAX_FREE) return;
-  free.push(ab);
+  if (chunk.byteOffset !== 0 || !ours.has(ab)) return;
+  out--;
+  if (free.length < MAX_FREE) free.push(ab);
 }
