@@ -13,6 +13,8 @@
  *   on our stack across a TAP device (`netstack-tap`) or on Node's net module (kernel TCP over
  *   loopback, `node-kernel`). Python's own costs are in both.
  * Throughput is MiB/s (higher is better); latency is µs per 1-byte round trip.
+ * Apps on both sides of a veth (a server in the sandbox, the client on the host, and wrk
+ * against busybox httpd) are bench/netstack-veth.ts (`npm run bench -- netstack-veth`).
  */
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
