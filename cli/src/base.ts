@@ -32,7 +32,7 @@ export abstract class RunscCommand extends Command {
     network: Flags.string({
       helpGroup: GLOBAL,
       description:
-        'Network stack plugin: netstack, host, none, an npm package or a path. [env: RUNSC_NETWORK] [default: none]',
+        'Network stack plugin: netstack, host, none, an npm package or a path. [env: RUNSC_NETWORK] [default: none for do, netstack for create/run]',
       helpValue: 'NAME',
     }),
     rootfs: Flags.string({
@@ -82,6 +82,13 @@ export abstract class RunscCommand extends Command {
     return this.rawArgv;
   }
 
+  /**
+   * Which defaults fill the config fields no flag, variable or file sets: the common ones
+   * (`runsc do`: network none), or a container's (create/run and their sandbox process:
+   * network netstack, core/config/schema.ts CONTAINER_DEFAULTS).
+   */
+  protected readonly defaultsFor: 'command' | 'container' = 'command';
+
   protected override async init(): Promise<void> {
     this.rawArgv = [...this.argv];
     await super.init();
@@ -91,11 +98,13 @@ export abstract class RunscCommand extends Command {
       this.flagArgv(),
     );
     const { loadConfig } = await import('../../core/config/load');
+    const { CONTAINER_DEFAULTS } = await import('../../core/config/schema');
     this.effective = await loadConfig({
       flags: configFlags(flags),
       configFile: flags.config as string | undefined,
       env: process.env,
       cwd: process.cwd(),
+      defaults: this.defaultsFor === 'container' ? CONTAINER_DEFAULTS : undefined,
     });
   }
 

@@ -29,6 +29,8 @@ export const ociGlobalFlags = {
 
 export abstract class OciCommand extends RunscCommand {
   private logFile: string | undefined;
+  /** Containers get gVisor's default network: our netstack (`runsc do` keeps none). */
+  protected override readonly defaultsFor = 'container' as const;
 
   protected override async init(): Promise<void> {
     // --log is runc's name for the log file: the same as our --debug-log (which wins when

@@ -49,6 +49,8 @@ export interface LoadConfigOptions {
   configFile?: string;
   /** Search for a config file when none is named (default true). */
   search?: boolean;
+  /** Replace some of DEFAULTS (the command's own defaults: CONTAINER_DEFAULTS for create/run). */
+  defaults?: Readonly<Partial<ConfigValues>>;
 }
 
 interface FileConfig {
@@ -63,7 +65,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Effectiv
   const env = opts.env ?? process.env;
   const flags = opts.flags ?? {};
 
-  const values: ConfigValues = { ...DEFAULTS };
+  const values: ConfigValues = { ...DEFAULTS, ...opts.defaults };
   const sources = Object.fromEntries(FIELD_NAMES.map((f) => [f, { kind: 'default' }])) as Record<
     ConfigField,
     ConfigSource

@@ -25,6 +25,13 @@ export const DEFAULTS: Readonly<ConfigValues> = {
   logFormat: 'text',
 };
 
+/**
+ * What `runsc create/run` (and the sandbox process they start, `runsc boot`) use instead
+ * of DEFAULTS: gVisor's default for containers is its own network stack (--network=sandbox),
+ * so ours is `netstack`; `runsc do` keeps `none`, as gVisor's `do` offers --network=none.
+ */
+export const CONTAINER_DEFAULTS: Readonly<Partial<ConfigValues>> = { network: 'netstack' };
+
 type FieldKind = 'plugin' | 'path' | 'boolean' | 'enum';
 
 interface FieldSpec {

@@ -135,6 +135,13 @@ const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       );
       assert.equal(ours.stdout, orig.busybox, ours.stderr);
       await givenBack('after runsc run');
+      // netstack is the default for create/run (as gVisor's --network=sandbox): no config.
+      const byDefault = ok(
+        await runsc(root, ['run', '--bundle', b, `c${++n}`]),
+        'runsc run (default network)',
+      );
+      assert.equal(byDefault.stdout, orig.busybox, byDefault.stderr);
+      await givenBack('after runsc run with the default network');
       if (haveRunc()) {
         const theirs = ok(await runc(runcRoot, ['run', '--bundle', b, `r${n}`]), 'runc run');
         assert.equal(ours.stdout, theirs.stdout);

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, DEFAULTS, describeSource, loadConfig } from '../../core/config/index';
+import { CONTAINER_DEFAULTS } from '../../core/config/schema';
 import { TempDirs } from '../cli/helpers';
 
 describe('config: loadConfig', () => {
@@ -34,6 +35,21 @@ describe('config: loadConfig', () => {
     assert.equal(c.values.root, '/var/run/tsvisor');
     assert.equal(c.file, undefined);
     for (const s of Object.values(c.sources)) assert.equal(describeSource(s), 'default');
+  });
+
+  it("a container's defaults (create/run): network netstack, still overridden by a file, env or flag", async () => {
+    const dir = tmp.make();
+    const c = await load(dir, { defaults: CONTAINER_DEFAULTS });
+    assert.deepEqual(c.values, { ...DEFAULTS, network: 'netstack' });
+    assert.equal(describeSource(c.sources.network), 'default');
+    const f = await load(tmp.withFiles({ 'runsc.config.yaml': 'network: host\n' }), {
+      defaults: CONTAINER_DEFAULTS,
+    });
+    assert.equal(f.values.network, 'host');
+    const e = await load(dir, { defaults: CONTAINER_DEFAULTS, env: { RUNSC_NETWORK: 'none' } });
+    assert.equal(e.values.network, 'none');
+    const g = await load(dir, { defaults: CONTAINER_DEFAULTS, flags: { network: 'none' } });
+    assert.equal(g.values.network, 'none');
   });
 
   it('finds runsc.config.yaml in cwd and records file sources', async () => {

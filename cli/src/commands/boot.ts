@@ -16,6 +16,8 @@ export default class Boot extends RunscCommand {
     'The sandbox process: runs the sentry and the platform for one container. Internal: started by runsc create/run.';
 
   static override args = { id: Args.string({ required: true, description: 'The container id.' }) };
+  /** The defaults of the create/run that started it (network: netstack). */
+  protected override readonly defaultsFor = 'container' as const;
   static override flags = {
     bundle: Flags.string({ required: true, description: 'The bundle folder.' }),
     'console-socket': Flags.string({ description: 'Unix socket to hand the terminal to.' }),
