@@ -281,7 +281,9 @@ export const benchmark: Benchmark = {
       `${rounds} rounds, wrk ${WRK_SECONDS} s each; load average at the end ${os
         .loadavg()
         .map((v) => v.toFixed(1))
-        .join(' ')} on ${os.cpus().length} CPUs. req/s and MiB/s: higher is better.`,
+        .join(
+          ' ',
+        )} on ${os.cpus().length} CPUs. req/s and MiB/s: higher is better ("best" is the lowest round, as for every row).`,
     );
   },
 };
