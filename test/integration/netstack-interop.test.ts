@@ -219,7 +219,8 @@ interface IperfResult {
       conf,
       [
         'daemon off;',
-        'worker_processes 1;',
+        // One process: the test's SIGKILL in after() then leaves no orphaned worker.
+        'master_process off;',
         `pid ${dir}/nginx.pid;`,
         `error_log ${dir}/nginx-error.log;`,
         'events { worker_connections 256; }',
