@@ -132,6 +132,8 @@ const DEFAULT_MSS = 536;
 const MAX_WINDOW = 65535;
 /** Out-of-order segments held at most (bounds memory against a hostile peer). */
 const MAX_OOO_SEGMENTS = 1024;
+/** How soon a SYN is resent after an unacceptable ACK in SYN_SENT (Linux's TCP_TIMEOUT_MIN). */
+const SYN_SENT_QUICK_RETRY_MS = 2;
 
 /** Per-endpoint counters (cumulative). */
 export interface TcpEndpointStats {
@@ -566,6 +568,14 @@ export class TcpEndpoint {
   }
 
   /** The listener's pending (accept-able) connections. */
+  /**
+   * Linux's sk_acceptq_is_full: the queue is full when it holds more than the backlog, so
+   * listen(fd, N) queues N + 1 connections (listen(fd, 0) one).
+   */
+  private get acceptQueueFull(): boolean {
+    return this.acceptQueue.length > this.backlog;
+  }
+
   get acceptQueueLength(): number {
     return this.acceptQueue.length;
   }
@@ -631,11 +641,7 @@ export class TcpEndpoint {
     // As Linux without syncookies: the half-open queue is bounded by the listen backlog and
     // by tcp_max_syn_backlog, and nothing is admitted while the accept queue is full.
     const backlog = Math.max(1, this.backlog);
-    if (
-      this.acceptQueue.length >= backlog ||
-      this.synReceived >= backlog ||
-      this.synReceived >= this.cfg.maxSynBacklog
-    ) {
+    if (this.acceptQueueFull || this.synReceived >= backlog || this.synReceived >= this.cfg.maxSynBacklog) {
       this.host.stats.listenDrops++;
       return;
     }
@@ -691,6 +697,10 @@ export class TcpEndpoint {
     const f = seg.flags;
     if (f & ACK && (seqLE(seg.ack, this.iss) || seqGT(seg.ack, this.sndMax))) {
       if (!(f & RST)) this.host.sendReset(seg, this.raddr, this.laddr);
+      // As Linux (tcp_rcv_synsent_state_process): an unacceptable ACK may be a stale
+      // connection's FIN or RST that swallowed our SYN, so resend it soon rather than after
+      // the whole RTO, once.
+      if (this.retries === 0) this.rtxTimer.arm(SYN_SENT_QUICK_RETRY_MS);
       return;
     }
     if (f & RST) {
@@ -806,7 +816,7 @@ export class TcpEndpoint {
         return;
       }
       const p = this.parent;
-      if (p && p.acceptQueue.length >= Math.max(1, p.backlog)) {
+      if (p?.acceptQueueFull) {
         this.host.stats.listenDrops++;
         return; // Linux drops the ACK; our SYN-ACK retransmission retries
       }
