@@ -6,7 +6,7 @@ network namespace (Linux's TCP/IP answers) and in a tsvisor sandbox with `networ
 TCP ports: 9001 echo; 9002 sends 6,000 bytes on accept, then reads and discards;
 9003 sends "bye\\n" and closes at once; 9004 listen(1) and never accepts; 9006 sends 100
 bytes on accept and holds; 9007 reads and discards, closes at EOF; 9008 accepts and never
-reads; 9010 accepts one connection when told. UDP 9005 echoes. UDP 9009 takes
+reads; 9010 accepts one connection when told; 9011 echo (for fuzz.py's check afterwards). UDP 9005 echoes. UDP 9009 takes
 "connect PORT": a non-blocking connect to the sender's address and PORT, answered with
 "connect PORT ERRNAME" (OK when it connected); and "accept": accept one connection on 9010
 and read from it, answered with what happened.
@@ -87,7 +87,10 @@ def on_data(echo):
 
 def on_udp_echo(u):
     d, a = u.recvfrom(65536)
-    u.sendto(d, a)
+    try:
+        u.sendto(d, a)
+    except OSError as e:  # e.g. a (fuzzed) source address with no route back
+        print(f"server: udp echo to {a}: {e}", file=sys.stderr, flush=True)
 
 
 def on_control(u):
@@ -132,6 +135,7 @@ for port, kind, backlog in [
     (9006, "greet100", 16),
     (9007, "sink", 16),
     (9008, "hold", 16),
+    (9011, "echo", 16),
 ]:
     listeners.append(listen(port, backlog))
     sel.register(listeners[-1], selectors.EVENT_READ, on_accept(kind))
