@@ -273,7 +273,7 @@ def main():
     w.drain(0.1)
     after = {"udp echo": udp_echo(w, "after the fuzz", 3.0)}
     # On 9011, which the fuzz leaves alone: its SYNs from unresolvable sources fill the SYN
-    # queues of the ports it targets for a minute (no SYN cookies: docs/netstack.md).
+    # queues of the ports it targets for a minute (answered with cookies from then on).
     c = Conn(w, 9011, 20500)
     syn = c.connect()
     after["tcp handshake"] = syn

@@ -448,17 +448,27 @@ def sc_syn_flood(w):
     out.append(f"flood of 40 SYNs: {len(answered)} answered")
     for i in range(4):
         w.send_raw(Conn(w, 9004, 20700 + i).seg("R"))
-    # A half-open flood on a listener with room (listen(16)): Linux answers every SYN, the
-    # ones beyond the SYN queue with SYN cookies.
+    # A half-open flood on a listener with room (listen(16)): every SYN answered, the ones
+    # beyond the SYN queue with SYN cookies.
     for i in range(40):
         w.send_raw(Conn(w, 9008, 21100 + i).seg("S", seq=Conn(w, 9008, 21100 + i).iss, options=[("MSS", 1000)]))
-    answered = set()
+    answered = {}
     end = time.monotonic() + 0.8
     while time.monotonic() < end:
         e = w.recv(lambda e: TCP in e and e[TCP].sport == 9008 and 21100 <= e[TCP].dport < 21140, end - time.monotonic())
         if e is not None and str(e[TCP].flags) == "SA":
-            answered.add(e[TCP].dport)
+            answered[e[TCP].dport] = e
     out.append(f"half-open flood of 40 SYNs on listen(16): {len(answered)} answered")
+    # The last one's SYN-ACK (a cookie on Linux): its options; completing it with data.
+    last = answered.get(21139)
+    if last is not None:
+        c = Conn(w, 9008, 21139)
+        c.base = (last[TCP].seq + 1) % MOD
+        names = sorted(k for k, _ in last[TCP].options if k not in ("NOP", "EOL"))
+        out.append(f"the 40th SYN-ACK: options={','.join(names)}")
+        c.send("A", 0, ack=0, payload=b"hi")
+        out.append("its ACK with 2 bytes: " + lines(c, c.collect(0.6)))
+        c.send("R", 2)
     for i in range(40):
         w.send_raw(Conn(w, 9008, 21100 + i).seg("R"))
     return out
