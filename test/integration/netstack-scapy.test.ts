@@ -10,7 +10,8 @@
  * asserts the two transcripts are equal, apart from the differences listed in KNOWN.
  * Scenarios: SYN-ACK options; out-of-order, duplicate and partly duplicate segments (SACK,
  * D-SACK); loss with retransmission (RTO; fast retransmit of a SACKed hole); zero window,
- * probes and the window update; RST in SYN-RECEIVED, ESTABLISHED (out of window, inexact,
+ * probes and the window update; a receiver whose app does not read (window 0, probe,
+ * window update after the app reads); RST in SYN-RECEIVED, ESTABLISHED (out of window, inexact,
  * exact), CLOSE-WAIT, FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT, LAST-ACK and SYN-SENT (wrong and
  * right ACK); SYN flood with the accept queue full; IPv4 fragments (reordered, duplicated,
  * overlapping, a corrupt one, one missing); bogus checksums and lengths (IP, UDP, ICMP, TCP).
@@ -42,6 +43,7 @@ const SCENARIOS = [
   'retransmit-rto',
   'fast-retransmit',
   'zero-window',
+  'receive-window',
   'rst-states',
   'rst-syn-sent',
   'rst-before-accept',

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw, conf  # noqa: E402
+from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw, conf
 
 conf.verb = 0
 ETH_P_ALL = 3
@@ -283,6 +283,65 @@ def sc_zero_window(w):
     return out
 
 
+def sc_receive_window(w):
+    """The app never reads: the peer fills the SUT's window until it is 0 (how much that
+    takes differs: buffer sizes), probes it, sends beyond it; then the app reads and the
+    SUT must reopen the window."""
+    c = Conn(w, 9008, 21300)
+    out = [c.connect(options=[("MSS", 1000)])]
+    if c.base is None:
+        return out
+    w.drain()
+    acked, win = 0, 65535
+    deadline = time.monotonic() + 30
+    while (win > 0) and time.monotonic() < deadline and acked < 16 << 20:
+        # go back to what is acknowledged (a receiver short of memory drops segments)
+        nxt, right = acked, acked + win
+        while nxt < right:
+            n = min(1000, right - nxt)
+            c.send("A", nxt, b"w" * n)
+            nxt += n
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            e = c.recv(end - time.monotonic())
+            if e is None:
+                break
+            if c.rel_ack(e[TCP].ack) >= acked:
+                acked, win = c.rel_ack(e[TCP].ack), e[TCP].window
+            if acked >= nxt:
+                break
+    nxt = acked
+    out.append(f"the window closed: {win == 0}")
+
+    def rel(e):
+        if e is None:
+            return "nothing"
+        a = c.rel_ack(e[TCP].ack)
+        pos = "at the window's edge" if a == nxt else f"{a - nxt:+d} from the window's edge"
+        return f"{str(e[TCP].flags).replace('P', '')} ack {pos} win={'0' if e[TCP].window == 0 else '>0'}"
+
+    c.send("A", nxt, b"p")
+    out.append("a 1-byte probe: " + rel(c.recv(1.0)))
+    c.send("A", nxt + 1000, b"x" * 100)
+    out.append("data beyond the window: " + rel(c.recv(1.0)))
+    w.send_raw(w.eth() / w.ipv4() / UDP(sport=21301, dport=9009) / Raw(b"read"))
+    # The window update may come before the app's answer: keep both.
+    read, upd = -1, None
+    end = time.monotonic() + 10
+    while time.monotonic() < end and (read < 0 or upd is None):
+        e = w.recv(lambda e: (UDP in e and e[UDP].dport == 21301) or (c.mine(e) and e[TCP].window > 0), min(end - time.monotonic(), 3.0 if read >= 0 else 10.0))
+        if e is None:
+            break
+        if UDP in e:
+            read = int(e[Raw].load.split()[1]) if Raw in e else -2
+        elif upd is None:
+            upd = e
+    out.append(f"the app read everything acknowledged: {read == nxt}")
+    out.append("then the SUT: " + rel(upd))
+    c.send("R", nxt)
+    return out
+
+
 def probe_line(c, what, flags="A", off=0, ack=0, payload=b"", secs=0.5):
     c.send(flags, off, payload, ack=ack)
     got = c.collect(secs)
@@ -400,7 +459,6 @@ def sc_rst_syn_sent(w):
                 options=[("MSS", 1000)])
             w.send_raw(sa)
             e = c.recv(1.0)
-            c.iss = c.iss  # our ISN; acks relative to it + 1
             out.append(f"{how}: after our SYN-ACK: {c.describe(e)}")
             out.append(f"{how}: the app sees: {answer(5.0)}")
             w.send_raw(c.w.eth() / c.w.ipv4() / TCP(sport=port, dport=t.sport, seq=c.iss + 1, flags="R"))
@@ -651,6 +709,7 @@ SCENARIOS = {
     "retransmit-rto": sc_retransmit_rto,
     "fast-retransmit": sc_fast_retransmit,
     "zero-window": sc_zero_window,
+    "receive-window": sc_receive_window,
     "rst-states": sc_rst_states,
     "rst-syn-sent": sc_rst_syn_sent,
     "rst-before-accept": sc_rst_before_accept,

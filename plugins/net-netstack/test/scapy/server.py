@@ -9,7 +9,8 @@ bytes on accept and holds; 9007 reads and discards, closes at EOF; 9008 accepts 
 reads; 9010 accepts one connection when told; 9011 echo (for fuzz.py's check afterwards). UDP 9005 echoes. UDP 9009 takes
 "connect PORT": a non-blocking connect to the sender's address and PORT, answered with
 "connect PORT ERRNAME" (OK when it connected); and "accept": accept one connection on 9010
-and read from it, answered with what happened.
+and read from it, answered with what happened; and "read": read everything the held
+connections (9008) have queued, answered with the byte count.
 """
 import errno
 import selectors
@@ -96,7 +97,23 @@ def on_udp_echo(u):
 def on_control(u):
     d, a = u.recvfrom(512)
     words = d.decode(errors="replace").split()
-    if not words or words[0] not in ("connect", "accept") or len(words) != (2 if words[0] == "connect" else 1):
+    if not words or words[0] not in ("connect", "accept", "read") or len(words) != (2 if words[0] == "connect" else 1):
+        return
+    if words[0] == "read":
+        # read what the held connections (9008) have queued
+        n = 0
+        for c in held:
+            c.setblocking(False)
+            try:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    n += len(d)
+            except OSError:
+                pass
+            c.setblocking(True)
+        u.sendto(f"read {n} bytes".encode(), a)
         return
     if words[0] == "accept":
         # accept one connection from the late listener, then read from it
