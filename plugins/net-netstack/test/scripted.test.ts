@@ -405,6 +405,61 @@ describe('netstack TCP against a scripted peer', () => {
     l.close();
   });
 
+  it('PAWS: a segment with a timestamp older than the last kept is dropped and answered with an ACK', async () => {
+    stack = new Stack({});
+    const peer = new Peer(stack);
+    const l = stack.tcp();
+    l.bind(0, PORT);
+    l.listen(4);
+    const iss = 5000;
+    peer.send({
+      srcPort: PEER_PORT,
+      dstPort: PORT,
+      seq: iss,
+      ack: 0,
+      flags: SYN,
+      window: 65535,
+      mss: 1000,
+      ts: [1000, 0],
+    });
+    const sa = await peer.next((s) => s.flags === (SYN | ACK), 'SYN-ACK');
+    assert.ok(sa.hasTs);
+    assert.equal(sa.tsEcr, 1000);
+    const their = seqAdd(sa.seq, 1);
+    const data = (off: number, tsVal: number, text: string) =>
+      peer.send(
+        {
+          srcPort: PEER_PORT,
+          dstPort: PORT,
+          seq: iss + 1 + off,
+          ack: their,
+          flags: ACK | PSH,
+          window: 65535,
+          ts: [tsVal, sa.tsVal],
+        },
+        new TextEncoder().encode(text),
+      );
+    data(0, 1002, 'AAAA');
+    let ep: TcpEndpoint | undefined;
+    await until(() => {
+      const a = l.accept();
+      if (typeof a !== 'number') ep = a;
+      return ep !== undefined;
+    }, 'accept');
+    assert.equal(new TextDecoder().decode(await readN(ep!, 4)), 'AAAA');
+    peer.skip();
+    data(4, 500, 'BBBB'); // older than 1002: an old duplicate
+    const dup = await peer.next((s) => s.dstPort === PEER_PORT, 'the ACK for the old duplicate');
+    assert.equal(dup.ack, iss + 1 + 4, 'nothing taken');
+    assert.equal(dup.tsEcr, 1002, 'TS.Recent kept');
+    assert.equal(ep!.readable, 0);
+    assert.equal(ep!.stats.pawsDrops, 1);
+    data(4, 1003, 'BBBB');
+    await until(() => ep!.readable === 4, 'the same bytes with a newer timestamp taken');
+    ep!.close();
+    l.close();
+  });
+
   it('RST in each state: LISTEN ignores it, SYN_RECEIVED returns to listening, FIN_WAIT/CLOSE_WAIT reset, SYN_SENT needs an acceptable ACK', async () => {
     const c = await setup({});
     stack = c.stack;

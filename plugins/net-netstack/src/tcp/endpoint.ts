@@ -216,6 +216,8 @@ export interface TcpEndpointStats {
   zeroWindowProbes: number;
   keepaliveProbes: number;
   challengeAcks: number;
+  /** Segments dropped by PAWS (a timestamp older than the last kept). */
+  pawsDrops: number;
   /** Listeners: SYN-ACKs sent with a cookie, and connections made from a cookie's ACK. */
   synCookiesSent: number;
   synCookiesAccepted: number;
@@ -249,6 +251,7 @@ export class TcpEndpoint {
     zeroWindowProbes: 0,
     keepaliveProbes: 0,
     challengeAcks: 0,
+    pawsDrops: 0,
     synCookiesSent: 0,
     synCookiesAccepted: 0,
   };
@@ -902,6 +905,21 @@ export class TcpEndpoint {
         this.sendAck();
         if (f & FIN) this.stateTimer.arm(this.cfg.timeWaitMs);
       }
+      return;
+    }
+
+    // 0. PAWS (RFC 7323 §5.3): a timestamp older than the last one kept marks an old
+    // duplicate: drop it and ACK (a RST still goes on to the checks below, as Linux). A pure
+    // duplicate ACK is let through (Linux's tcp_disordered_ack, simplified).
+    if (
+      this.tsOk &&
+      seg.hasTs &&
+      !(f & RST) &&
+      seqDiff(this.tsRecent, seg.tsVal) > 1 &&
+      !(segLen === 0 && seg.seq === this.rcvNxt && f & ACK && seg.ack === this.sndUna)
+    ) {
+      this.stats.pawsDrops++;
+      this.ackNow = true;
       return;
     }
 
