@@ -44,6 +44,7 @@ const SCENARIOS = [
   'fast-retransmit',
   'zero-window',
   'receive-window',
+  'timestamps',
   'rst-states',
   'rst-syn-sent',
   'rst-before-accept',

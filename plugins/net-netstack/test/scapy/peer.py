@@ -8,7 +8,9 @@ that Linux and tsvisor's stack can be compared line for line:
   - the window only as 0 or >0 (Linux sizes it from its buffers);
   - PSH left out (where a sender sets it is its own heuristic, RFC 9293 3.9.1);
   - SYN-ACK options as present/absent (values depend on buffers and MTU);
-  - IP ids and TTLs ignored.
+  - IP ids and TTLs ignored;
+  - in the RST probes, the SUT's retransmissions of data or a FIN the peer already saw
+    left out (whether one comes first depends on how fast the peer answered).
 Usage: peer.py IFACE PEER_IP SUT_IP SCENARIO...   (scenario "all" runs every one)
 """
 import json
@@ -113,6 +115,8 @@ class Conn:
         self.w, self.dport, self.sport = w, dport, sport
         self.iss = iss if iss is not None else (0x1000000 * (sport % 200) + 12345) % MOD
         self.base = None  # the SUT's ISN + 1
+        self.sent_by_sut = set()  # keys of the SUT's data and FIN segments seen
+        self.repeat = False  # the last segment recv() returned was one of them again
 
     def seg(self, flags, off=0, payload=b"", win=65535, ack=None, options=None, seq=None):
         s = (self.iss + 1 + off) % MOD if seq is None else seq % MOD
@@ -127,15 +131,29 @@ class Conn:
         return TCP in e and e[TCP].sport == self.dport and e[TCP].dport == self.sport
 
     def recv(self, timeout=1.0, data_only=False):
-        return self.w.recv(lambda e: self.mine(e) and (not data_only or tcp_len(e) > 0), timeout)
+        e = self.w.recv(lambda e: self.mine(e) and (not data_only or tcp_len(e) > 0), timeout)
+        if e is not None:
+            self.repeat = self.key(e) in self.sent_by_sut
+            if self.key(e)[1] or self.key(e)[2]:
+                self.sent_by_sut.add(self.key(e))
+        return e
 
-    def collect(self, secs):
+    @staticmethod
+    def key(e):
+        """A segment's sequence number, length and FIN: what makes a retransmission a repeat."""
+        return (e[TCP].seq, tcp_len(e), "F" in str(e[TCP].flags))
+
+    def collect(self, secs, skip_repeats=False):
+        """What comes within secs; with skip_repeats, not the SUT's retransmissions of data or
+        a FIN already seen (when they come depends on how fast the peer answered, which a
+        loaded machine decides)."""
         out, end = [], time.monotonic() + secs
         while True:
             e = self.recv(max(0.0, end - time.monotonic()))
             if e is None:
                 return out
-            out.append(e)
+            if not (skip_repeats and self.repeat):
+                out.append(e)
 
     def rel_seq(self, x):
         return (x - self.base) % MOD if self.base is not None else x
@@ -342,9 +360,46 @@ def sc_receive_window(w):
     return out
 
 
+def sc_timestamps(w):
+    """Timestamps and window scaling negotiated: what the SUT echoes (TSecr), and a segment
+    whose timestamp is older than the last one seen (PAWS, RFC 7323 5)."""
+    c = Conn(w, 9007, 21400)
+    sa_opts = [("MSS", 1000), ("SAckOK", b""), ("Timestamp", (1000, 0)), ("NOP", None), ("WScale", 7)]
+    c.send("S", seq=c.iss, options=sa_opts)
+    sa = c.recv(2.0)
+    if sa is None or str(sa[TCP].flags) != "SA":
+        return [f"no SYN-ACK: {c.describe(sa)}"]
+    c.base = (sa[TCP].seq + 1) % MOD
+    ts = dict(sa[TCP].options).get("Timestamp")
+    out = [f"SYN-ACK tsecr={ts[1] if ts else None}"]
+
+    def opts(val):
+        return [("NOP", None), ("NOP", None), ("Timestamp", (val, ts[0] if ts else 0))]
+
+    def line(e):
+        if e is None:
+            return "nothing"
+        t = dict(e[TCP].options).get("Timestamp")
+        return f"{c.describe(e)} tsecr={t[1] if t else None}"
+
+    c.send("A", 0, win=512, options=opts(1001))  # 512 << 7 = 64 KiB
+    w.drain()
+    for what, off, data, val in [
+        ("data", 0, b"AAAA", 1002),
+        ("older timestamp (PAWS)", 4, b"BBBB", 500),
+        ("the same data, a newer timestamp", 4, b"BBBB", 1003),
+        ("no timestamp at all", 8, b"CCCC", None),
+    ]:
+        c.send("PA", off, data, win=512, options=opts(val) if val is not None else [])
+        got = c.collect(0.5)
+        out.append(f"{what}: " + (" | ".join(line(e) for e in got) or "nothing"))
+    c.send("R", 12)
+    return out
+
+
 def probe_line(c, what, flags="A", off=0, ack=0, payload=b"", secs=0.5):
     c.send(flags, off, payload, ack=ack)
-    got = c.collect(secs)
+    got = c.collect(secs, skip_repeats=True)
     return f"{what}: " + (" | ".join(c.describe(e) for e in got) or "nothing")
 
 
@@ -710,6 +765,7 @@ SCENARIOS = {
     "fast-retransmit": sc_fast_retransmit,
     "zero-window": sc_zero_window,
     "receive-window": sc_receive_window,
+    "timestamps": sc_timestamps,
     "rst-states": sc_rst_states,
     "rst-syn-sent": sc_rst_syn_sent,
     "rst-before-accept": sc_rst_before_accept,
