@@ -202,6 +202,14 @@ export abstract class SocketFile extends FileDescription {
   peerName(): Uint8Array | number {
     return -EOPNOTSUPP;
   }
+  /**
+   * The address accept(2) reports for this new connection. Linux gives it even when the
+   * connection was reset while it waited in the queue (inet_getname with peer=2), where
+   * getpeername says ENOTCONN.
+   */
+  acceptedPeerName(): Uint8Array | number {
+    return this.peerName();
+  }
   sendmsg(
     _t: FileTask,
     _src: IoSrc,

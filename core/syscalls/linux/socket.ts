@@ -152,7 +152,7 @@ function doAccept(t: T, fd: number, addr: number, lenp: number, flags: number): 
     if (typeof r === 'number') return r;
     if (addr) {
       try {
-        addrOut(t, addr, lenp, asBytes(r.peerName()));
+        addrOut(t, addr, lenp, asBytes(r.acceptedPeerName()));
       } catch (e) {
         r.decRef();
         throw e;

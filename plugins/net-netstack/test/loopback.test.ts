@@ -140,23 +140,23 @@ describe('netstack loopback', () => {
     b.close();
   });
 
-  it('a full backlog drops further SYNs until accept makes room', async () => {
+  it('a full backlog drops further SYNs until accept makes room (listen(1) queues two, as Linux)', async () => {
     const l = stack.tcp();
     l.bind(LO, 7001);
     l.listen(1);
-    const c1 = stack.tcp();
-    const c2 = stack.tcp();
+    const [c1, c2, c3] = [stack.tcp(), stack.tcp(), stack.tcp()];
     c1.connect(LO, 7001);
     await until(() => l.acceptQueueLength === 1, 'first queued');
     c2.connect(LO, 7001);
+    await until(() => l.acceptQueueLength === 2, 'second queued (Linux: full only above the backlog)');
+    c3.connect(LO, 7001);
     await until(() => stack.stats.listenDrops > 0, 'SYN dropped');
-    assert.equal(c2.state, TcpState.SYN_SENT);
+    assert.equal(c3.state, TcpState.SYN_SENT);
     const s1 = l.accept();
     assert.notEqual(typeof s1, 'number');
-    // c2's SYN retransmission (RTO 1 s) gets in now.
-    await until(() => c2.state === TcpState.ESTABLISHED, 'second connection after accept', 5000);
-    c1.close();
-    c2.close();
+    // c3's SYN retransmission (RTO 1 s) gets in now.
+    await until(() => c3.state === TcpState.ESTABLISHED, 'third connection after accept', 5000);
+    for (const c of [c1, c2, c3]) c.close();
     l.close();
   });
 

@@ -313,8 +313,8 @@ describe('netstack TCP against a scripted peer', () => {
     assert.equal(stackL.counters.timers, 0);
   });
 
-  it('a SYN flood is bounded by the SYN backlog; closing the listener frees every half-open child', async () => {
-    const stackF = new Stack({ tcp: { maxSynBacklog: 16 } });
+  it('without SYN cookies a SYN flood is bounded by the SYN backlog; closing the listener frees every half-open child', async () => {
+    const stackF = new Stack({ tcp: { maxSynBacklog: 16, synCookies: false } });
     stack = stackF;
     const peer = new Peer(stackF);
     const l = stackF.tcp();
@@ -338,6 +338,126 @@ describe('netstack TCP against a scripted peer', () => {
     assert.equal(stackF.tcpStates().SYN_RECEIVED, 16);
     l.close();
     await until(() => stackF.counters.tcpEndpoints === 0 && stackF.counters.timers === 0, 'everything freed');
+  });
+
+  it('SYN cookies beyond a full SYN queue: every SYN answered, a cookie ACK makes a connection, a forged one gets a RST', async () => {
+    const stackF = new Stack({ tcp: { maxSynBacklog: 16 } });
+    stack = stackF;
+    const peer = new Peer(stackF);
+    const l = stackF.tcp();
+    l.bind(0, PORT);
+    l.listen(32);
+    const syn = (i: number) =>
+      peer.send({
+        srcPort: 20000 + i,
+        dstPort: PORT,
+        seq: i * 1000,
+        ack: 0,
+        flags: SYN,
+        window: 65535,
+        mss: 1000,
+        sackPermitted: true,
+      });
+    syn(0); // resolves the peer's MAC first (the stack holds at most 64 frames waiting on ARP)
+    await peer.next((s) => s.flags === (SYN | ACK), 'the first SYN-ACK');
+    for (let i = 1; i < 100; i++) syn(i);
+    await until(
+      () => peer.seen.filter((s) => s.flags === (SYN | ACK)).length === 100,
+      'a SYN-ACK for each SYN',
+    );
+    assert.equal(stackF.tcpStates().SYN_RECEIVED, 16, 'only the SYN queue holds state');
+    assert.equal(stackF.stats.listenDrops, 0);
+    // The 100th SYN-ACK is a cookie: no options but the MSS.
+    const sa = peer.seen.find((s) => s.flags === (SYN | ACK) && s.dstPort === 20099)!;
+    assert.equal(sa.ack, 99 * 1000 + 1);
+    assert.ok(sa.mss > 0);
+    assert.equal(sa.sackPermitted, false);
+    assert.equal(sa.wscale, -1);
+    // A forged ACK (not the cookie) is answered with a RST; the real one makes a connection
+    // whose first data rides on the ACK.
+    const mark = peer.seen.length;
+    const ack = (a: number) => ({
+      srcPort: 20099,
+      dstPort: PORT,
+      seq: 99 * 1000 + 1,
+      ack: a,
+      flags: ACK | PSH,
+      window: 65535,
+    });
+    peer.send(ack(seqAdd(sa.seq, 7)), new TextEncoder().encode('forged'));
+    await until(
+      () => peer.seen.slice(mark).some((s) => s.dstPort === 20099 && (s.flags & RST) !== 0),
+      'RST for a forged cookie',
+    );
+    peer.send(ack(seqAdd(sa.seq, 1)), new TextEncoder().encode('hello'));
+    let ep: TcpEndpoint | undefined;
+    await until(() => {
+      const a = l.accept();
+      if (typeof a !== 'number' && a.rport === 20099) ep = a;
+      return ep !== undefined;
+    }, 'accept the cookie connection');
+    assert.equal(ep!.state, TcpState.ESTABLISHED);
+    assert.equal(new TextDecoder().decode(await readN(ep!, 5)), 'hello');
+    assert.equal(ep!.info().mss, 536, 'the MSS the cookie carried (1000 rounded down to its table)');
+    assert.equal(l.stats.synCookiesSent, 84);
+    assert.equal(l.stats.synCookiesAccepted, 1);
+    ep!.close();
+    l.close();
+  });
+
+  it('PAWS: a segment with a timestamp older than the last kept is dropped and answered with an ACK', async () => {
+    stack = new Stack({});
+    const peer = new Peer(stack);
+    const l = stack.tcp();
+    l.bind(0, PORT);
+    l.listen(4);
+    const iss = 5000;
+    peer.send({
+      srcPort: PEER_PORT,
+      dstPort: PORT,
+      seq: iss,
+      ack: 0,
+      flags: SYN,
+      window: 65535,
+      mss: 1000,
+      ts: [1000, 0],
+    });
+    const sa = await peer.next((s) => s.flags === (SYN | ACK), 'SYN-ACK');
+    assert.ok(sa.hasTs);
+    assert.equal(sa.tsEcr, 1000);
+    const their = seqAdd(sa.seq, 1);
+    const data = (off: number, tsVal: number, text: string) =>
+      peer.send(
+        {
+          srcPort: PEER_PORT,
+          dstPort: PORT,
+          seq: iss + 1 + off,
+          ack: their,
+          flags: ACK | PSH,
+          window: 65535,
+          ts: [tsVal, sa.tsVal],
+        },
+        new TextEncoder().encode(text),
+      );
+    data(0, 1002, 'AAAA');
+    let ep: TcpEndpoint | undefined;
+    await until(() => {
+      const a = l.accept();
+      if (typeof a !== 'number') ep = a;
+      return ep !== undefined;
+    }, 'accept');
+    assert.equal(new TextDecoder().decode(await readN(ep!, 4)), 'AAAA');
+    peer.skip();
+    data(4, 500, 'BBBB'); // older than 1002: an old duplicate
+    const dup = await peer.next((s) => s.dstPort === PEER_PORT, 'the ACK for the old duplicate');
+    assert.equal(dup.ack, iss + 1 + 4, 'nothing taken');
+    assert.equal(dup.tsEcr, 1002, 'TS.Recent kept');
+    assert.equal(ep!.readable, 0);
+    assert.equal(ep!.stats.pawsDrops, 1);
+    data(4, 1003, 'BBBB');
+    await until(() => ep!.readable === 4, 'the same bytes with a newer timestamp taken');
+    ep!.close();
+    l.close();
   });
 
   it('RST in each state: LISTEN ignores it, SYN_RECEIVED returns to listening, FIN_WAIT/CLOSE_WAIT reset, SYN_SENT needs an acceptable ACK', async () => {
@@ -384,7 +504,9 @@ describe('netstack TCP against a scripted peer', () => {
       flags: RST | ACK,
       window: 0,
     });
-    await sleep(20);
+    // Ignored, but (as Linux) the SYN is resent at once rather than after the 1 s RTO.
+    const again = await c.peer.next((s) => s.flags === SYN && s.srcPort === syn.srcPort, 'SYN resent', 500);
+    assert.equal(again.seq, syn.seq);
     assert.equal(a.state, TcpState.SYN_SENT, 'unacceptable ACK ignored');
     c.peer.send({
       srcPort: 7,

@@ -490,6 +490,15 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
     if (this.down) return;
     this.down = true;
     this.live.clear();
+    if (this.st) {
+      // What the stack saw and dropped, by reason (drops.internal: exceptions caught while
+      // handling a frame or timer, which should never happen).
+      const { stats, counters } = this.st;
+      this.log?.debug(
+        { stats, counters, links: this.st.nics.map((n) => ({ name: n.name, ...n.link.stats })) },
+        'netstack: counters at shutdown',
+      );
+    }
     this.st?.close();
     for (const t of this.taken.splice(0)) {
       try {

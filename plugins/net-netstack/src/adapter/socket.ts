@@ -389,6 +389,12 @@ export class TcpSocket extends InetSocket {
     return formatSockaddrIn(this.ep.raddr, this.ep.rport);
   }
 
+  override acceptedPeerName(): Uint8Array | number {
+    // Also for a connection reset before accept took it: accept succeeds, the next read
+    // says ECONNRESET (Linux).
+    return this.ep.rport ? formatSockaddrIn(this.ep.raddr, this.ep.rport) : this.peerName();
+  }
+
   // ---------------------------------------------------------------- data
 
   override sendmsg(

@@ -4,7 +4,7 @@
  * (RFC 2018; received SACK blocks are parsed but recovery is NewReno, RFC 6582), RTO per
  * RFC 6298 with exponential backoff, fast retransmit/recovery (RFC 5681), delayed ACKs,
  * Nagle (and TCP_NODELAY), keepalive, zero-window probes, TIME_WAIT, RST rules with RFC 5961
- * challenge ACKs, listen backlog and half-close.
+ * challenge ACKs, listen backlog with SYN cookies (RFC 4987) and half-close.
  *
  * Endpoints never block: operations return a value or a negative Linux errno (-EAGAIN,
  * -EINPROGRESS, ...). Whenever readiness may have changed the endpoint calls `onEvent`;
@@ -35,6 +35,7 @@ import {
   SHUT_RDWR,
   SHUT_WR,
 } from '../errno';
+import { createHash, randomBytes } from 'node:crypto';
 import { Timer } from '../timer';
 import { copyBytes } from '../checksum';
 import { forget, recycle, sendCopy } from './pool';
@@ -102,6 +103,8 @@ export interface TcpConfig {
   windowScaling: boolean;
   /** Most half-open (SYN_RECEIVED) children per listener (tcp_max_syn_backlog). */
   maxSynBacklog: number;
+  /** Answer SYNs beyond a full SYN queue with SYN cookies (Linux's tcp_syncookies=1). */
+  synCookies: boolean;
 }
 
 export const DEFAULT_TCP_CONFIG: TcpConfig = {
@@ -124,6 +127,7 @@ export const DEFAULT_TCP_CONFIG: TcpConfig = {
   timestamps: true,
   windowScaling: true,
   maxSynBacklog: 4096,
+  synCookies: true,
 };
 
 /** Our window scale: 7, as Linux, so up to 8 MiB windows are expressible. */
@@ -132,6 +136,73 @@ const DEFAULT_MSS = 536;
 const MAX_WINDOW = 65535;
 /** Out-of-order segments held at most (bounds memory against a hostile peer). */
 const MAX_OOO_SEGMENTS = 1024;
+/**
+ * SYN cookies (RFC 4987 §3.6), our own encoding: the SYN-ACK's sequence number is
+ * t * 2^24 + ((H(secret, 4-tuple, peer's ISN, t) + i) mod 2^24), t a 64-second counter
+ * (mod 256) and i the index of the peer's MSS rounded down in COOKIE_MSS. An ACK to the
+ * listener whose ACK - 1 decodes with t now or one period ago recreates the connection
+ * (without window scaling, SACK or timestamps, which the cookie does not carry: as Linux
+ * when the SYN had no timestamps).
+ */
+const COOKIE_SECRET = randomBytes(32);
+const COOKIE_MSS = [536, 1300, 1440, 1460];
+const COOKIE_PERIOD_MS = 64_000;
+/** Cookies are checked only this long after the SYN queue last overflowed (Linux: 2 min). */
+const COOKIE_VALID_MS = 120_000;
+
+function cookieHash(
+  src: number,
+  dst: number,
+  sport: number,
+  dport: number,
+  peerIsn: number,
+  t: number,
+): number {
+  const b = Buffer.allocUnsafe(17);
+  b.writeUInt32BE(src, 0);
+  b.writeUInt32BE(dst, 4);
+  b.writeUInt16BE(sport, 8);
+  b.writeUInt16BE(dport, 10);
+  b.writeUInt32BE(peerIsn, 12);
+  b.writeUInt8(t, 16);
+  return createHash('sha256').update(COOKIE_SECRET).update(b).digest().readUIntBE(0, 3);
+}
+
+/** The ISN of a cookie SYN-ACK for a SYN (src:sport → dst:dport, seq peerIsn, MSS mss). */
+export function makeSynCookie(
+  src: number,
+  dst: number,
+  sport: number,
+  dport: number,
+  peerIsn: number,
+  mss: number,
+  now: number,
+): number {
+  const t = Math.floor(now / COOKIE_PERIOD_MS) % 256;
+  let i = COOKIE_MSS.length - 1;
+  while (i > 0 && mss < COOKIE_MSS[i]) i--;
+  return t * 0x1000000 + ((cookieHash(src, dst, sport, dport, peerIsn, t) + i) % 0x1000000);
+}
+
+/** The MSS a cookie (the ACK's ack - 1) encodes, or -1 if it is not one of ours or too old. */
+export function checkSynCookie(
+  src: number,
+  dst: number,
+  sport: number,
+  dport: number,
+  peerIsn: number,
+  cookie: number,
+  now: number,
+): number {
+  const t = Math.floor(cookie / 0x1000000);
+  const age = (Math.floor(now / COOKIE_PERIOD_MS) - t + 256 * 2) % 256;
+  if (age > 1) return -1;
+  const idx = ((cookie % 0x1000000) - cookieHash(src, dst, sport, dport, peerIsn, t) + 0x1000000) % 0x1000000;
+  return idx < COOKIE_MSS.length ? COOKIE_MSS[idx] : -1;
+}
+
+/** How soon a SYN is resent after an unacceptable ACK in SYN_SENT (Linux's TCP_TIMEOUT_MIN). */
+const SYN_SENT_QUICK_RETRY_MS = 2;
 
 /** Per-endpoint counters (cumulative). */
 export interface TcpEndpointStats {
@@ -145,6 +216,11 @@ export interface TcpEndpointStats {
   zeroWindowProbes: number;
   keepaliveProbes: number;
   challengeAcks: number;
+  /** Segments dropped by PAWS (a timestamp older than the last kept). */
+  pawsDrops: number;
+  /** Listeners: SYN-ACKs sent with a cookie, and connections made from a cookie's ACK. */
+  synCookiesSent: number;
+  synCookiesAccepted: number;
 }
 
 interface OooSegment {
@@ -175,6 +251,9 @@ export class TcpEndpoint {
     zeroWindowProbes: 0,
     keepaliveProbes: 0,
     challengeAcks: 0,
+    pawsDrops: 0,
+    synCookiesSent: 0,
+    synCookiesAccepted: 0,
   };
 
   // Options set by the owner.
@@ -566,6 +645,14 @@ export class TcpEndpoint {
   }
 
   /** The listener's pending (accept-able) connections. */
+  /**
+   * Linux's sk_acceptq_is_full: the queue is full when it holds more than the backlog, so
+   * listen(fd, N) queues N + 1 connections (listen(fd, 0) one).
+   */
+  private get acceptQueueFull(): boolean {
+    return this.acceptQueue.length > this.backlog;
+  }
+
   get acceptQueueLength(): number {
     return this.acceptQueue.length;
   }
@@ -624,23 +711,106 @@ export class TcpEndpoint {
   inputListen(seg: TcpSegment, src: number, dst: number): void {
     if (seg.flags & RST) return;
     if (seg.flags & ACK) {
+      if (!(seg.flags & SYN) && this.cookieAck(seg, src, dst)) return;
       this.host.sendReset(seg, src, dst);
       return;
     }
     if (!(seg.flags & SYN) || seg.flags & FIN) return;
-    // As Linux without syncookies: the half-open queue is bounded by the listen backlog and
-    // by tcp_max_syn_backlog, and nothing is admitted while the accept queue is full.
-    const backlog = Math.max(1, this.backlog);
-    if (
-      this.acceptQueue.length >= backlog ||
-      this.synReceived >= backlog ||
-      this.synReceived >= this.cfg.maxSynBacklog
-    ) {
+    // As Linux: nothing is admitted while the accept queue is full; the half-open queue is
+    // bounded by the listen backlog and by tcp_max_syn_backlog, beyond which SYNs get a
+    // cookie (or are dropped, without synCookies).
+    if (this.acceptQueueFull) {
       this.host.stats.listenDrops++;
       return;
     }
+    const backlog = Math.max(1, this.backlog);
+    if (this.synReceived >= backlog || this.synReceived >= this.cfg.maxSynBacklog) {
+      if (this.cfg.synCookies) this.sendCookie(seg, src, dst);
+      else this.host.stats.listenDrops++;
+      return;
+    }
+    const c = this.newChild(seg, src, dst);
+    if (!c) return;
+    this.synReceived++;
+    c.initSend();
+    c.acceptSynOptions(seg);
+    c.irs = seg.seq;
+    c.rcvNxt = seqAdd(seg.seq, 1);
+    c.lastRecv = performance.now();
+    c.state = TcpState.SYN_RECEIVED;
+    c.stats.segsIn++;
+    c.sendSyn();
+  }
+
+  /** When the SYN queue last overflowed (a cookie was sent); 0 never. */
+  private cookieAt = 0;
+
+  /** A stateless SYN-ACK whose sequence number is a cookie. */
+  private sendCookie(seg: TcpSegment, src: number, dst: number): void {
     const route = this.host.route(src, dst);
     if (typeof route === 'number') return;
+    const now = performance.now();
+    this.cookieAt = now;
+    const mss = seg.mss > 0 ? seg.mss : DEFAULT_MSS;
+    const out: TcpSegmentOut = {
+      srcPort: this.lport,
+      dstPort: seg.srcPort,
+      seq: makeSynCookie(src, dst, seg.srcPort, this.lport, seg.seq, mss, now),
+      ack: seqAdd(seg.seq, 1),
+      flags: SYN | ACK,
+      window: Math.min(this.rcvBufSize, MAX_WINDOW),
+      mss: Math.min(route.mtu, 65535) - 40,
+    };
+    const host = this.host;
+    const buf = Buffer.allocUnsafe(host.headroom + headerLength(out));
+    const total = writeTcp(buf, host.headroom, out, 0, dst, src, !route.offload);
+    this.stats.synCookiesSent++;
+    host.outputTcp(route, buf, total, dst, src, this.ttl, this.tos);
+  }
+
+  /**
+   * An ACK for no connection: if it carries one of our recent cookies, the connection it
+   * completes goes to the accept queue (true); false if it is no cookie (the caller resets).
+   */
+  private cookieAck(seg: TcpSegment, src: number, dst: number): boolean {
+    const now = performance.now();
+    if (!this.cfg.synCookies || this.cookieAt === 0 || now - this.cookieAt > COOKIE_VALID_MS) return false;
+    const cookie = seqAdd(seg.ack, -1);
+    const mss = checkSynCookie(src, dst, seg.srcPort, this.lport, seqAdd(seg.seq, -1), cookie, now);
+    if (mss < 0) return false;
+    if (this.acceptQueueFull) {
+      this.host.stats.listenDrops++;
+      return true; // as Linux: dropped, the peer retransmits
+    }
+    const c = this.newChild(seg, src, dst);
+    if (!c) return true;
+    c.iss = cookie;
+    c.sndUna = seqAdd(cookie, 1);
+    c.sndNxt = c.sndUna;
+    c.sndMax = c.sndUna;
+    c.peerMss = mss;
+    c.mss = Math.max(64, Math.min(mss, Math.min(c.route!.mtu, 65535) - 40));
+    c.cwnd = this.cfg.initialCwndSegments * c.mss;
+    c.irs = seqAdd(seg.seq, -1);
+    c.rcvNxt = seg.seq;
+    c.rcvAdvRight = seqAdd(c.rcvNxt, Math.min(c.rcvBufSize, MAX_WINDOW));
+    c.sndWnd = seg.window;
+    c.maxSndWnd = c.sndWnd;
+    c.sndWl1 = seg.seq;
+    c.sndWl2 = seg.ack;
+    c.lastRecv = now;
+    c.establish();
+    this.acceptQueue.push(c);
+    this.stats.synCookiesAccepted++;
+    if (seg.payload.length > 0 || seg.flags & FIN) c.input(seg);
+    this.notify();
+    return true;
+  }
+
+  /** A child for a SYN (or a cookie's ACK) from src:seg.srcPort, registered; undefined if impossible. */
+  private newChild(seg: TcpSegment, src: number, dst: number): TcpEndpoint | undefined {
+    const route = this.host.route(src, dst);
+    if (typeof route === 'number') return undefined;
     const c = new TcpEndpoint(this.host, this.cfg);
     c.parent = this;
     c.nodelay = this.nodelay;
@@ -658,17 +828,9 @@ export class TcpEndpoint {
     c.rport = seg.srcPort;
     c.bound = true;
     c.everConnected = true;
-    if (!this.host.addConnection(c)) return;
+    if (!this.host.addConnection(c)) return undefined;
     c.registered = true;
-    this.synReceived++;
-    c.initSend();
-    c.acceptSynOptions(seg);
-    c.irs = seg.seq;
-    c.rcvNxt = seqAdd(seg.seq, 1);
-    c.lastRecv = performance.now();
-    c.state = TcpState.SYN_RECEIVED;
-    c.stats.segsIn++;
-    c.sendSyn();
+    return c;
   }
 
   /** A segment for this (non-listening) endpoint's 4-tuple. */
@@ -691,6 +853,10 @@ export class TcpEndpoint {
     const f = seg.flags;
     if (f & ACK && (seqLE(seg.ack, this.iss) || seqGT(seg.ack, this.sndMax))) {
       if (!(f & RST)) this.host.sendReset(seg, this.raddr, this.laddr);
+      // As Linux (tcp_rcv_synsent_state_process): an unacceptable ACK may be a stale
+      // connection's FIN or RST that swallowed our SYN, so resend it soon rather than after
+      // the whole RTO, once.
+      if (this.retries === 0) this.rtxTimer.arm(SYN_SENT_QUICK_RETRY_MS);
       return;
     }
     if (f & RST) {
@@ -739,6 +905,21 @@ export class TcpEndpoint {
         this.sendAck();
         if (f & FIN) this.stateTimer.arm(this.cfg.timeWaitMs);
       }
+      return;
+    }
+
+    // 0. PAWS (RFC 7323 §5.3): a timestamp older than the last one kept marks an old
+    // duplicate: drop it and ACK (a RST still goes on to the checks below, as Linux). A pure
+    // duplicate ACK is let through (Linux's tcp_disordered_ack, simplified).
+    if (
+      this.tsOk &&
+      seg.hasTs &&
+      !(f & RST) &&
+      seqDiff(this.tsRecent, seg.tsVal) > 1 &&
+      !(segLen === 0 && seg.seq === this.rcvNxt && f & ACK && seg.ack === this.sndUna)
+    ) {
+      this.stats.pawsDrops++;
+      this.ackNow = true;
       return;
     }
 
@@ -806,7 +987,7 @@ export class TcpEndpoint {
         return;
       }
       const p = this.parent;
-      if (p && p.acceptQueue.length >= Math.max(1, p.backlog)) {
+      if (p?.acceptQueueFull) {
         this.host.stats.listenDrops++;
         return; // Linux drops the ACK; our SYN-ACK retransmission retries
       }
