@@ -281,6 +281,8 @@ export class KvmPlatform implements Platform {
         { vendor: probe.vendor },
         'kvm platform: standard VMX/SVM host; the supervisor landing path is untested (docs/kvm.md)',
       );
+    // TSVISOR_KVM_CR2=sregs: read the fault address with KVM_GET_SREGS (A/B measurements).
+    const cr2InStub = process.env.TSVISOR_KVM_CR2 !== 'sregs';
     const size = memFileSize(init.memoryFd);
     this.memSize = size;
     let kmem: ArrayBuffer;
@@ -298,6 +300,7 @@ export class KvmPlatform implements Platform {
           flushKva: kva(FLUSH_STUB_OFF),
           cmdKva: kva(CMD_OFF),
           userDoorbell: this.mode === 'pvm',
+          cr2InStub,
         },
         stopInfoArray,
       );
@@ -306,7 +309,7 @@ export class KvmPlatform implements Platform {
     }
     this.native = native;
     this.log = init.log;
-    writeKernelImage(kmem, this.mode);
+    writeKernelImage(kmem, this.mode, cr2InStub);
     this.u32 = new Uint32Array(kmem);
     this.kmem = kmem;
     this.pool = new BumpPool(this.u32, POOL_OFF, KMEM_SIZE, (off, len) => native.discardKmem(off, len));

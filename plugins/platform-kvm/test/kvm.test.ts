@@ -294,8 +294,9 @@ describe('platform-kvm: runsc do --platform=kvm', function () {
         );
         const desc = descendants(pid);
         for (const d of desc) assert.deepEqual(kvmFds(d), [], `descendant ${d} holds no KVM fd`);
-        // The platform starts no threads of its own; KVM itself may add its NX-huge-page
-        // recovery worker ("kvm-nx-lpage-re…", a task of this process since Linux 6.13).
+        // The platform's only thread of its own is the time-slice watchdog ("tsv-slice");
+        // KVM itself may add its NX-huge-page recovery worker ("kvm-nx-lpage-re…", a task of
+        // this process since Linux 6.13).
         const tasks = fs.readdirSync(`/proc/${pid}/task`).map((t) => ({
           tid: Number(t),
           comm: fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'latin1').trim(),
