@@ -208,6 +208,18 @@ describe('platform-kvm: runsc do --platform=kvm', function () {
     }
   });
 
+  it('a thread making no system call is cut at the slice: timers fire and other threads run', () => {
+    const bin = buildLocal('busyloop');
+    try {
+      const native = runNative([bin]);
+      assert.equal(native.status, 0, native.stderr);
+      assert.match(native.stdout, /stopped by alarm: 1; sleeper woke while it spun: 1/);
+      assertSame('busyloop (kvm)', runSandbox([bin], { flags: KVM }), native);
+    } finally {
+      fs.rmSync(path.dirname(bin), { recursive: true, force: true });
+    }
+  });
+
   it("execve starts with the initial FPU/SSE state; a handler's MXCSR does not leak back", () => {
     const bin = buildLocal('fpexec');
     try {

@@ -658,8 +658,13 @@ uint64_t NowNs() {
 
 inline int RunOnce(Vcpu *v, bool roundTrip = false) {
   g_current = v->run;
-  if (g_kicked) v->run->immediate_exit = 1;
   uint64_t t0 = NowNs();
+  if (g_kicked) {
+    // A kick that arrived outside KVM_RUN: honour it, unless it was meant for an earlier
+    // drain (the watchdog saw the old one, the signal landed after the next one started).
+    if (g_watch.started && t0 - g_watch.sliceStartNs.load() < g_watch.sliceNs.load()) g_kicked = 0;
+    else v->run->immediate_exit = 1;
+  }
   if (roundTrip) {
     uint64_t gap = t0 - v->lastExitNs;
     g_stats.roundTrips++;
