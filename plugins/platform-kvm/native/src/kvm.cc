@@ -172,8 +172,11 @@ void *WatchdogMain(void *) {
       if (NowNs() - start >= slice && g_current && w.sliceStartNs.load() == start)
         pthread_kill(w.main, SIGRTMIN + KICK_SIGNAL_OFFSET);
     }
+    // Half a slice, or until StopWatchdog wakes it (a long slice must not delay shutdown).
     timespec ts = {(time_t)(slice / 2 / 1000000000ull), (long)(slice / 2 % 1000000000ull)};
-    nanosleep(&ts, nullptr);
+    uint32_t seq = w.seq.load();
+    if (!w.stop.load())
+      syscall(SYS_futex, reinterpret_cast<uint32_t *>(&w.seq), FUTEX_WAIT_PRIVATE, seq, &ts, nullptr, 0);
   }
   return nullptr;
 }
