@@ -134,7 +134,7 @@ static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, uint8_t dpl, 
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: doorbell N ROUNDS [nosync] [getregs] [out] [pin=CPU]\n");
+    fprintf(stderr, "usage: doorbell N ROUNDS [nosync] [sregs] [getregs] [out] [pin=C] [xcr0=X] [split] [touch=K] [hop=spin|futex] [wpin=C]\n");
     return 2;
   }
   long n = atol(argv[1]), rounds = atol(argv[2]);
