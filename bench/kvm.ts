@@ -1,6 +1,6 @@
 /**
  * The KVM platform (issue 9) next to the ptrace platform, native and gVisor's ptrace:
- * getpid, page-fault cost, fork+exec, pipe ping-pong (each timed by the program itself,
+ * getpid, page-fault cost, fork+exec, pipe ping-pong, clock_gettime (each timed by the program itself,
  * bench/c/micro.c and a fault loop below), and `do /bin/true` wall time.
  *
  * getpid is measured interleaved: each round runs every variant once, back to back, so
@@ -24,6 +24,8 @@ import type { BenchContext, Benchmark } from './index';
 
 const GETPID_N = 3000;
 const OPS: [string, number][] = [
+  // clock_gettime through libc: the vDSO where the platform runs the app on the host TSC.
+  ['clock', 20000],
   ['pipe', 1000],
   ['forkexec', 20],
 ];

@@ -25,6 +25,8 @@ int main(int argc, char **argv) {
     pipe(p1); pipe(p2);
     if (fork() == 0) {
       char c;
+      close(p1[1]);  // so the read sees EOF when the parent exits (no orphan left behind)
+      close(p2[0]);
       while (read(p1[0], &c, 1) == 1) write(p2[1], &c, 1);
       _exit(0);
     }

@@ -17,12 +17,19 @@
 //     touch=K  after each exit, read one byte of each of K distinct pages (a VMM's
 //              memory footprint; with split, shows what the world switch costs the VMM's
 //              own accesses afterwards, e.g. TLB refills)
+//     hop=spin|futex  KVM_RUN runs on a second thread; the main thread (the VMM: answer and
+//              touch=K) hands each run to it and waits for the exit, busy-waiting (spin)
+//              or sleeping in futex (futex) on both sides: the cost of a dedicated vCPU
+//              thread that keeps the world switch away from the VMM's CPU
+//     wpin=C   pin the vCPU thread of hop= to host CPU C
 // Exit status 0 when every round trip was answered and checked; 1 with a message naming
 // the failing host call or the unexpected exit otherwise.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +37,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +70,52 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000ull + t.tv_nsec;
 }
 
+// hop=: the vCPU thread. `seq` is odd while a run is requested, even once it is done.
+static int g_vcpu, g_hop, g_wpin = -1;  // g_hop: 0 off, 1 spin, 2 futex
+static volatile uint32_t g_seq;
+static volatile int g_rc, g_err;
+
+static void futex_wait(volatile uint32_t *a, uint32_t v) { syscall(SYS_futex, a, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0); }
+static void futex_wake(volatile uint32_t *a) { syscall(SYS_futex, a, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+
+// Waits until *a != v.
+static void wait_change(volatile uint32_t *a, uint32_t v) {
+  while (__atomic_load_n(a, __ATOMIC_ACQUIRE) == v) {
+    if (g_hop == 2) futex_wait(a, v);
+    else __builtin_ia32_pause();
+  }
+}
+
+static void *vcpu_thread(void *arg) {
+  (void)arg;
+  if (g_wpin >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(g_wpin, &set);
+    if (sched_setaffinity(0, sizeof set, &set) < 0) die("sched_setaffinity (vCPU thread)");
+  }
+  for (uint32_t seen = 0;;) {
+    wait_change(&g_seq, seen);  // a request: seq odd
+    int rc = ioctl(g_vcpu, KVM_RUN, 0);
+    g_rc = rc;
+    g_err = errno;
+    seen = g_seq + 1;
+    __atomic_store_n(&g_seq, seen, __ATOMIC_RELEASE);
+    if (g_hop == 2) futex_wake(&g_seq);
+  }
+  return NULL;
+}
+
+static int run_vcpu(void) {
+  if (!g_hop) return ioctl(g_vcpu, KVM_RUN, 0);
+  uint32_t req = g_seq + 1;
+  __atomic_store_n(&g_seq, req, __ATOMIC_RELEASE);
+  if (g_hop == 2) futex_wake(&g_seq);
+  wait_change(&g_seq, req);
+  errno = g_err;
+  return g_rc;
+}
+
 static void put(uint8_t *mem, uint64_t at, const void *b, size_t n) { memcpy(mem + at, b, n); }
 static void put64(uint8_t *mem, uint64_t at, uint64_t v) { memcpy(mem + at, &v, 8); }
 
@@ -80,7 +134,7 @@ static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, uint8_t dpl, 
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: doorbell N ROUNDS [nosync] [getregs] [out] [pin=CPU]\n");
+    fprintf(stderr, "usage: doorbell N ROUNDS [nosync] [sregs] [getregs] [out] [pin=C] [xcr0=X] [split] [touch=K] [hop=spin|futex] [wpin=C]\n");
     return 2;
   }
   long n = atol(argv[1]), rounds = atol(argv[2]);
@@ -106,6 +160,9 @@ int main(int argc, char **argv) {
         xcr0 = strtoull(argv[i] + 5, NULL, 16);
     }
     else if (!strncmp(argv[i], "touch=", 6)) touch = atol(argv[i] + 6);
+    else if (!strcmp(argv[i], "hop=spin")) g_hop = 1;
+    else if (!strcmp(argv[i], "hop=futex")) g_hop = 2;
+    else if (!strncmp(argv[i], "wpin=", 5)) g_wpin = atoi(argv[i] + 5);
     else {
       fprintf(stderr, "doorbell: unknown mode %s\n", argv[i]);
       return 2;
@@ -243,6 +300,12 @@ int main(int argc, char **argv) {
   r.rsp = outmode ? KSTACK_TOP : USTACK_TOP;
   r.rflags = 0x202;
   if (ioctl(vcpu, KVM_SET_REGS, &r) < 0) die("KVM_SET_REGS");
+  g_vcpu = vcpu;
+  if (g_hop) {
+    pthread_t th;
+    if ((errno = pthread_create(&th, NULL, vcpu_thread, NULL)) != 0) die("pthread_create");
+    pthread_detach(th);
+  }
   run->kvm_valid_regs = (nosync ? 0 : KVM_SYNC_X86_REGS) | (syncSregs ? KVM_SYNC_X86_SREGS : 0);
 
   // The VMM-side footprint: pages 4 KiB + 64 bytes apart (distinct pages and cache sets).
@@ -260,7 +323,7 @@ int main(int argc, char **argv) {
       if (i == 0) t0 = now_ns(), inRun = 0;
       if (!outmode) memcpy(run->mmio.data, &answer, 8);
       uint64_t r0 = split ? now_ns() : 0;
-      int rc = ioctl(vcpu, KVM_RUN, 0);
+      int rc = run_vcpu();
       if (split) inRun += now_ns() - r0;
       for (long j = 0; j < touch; j++) sink += buf[j * 4160];
       if (rc < 0) {

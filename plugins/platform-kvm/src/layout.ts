@@ -97,9 +97,17 @@ export function landingCode(mode: EntryMode): Uint8Array {
   return Uint8Array.from(b);
 }
 
-/** The exception stub of `vector`: `out %al, $(0x80+vector)`; [`add $8, %rsp`]; `iretq`. */
-export function vectorStub(vector: number): Uint8Array {
-  const b = [0xe6, VECTOR_PORT_BASE + vector];
+/**
+ * The exception stub of `vector`: `out %al, $(0x80+vector)`; [`add $8, %rsp`]; `iretq`.
+ * The page-fault stub (vector 14, unless `cr2InStub` is false) also hands the VMM the
+ * faulting address without a KVM_GET_SREGS: `push %rax; mov %cr2,%rax; out; pop %rax;
+ * add $8,%rsp; iretq` (at the exit rax = CR2 and the app's rax is on top of the frame).
+ */
+export function vectorStub(vector: number, cr2InStub = true): Uint8Array {
+  const pf = vector === 14 && cr2InStub;
+  const b = pf ? [0x50, 0x0f, 0x20, 0xd0] : [];
+  b.push(0xe6, VECTOR_PORT_BASE + vector);
+  if (pf) b.push(0x58);
   if (ERROR_CODE_VECTORS.has(vector)) b.push(0x48, 0x83, 0xc4, 0x08);
   b.push(0x48, 0xcf);
   return Uint8Array.from(b);
@@ -155,7 +163,7 @@ export const PTE_SW_NONE = 0x200;
 export const PTE_NX_HI = 0x80000000;
 
 /** Writes the shared kernel part of guest memory: IDT, stubs, landing, kernel mappings, vCPU areas. */
-export function writeKernelImage(kmem: ArrayBuffer, mode: EntryMode): void {
+export function writeKernelImage(kmem: ArrayBuffer, mode: EntryMode, cr2InStub = true): void {
   const u8 = new Uint8Array(kmem);
   const dv = new DataView(kmem);
   const put64 = (off: number, lo: number, hi: number): void => {
@@ -164,7 +172,7 @@ export function writeKernelImage(kmem: ArrayBuffer, mode: EntryMode): void {
   };
   // Stubs and IDT: interrupt gates, DPL 0 except #BP/#OF (int3/into from user mode).
   for (let v = 0; v < 32; v++) {
-    const code = vectorStub(v);
+    const code = vectorStub(v, cr2InStub);
     const off = STUBS_OFF + v * 16;
     u8.set(code, off);
     const dpl = v === 3 || v === 4 ? 3 : 0;

@@ -34,6 +34,8 @@ export interface KvmLayoutArgs {
   cmdKva: bigint;
   /** The doorbell load runs in user mode (PVM host) rather than at CPL0 after `syscall` (VMX/SVM). */
   userDoorbell: boolean;
+  /** The page-fault stub pushes rax and exits with CR2 in rax (layout.ts vectorStub); else CR2 is read with KVM_GET_SREGS. */
+  cr2InStub: boolean;
 }
 
 /** The platform's own share of system-call round trips (see KvmNative.stats). */

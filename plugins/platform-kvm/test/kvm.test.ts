@@ -51,13 +51,16 @@ const C_PROGRAMS = [
   'sysvipc',
   'misc4',
   'unixsock',
+  // The vDSO is mapped under kvm (the app's rdtsc is the host's TSC on kvm_pvm): its clocks
+  // must agree with the system calls and its mappings behave as on Linux.
+  'vdso',
 ];
 /**
  * Dynamic builds. signals is left out: it prints `si.si_code` in the same call as
  * sigtimedwait(&si), an unspecified evaluation order, so it shows stale stack bytes; what
  * glibc left on the stack differs with the CPUID the guest sees (KVM's, not the host's).
  */
-const DYNAMIC = ['threads', 'forkexec', 'memory', 'fileops'];
+const DYNAMIC = ['threads', 'forkexec', 'memory', 'fileops', 'vdso'];
 
 function argsFor(name: string, bin: string, tag: string): string[] {
   return name === 'fileops' || name === 'misc4' || name === 'unixsock'
@@ -205,6 +208,18 @@ describe('platform-kvm: runsc do --platform=kvm', function () {
     }
   });
 
+  it('a thread making no system call is cut at the slice: timers fire and other threads run', () => {
+    const bin = buildLocal('busyloop');
+    try {
+      const native = runNative([bin]);
+      assert.equal(native.status, 0, native.stderr);
+      assert.match(native.stdout, /stopped by alarm: 1; sleeper woke while it spun: 1/);
+      assertSame('busyloop (kvm)', runSandbox([bin], { flags: KVM }), native);
+    } finally {
+      fs.rmSync(path.dirname(bin), { recursive: true, force: true });
+    }
+  });
+
   it("execve starts with the initial FPU/SSE state; a handler's MXCSR does not leak back", () => {
     const bin = buildLocal('fpexec');
     try {
@@ -294,8 +309,9 @@ describe('platform-kvm: runsc do --platform=kvm', function () {
         );
         const desc = descendants(pid);
         for (const d of desc) assert.deepEqual(kvmFds(d), [], `descendant ${d} holds no KVM fd`);
-        // The platform starts no threads of its own; KVM itself may add its NX-huge-page
-        // recovery worker ("kvm-nx-lpage-re…", a task of this process since Linux 6.13).
+        // The platform's only thread of its own is the time-slice watchdog ("tsv-slice");
+        // KVM itself may add its NX-huge-page recovery worker ("kvm-nx-lpage-re…", a task of
+        // this process since Linux 6.13).
         const tasks = fs.readdirSync(`/proc/${pid}/task`).map((t) => ({
           tid: Number(t),
           comm: fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'latin1').trim(),
