@@ -38,7 +38,7 @@ import {
 import { Timer } from '../timer';
 import { copyBytes } from '../checksum';
 import { recycle, sendCopy } from './pool';
-import { validAddr, validPort } from '../addr';
+import { validAddr, validPort, type IpAddr } from '../addr';
 import { ByteQueue } from './buffer';
 import {
   ACK,
@@ -57,7 +57,7 @@ import {
   type TcpSegment,
   type TcpSegmentOut,
 } from './segment';
-import type { TcpHost, Route } from './host';
+import { routeMss, type TcpHost, type Route } from './host';
 
 /** Linux's TCP state numbers (as in /proc/net/tcp and TCP_INFO). */
 export enum TcpState {
@@ -157,11 +157,13 @@ let nextId = 1;
 export class TcpEndpoint {
   readonly id = nextId++;
   state: TcpState = TcpState.CLOSED;
-  /** Bound/connected addresses (0 = unspecified). */
-  laddr = 0;
+  /** Bound/connected addresses (0 = unspecified; IPv6 as canonical text). */
+  laddr: IpAddr = 0;
   lport = 0;
-  raddr = 0;
+  raddr: IpAddr = 0;
   rport = 0;
+  /** IP versions a wildcard bind/listen takes: 4, 6 (IPV6_V6ONLY) or 46 (dual-stack AF_INET6). */
+  ipVersions: 4 | 6 | 46 = 4;
   /** Called when readiness may have changed (new data, writable, accept-able, error, hang-up). */
   onEvent: ((ep: TcpEndpoint) => void) | undefined;
   readonly stats: TcpEndpointStats = {
@@ -322,7 +324,7 @@ export class TcpEndpoint {
   // ---------------------------------------------------------------- app-facing operations
 
   /** bind(2): port 0 picks an ephemeral port. Returns 0 or -errno. */
-  bind(addr: number, port: number): number {
+  bind(addr: IpAddr, port: number): number {
     if (!validAddr(addr) || !validPort(port)) return -EINVAL;
     if (this.bound || this.state !== TcpState.CLOSED || this.everConnected) return -EINVAL;
     const r = this.host.bindTcp(this, addr, port);
@@ -360,7 +362,7 @@ export class TcpEndpoint {
   }
 
   /** connect(2), non-blocking: -EINPROGRESS when the SYN is out; completion is signalled by onEvent. */
-  connect(addr: number, port: number): number {
+  connect(addr: IpAddr, port: number): number {
     switch (this.state) {
       case TcpState.SYN_SENT:
         return -EALREADY;
@@ -621,7 +623,7 @@ export class TcpEndpoint {
    * and answers SYN-ACK, unless the accept queue or the SYN backlog is full (then the SYN
    * is dropped, as Linux does without syncookies).
    */
-  inputListen(seg: TcpSegment, src: number, dst: number): void {
+  inputListen(seg: TcpSegment, src: IpAddr, dst: IpAddr): void {
     if (seg.flags & RST) return;
     if (seg.flags & ACK) {
       this.host.sendReset(seg, src, dst);
@@ -651,6 +653,7 @@ export class TcpEndpoint {
     c.sndBufSize = this.sndBufSize;
     c.rcvBufSize = this.rcvBufSize;
     c.ttl = this.ttl;
+    c.ipVersions = this.ipVersions;
     c.route = route;
     c.laddr = dst;
     c.lport = this.lport;
@@ -1122,7 +1125,7 @@ export class TcpEndpoint {
 
   private acceptSynOptions(seg: TcpSegment): void {
     const route = this.route!;
-    const ourMss = Math.min(route.mtu, 65535) - 40; // an IPv4 datagram is at most 65535 bytes
+    const ourMss = routeMss(route);
     this.peerMss = seg.mss > 0 ? seg.mss : DEFAULT_MSS;
     this.wsOk = this.cfg.windowScaling && seg.wscale >= 0;
     this.sndWscale = this.wsOk ? seg.wscale : 0;
@@ -1144,7 +1147,7 @@ export class TcpEndpoint {
       ack: synAck ? this.rcvNxt : 0,
       flags: synAck ? SYN | ACK : SYN,
       window: Math.min(this.rcvBufSize, MAX_WINDOW),
-      mss: Math.min(route.mtu, 65535) - 40,
+      mss: routeMss(route),
     };
     if (synAck) {
       if (this.wsOk) out.wscale = this.rcvWscale;
