@@ -6,9 +6,21 @@
  * getsockname/getpeername, ICMPv6-refused UDP) and Python's dual-stack
  * `socket.create_server(('::', 0), dualstack_ipv6=True)` echo with /proc/net/tcp6 and
  * /proc/net/if_inet6 read back.
+ *
+ * Across a veth (root): a namespace and veth pair made by the test with IPv6 only
+ * (fd61:N::/64, interfaces t6hPID and t6cPID): the stack takes the namespace's IPv6 address and
+ * default route, answers NDP with the interface's MAC, `ping -6` from the host, curl -6 on
+ * the host against busybox httpd inside, busybox wget inside against a Python http.server
+ * bound to [::] on the host; the address and route are given back at exit. Everything
+ * the test made is removed in after(), even when a test fails.
  */
 import * as assert from 'node:assert/strict';
-import { buildC, runNative, runSandbox } from './harness';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildC, haveBusybox, REPO, RUNSC, runNative, runSandbox } from './harness';
+import { ip, run, sha, sleep } from './net-helpers';
 
 const NETSTACK = ['--network=netstack'];
 const PY = '/usr/bin/python3';
@@ -67,3 +79,172 @@ print('udp6', len(data), src[0], [r.split()[1][:32] for r in open('/proc/net/udp
     assert.equal(r.status, 0);
   });
 });
+
+const canVeth =
+  process.getuid?.() === 0 &&
+  haveBusybox() &&
+  ['/usr/sbin/ip', '/usr/sbin/ethtool', '/usr/bin/curl', '/usr/bin/nsenter', '/usr/bin/ping'].every((f) =>
+    fs.existsSync(f),
+  );
+
+(canVeth ? describe : describe.skip)(
+  'net-netstack: IPv6 across a veth (NDP, ping -6, HTTP both ways)',
+  function () {
+    this.timeout(180000);
+    const id = `${process.pid % 100000}`;
+    const ns = `t6ns${id}`;
+    const hostIf = `t6h${id}`;
+    const nsIf = `t6c${id}`;
+    const net = (process.pid % 0xffff).toString(16);
+    const hostAddr = `fd61:${net}::1`;
+    const nsAddr = `fd61:${net}::2`;
+    let dir = '';
+    let config = '';
+    let blob: Buffer = Buffer.alloc(0);
+    const procs: ChildProcess[] = [];
+
+    before(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-nstack-v6-'));
+      ip('netns', 'add', ns);
+      ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
+      ip('link', 'set', nsIf, 'netns', ns);
+      ip('addr', 'add', `${hostAddr}/64`, 'dev', hostIf, 'nodad');
+      ip('link', 'set', hostIf, 'up');
+      run(['/usr/sbin/ethtool', '-K', hostIf, 'tx', 'off']);
+      ip('-n', ns, 'addr', 'add', `${nsAddr}/64`, 'dev', nsIf, 'nodad');
+      ip('-n', ns, 'link', 'set', nsIf, 'up');
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      ip('-n', ns, '-6', 'route', 'add', 'default', 'via', hostAddr, 'dev', nsIf);
+      config = path.join(dir, 'runsc.yaml');
+      fs.writeFileSync(config, `network: netstack\nnetstack:\n  netns: /var/run/netns/${ns}\n`);
+      fs.mkdirSync(path.join(dir, 'www'));
+      blob = Buffer.alloc(1_000_000);
+      for (let i = 0; i < blob.length; i++) blob[i] = (i * 2654435761) >>> 24;
+      fs.writeFileSync(path.join(dir, 'www', 'blob'), blob);
+    });
+
+    after(() => {
+      for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      spawnSync('/usr/sbin/ip', ['link', 'del', hostIf]);
+      spawnSync('/usr/sbin/ip', ['netns', 'del', ns]);
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    function sandbox(argv: string[]): { p: ChildProcess; out: () => string } {
+      const p = spawn(process.execPath, [RUNSC, 'do', `--config=${config}`, '--cwd', dir, '--', ...argv], {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      procs.push(p);
+      let out = '';
+      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      return { p, out: () => out };
+    }
+
+    async function stop(p: ChildProcess): Promise<void> {
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      const done = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await Promise.race([done, sleep(10000)]);
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    }
+
+    /** Retries `argv` (async, so the event loop runs) until it exits 0 or 60 s pass. */
+    async function until0(argv: string[], what: () => string): Promise<Buffer> {
+      const deadline = Date.now() + 60000;
+      for (;;) {
+        const r = spawnSync(argv[0], argv.slice(1), { timeout: 30000, maxBuffer: 64 << 20 });
+        if (r.status === 0) return r.stdout;
+        if (Date.now() > deadline)
+          throw new Error(
+            `${argv.join(' ')}: ${r.error?.message ?? ''} ${r.stderr.toString()}; sandbox: ${what()}`,
+          );
+        await sleep(300);
+      }
+    }
+
+    it('busybox httpd inside: ping -6 and curl -6 from the host; NDP gives the interface MAC; given back at exit', async () => {
+      const nsMac = JSON.parse(ip('-n', ns, '-j', 'link', 'show', nsIf))[0].address as string;
+      const s = sandbox(['/bin/busybox', 'httpd', '-f', '-p', '[::]:8080', '-h', path.join(dir, 'www')]);
+      try {
+        const got = await until0(
+          ['/usr/bin/curl', '-6', '-sS', '-f', '-m', '20', `http://[${nsAddr}]:8080/blob`],
+          s.out,
+        );
+        assert.equal(sha(got), sha(blob));
+        const ping = spawnSync('/usr/bin/ping', ['-6', '-c', '3', '-i', '0.2', '-W', '5', nsAddr], {
+          encoding: 'utf8',
+          timeout: 30000,
+        });
+        assert.equal(ping.status, 0, ping.stdout + ping.stderr);
+        assert.match(ping.stdout, /3 packets transmitted, 3 received/);
+        // The kernel's side holds no IPv6 address now; the host's neighbour entry is the MAC.
+        assert.equal(ip('-n', ns, '-6', '-o', 'addr', 'show', nsIf), '');
+        const neigh = JSON.parse(ip('-j', '-6', 'neigh', 'show', nsAddr, 'dev', hostIf)) as {
+          lladdr?: string;
+        }[];
+        assert.equal(neigh[0]?.lladdr, nsMac);
+        // The link-local address made from the MAC answers too (scoped to the host's end).
+        const nsLl = linkLocal(nsMac);
+        const p2 = spawnSync('/usr/bin/ping', ['-6', '-c', '1', '-W', '5', `${nsLl}%${hostIf}`], {
+          encoding: 'utf8',
+          timeout: 30000,
+        });
+        assert.equal(p2.status, 0, p2.stdout + p2.stderr);
+      } finally {
+        await stop(s.p);
+      }
+      assert.match(ip('-n', ns, '-6', '-o', 'addr', 'show', nsIf), new RegExp(`inet6 ${nsAddr}/64`));
+      assert.match(ip('-n', ns, '-6', 'route', 'show', 'default'), new RegExp(`via ${hostAddr}`));
+    });
+
+    it('busybox wget inside against a python http.server bound to [::] on the host side', async () => {
+      const body = `hello over IPv6 ${Date.now()}\n`;
+      const www = path.join(dir, 'hostwww');
+      fs.mkdirSync(www, { recursive: true });
+      fs.writeFileSync(path.join(www, 'file.txt'), body);
+      fs.writeFileSync(path.join(www, 'blob'), blob);
+      const srv = spawn(PY, ['-u', '-m', 'http.server', '0', '--bind', '::', '--directory', www], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      procs.push(srv);
+      let log = '';
+      srv.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      try {
+        const port = await new Promise<number>((res, rej) => {
+          let out = '';
+          srv.stdout!.on('data', (d: Buffer) => {
+            out += d.toString();
+            const m = /port (\d+)/.exec(out);
+            if (m) res(Number(m[1]));
+          });
+          srv.on('exit', (c) => rej(new Error(`http.server exited ${c}`)));
+        });
+        const r = runSandbox(
+          [
+            '/bin/sh',
+            '-c',
+            `busybox wget -q -O - http://[${hostAddr}]:${port}/file.txt && busybox wget -q -O - http://[${hostAddr}]:${port}/blob | sha256sum`,
+          ],
+          { flags: [`--config=${config}`] },
+        );
+        assert.equal(r.stdout, `${body}${sha(blob)}  -\n`, r.stderr);
+        assert.equal(r.status, 0);
+        // The requests came from the stack's address across the veth (not the host's own).
+        for (let i = 0; i < 50 && (log.match(/"GET /g) ?? []).length < 2; i++) await sleep(100);
+        const clients = [...log.matchAll(/^(\S+) - - .*"GET \/(\S+) HTTP/gm)].map((m) => `${m[1]} ${m[2]}`);
+        assert.deepEqual(clients, [`${nsAddr} file.txt`, `${nsAddr} blob`], log);
+      } finally {
+        await stop(srv);
+      }
+    });
+  },
+);
+
+/** The modified EUI-64 link-local address of a MAC (written here independently of the stack). */
+function linkLocal(mac: string): string {
+  const b = mac.split(':').map((x) => parseInt(x, 16));
+  const w = [(b[0] ^ 2) * 256 + b[1], b[2] * 256 + 0xff, 0xfe00 + b[3], b[4] * 256 + b[5]];
+  return `fe80::${w.map((x) => x.toString(16)).join(':')}`;
+}

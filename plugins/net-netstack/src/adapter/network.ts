@@ -78,7 +78,7 @@ interface IpLink {
   link_index?: number;
   ifname: string;
   mtu: number;
-  addr_info?: { family: string; local: string; prefixlen: number }[];
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
 }
 
 /** A route as `ip -j -4 route` shows it. */
@@ -183,8 +183,9 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
     let links: IpLink[];
     let routes: IpRoute[];
     try {
-      links = JSON.parse(ipIn(netns, ['-j', '-4', 'addr', 'show'])) as IpLink[];
+      links = JSON.parse(ipIn(netns, ['-j', 'addr', 'show'])) as IpLink[];
       routes = JSON.parse(ipIn(netns, ['-j', '-4', 'route', 'show'])) as IpRoute[];
+      routes.push(...(JSON.parse(ipIn(netns, ['-j', '-6', 'route', 'show'])) as IpRoute[]));
     } catch (e) {
       throw new Error(
         `netstack: cannot read the interfaces of the network namespace ${netns}: ${(e as Error).message}`,
@@ -194,19 +195,26 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
       const addrs = (l.addr_info ?? [])
         .filter((a) => a.family === 'inet')
         .map((a) => `${a.local}/${a.prefixlen}`);
-      if (l.ifname === 'lo' || !addrs.length) continue;
+      // IPv6: the static (non link-local) addresses move in; the link-local one the stack
+      // makes from the MAC it takes, as the kernel did (it is flushed and given back too).
+      const addrs6 = (l.addr_info ?? []).filter((a) => a.family === 'inet6');
+      const global6 = addrs6.filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+      if (l.ifname === 'lo' || (!addrs.length && !global6.length)) continue;
       let link: PacketLink;
       try {
         link = new PacketLink(l.ifname, l.mtu, netns);
       } catch (e) {
         throw new Error(`netstack: cannot open interface ${l.ifname} in ${netns}: ${(e as Error).message}`);
       }
-      const nic = st.addNic(link, { addresses: addrs, id: l.ifindex });
+      const nic = st.addNic(link, { addresses: [...addrs, ...global6], id: l.ifindex });
       if (l.link_index) this.peerIndex.set(nic.id, l.link_index);
       for (const r of routes) {
         if (r.dev !== l.ifname || !r.gateway) continue;
+        const v6 = r.gateway.includes(':');
         const [dest, len] =
-          r.dst === 'default' ? ['0.0.0.0', 0] : [r.dst.split('/')[0], Number(r.dst.split('/')[1] ?? 32)];
+          r.dst === 'default'
+            ? [v6 ? '::' : '0.0.0.0', 0]
+            : [r.dst.split('/')[0], Number(r.dst.split('/')[1] ?? (v6 ? 128 : 32))];
         st.addRoute(dest, len, nic, r.gateway);
       }
       // The kernel's side gives up the addresses (and with them its routes through l);
@@ -215,7 +223,7 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
       this.taken.push({
         netns,
         ifname: l.ifname,
-        addrs,
+        addrs: [...addrs, ...addrs6.map((a) => `${a.local}/${a.prefixlen}`)],
         routes: routes.filter((r) => r.dev === l.ifname && r.gateway),
       });
       this.log?.debug({ ifname: l.ifname, addrs, mac: formatMac(link.mac) }, 'netstack: took interface');
