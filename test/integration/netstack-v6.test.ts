@@ -102,6 +102,12 @@ const canVeth =
     let config = '';
     let blob: Buffer = Buffer.alloc(0);
     const procs: ChildProcess[] = [];
+    const IP_CMDS = [
+      ['ip', '-6', 'addr'],
+      ['ip', '-6', 'route'],
+      ['ip', 'addr'],
+    ];
+    let kernelView = '';
 
     before(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-nstack-v6-'));
@@ -111,10 +117,16 @@ const canVeth =
       ip('addr', 'add', `${hostAddr}/64`, 'dev', hostIf, 'nodad');
       ip('link', 'set', hostIf, 'up');
       run(['/usr/sbin/ethtool', '-K', hostIf, 'tx', 'off']);
-      ip('-n', ns, 'addr', 'add', `${nsAddr}/64`, 'dev', nsIf, 'nodad');
+      ip('-n', ns, 'addr', 'add', `${nsAddr}/64`, 'dev', nsIf);
       ip('-n', ns, 'link', 'set', nsIf, 'up');
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, '-6', 'route', 'add', 'default', 'via', hostAddr, 'dev', nsIf);
+      // Wait out duplicate address detection, then note what the kernel shows inside.
+      for (let i = 0; i < 100 && ip('-n', ns, '-6', 'addr', 'show', 'tentative') !== ''; i++)
+        spawnSync('/bin/sleep', ['0.1']);
+      kernelView = IP_CMDS.map((c) => run(['/usr/sbin/ip', 'netns', 'exec', ns, '/bin/busybox', ...c])).join(
+        '== \n',
+      );
       config = path.join(dir, 'runsc.yaml');
       fs.writeFileSync(config, `network: netstack\nnetstack:\n  netns: /var/run/netns/${ns}\n`);
       fs.mkdirSync(path.join(dir, 'www'));
@@ -199,7 +211,17 @@ const canVeth =
       assert.match(ip('-n', ns, '-6', 'route', 'show', 'default'), new RegExp(`via ${hostAddr}`));
     });
 
-    it('busybox wget inside against a python http.server bound to [::] on the host side', async () => {
+    it('busybox ip -6 addr / ip -6 route / ip addr inside show what the kernel showed before runsc took the interface', () => {
+      assert.match(kernelView, new RegExp(`inet6 ${nsAddr}/64 scope global`));
+      assert.match(kernelView, new RegExp(`default via ${hostAddr} dev ${nsIf}`));
+      const script = IP_CMDS.map((c) => `/bin/busybox ${c.join(' ')}`).join('; echo "== "; ');
+      const r = runSandbox(['/bin/sh', '-c', script], { flags: [`--config=${config}`] });
+      assert.equal(r.stdout, kernelView, r.stderr);
+      assert.equal(r.status, 0);
+    });
+
+    it('busybox wget inside against a python http.server bound to [::] on the host side; ip -6 neigh then lists the host', async () => {
+      const hostMac = JSON.parse(ip('-j', 'link', 'show', hostIf))[0].address as string;
       const body = `hello over IPv6 ${Date.now()}\n`;
       const www = path.join(dir, 'hostwww');
       fs.mkdirSync(www, { recursive: true });
@@ -225,11 +247,15 @@ const canVeth =
           [
             '/bin/sh',
             '-c',
-            `busybox wget -q -O - http://[${hostAddr}]:${port}/file.txt && busybox wget -q -O - http://[${hostAddr}]:${port}/blob | sha256sum`,
+            `busybox wget -q -O - http://[${hostAddr}]:${port}/file.txt && busybox wget -q -O - http://[${hostAddr}]:${port}/blob | sha256sum && busybox ip -6 neigh`,
           ],
           { flags: [`--config=${config}`] },
         );
-        assert.equal(r.stdout, `${body}${sha(blob)}  -\n`, r.stderr);
+        assert.equal(
+          r.stdout,
+          `${body}${sha(blob)}  -\n${hostAddr} dev ${nsIf} lladdr ${hostMac} REACHABLE\n`,
+          r.stderr,
+        );
         assert.equal(r.status, 0);
         // The requests came from the stack's address across the veth (not the host's own).
         for (let i = 0; i < 50 && (log.match(/"GET /g) ?? []).length < 2; i++) await sleep(100);

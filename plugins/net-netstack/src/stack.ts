@@ -210,6 +210,8 @@ export interface Route6Entry {
   /** The next hop ("" when on-link). */
   gateway: string;
   nic: Nic;
+  /** The metric the kernel showed (256 for connected routes, 1024 by default via a gateway). */
+  metric: number;
 }
 
 export interface StackOptions {
@@ -348,7 +350,7 @@ export class Stack implements TcpHost, UdpHost {
    * Adds a route (e.g. the default: dest "0.0.0.0", prefixLen 0, gateway). IPv6 text
    * ("::", "fd61::") adds an IPv6 route.
    */
-  addRoute(dest: string, prefixLen: number, nic: Nic, gateway?: string): void {
+  addRoute(dest: string, prefixLen: number, nic: Nic, gateway?: string, metric?: number): void {
     if (dest.includes(':')) {
       const d = prefix6(ipv6(dest), prefixLen);
       const g = gateway ? ipv6(gateway) : '';
@@ -358,7 +360,7 @@ export class Stack implements TcpHost, UdpHost {
         )
       )
         return;
-      this.routes6.push({ dest: d, prefixLen, gateway: g, nic });
+      this.routes6.push({ dest: d, prefixLen, gateway: g, nic, metric: metric ?? (g ? 1024 : 256) });
       this.routes6.sort((a, b) => b.prefixLen - a.prefixLen);
       return;
     }

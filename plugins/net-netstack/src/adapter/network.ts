@@ -86,6 +86,7 @@ interface IpRoute {
   dst: string;
   gateway?: string;
   dev: string;
+  metric?: number;
 }
 
 /** Runs `ip ARGS` in the network namespace `netns`; its stdout, or an Error naming the command. */
@@ -215,7 +216,7 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
           r.dst === 'default'
             ? [v6 ? '::' : '0.0.0.0', 0]
             : [r.dst.split('/')[0], Number(r.dst.split('/')[1] ?? (v6 ? 128 : 32))];
-        st.addRoute(dest, len, nic, r.gateway);
+        st.addRoute(dest, len, nic, r.gateway, r.metric);
       }
       // The kernel's side gives up the addresses (and with them its routes through l);
       // shutdown() gives them back, so a namespace outlives one `runsc do`.
