@@ -261,6 +261,31 @@ const canVeth =
         for (let i = 0; i < 50 && (log.match(/"GET /g) ?? []).length < 2; i++) await sleep(100);
         const clients = [...log.matchAll(/^(\S+) - - .*"GET \/(\S+) HTTP/gm)].map((m) => `${m[1]} ${m[2]}`);
         assert.deepEqual(clients, [`${nsAddr} file.txt`, `${nsAddr} blob`], log);
+        // Link-local: a Python client inside reaches the host's fe80:: address on the
+        // interface named in the scope; both names carry the interface index as sin6_scope_id.
+        const nsLink = JSON.parse(ip('-n', ns, '-j', 'link', 'show', nsIf))[0] as {
+          ifindex: number;
+          address: string;
+        };
+        const prog = [
+          'import socket, sys',
+          `c = socket.create_connection(('${linkLocal(hostMac)}%${nsIf}', ${port}))`,
+          'n, p = c.getsockname(), c.getpeername()',
+          "print(n[0].split('%')[0], n[3], p[0].split('%')[0], p[3])",
+          "c.sendall(b'GET /file.txt HTTP/1.0\\r\\n\\r\\n')",
+          "d = b''",
+          'while True:',
+          '    x = c.recv(65536)',
+          '    if not x: break',
+          '    d += x',
+          "print(d.split(b'\\r\\n\\r\\n', 1)[1].decode(), end='')",
+        ].join('\n');
+        const py = runSandbox([PY, '-c', prog], { flags: [`--config=${config}`] });
+        assert.equal(
+          py.stdout,
+          `${linkLocal(nsLink.address)} ${nsLink.ifindex} ${linkLocal(hostMac)} ${nsLink.ifindex}\n${body}`,
+          py.stderr,
+        );
       } finally {
         await stop(srv);
       }

@@ -492,6 +492,18 @@ export class Stack implements TcpHost, UdpHost {
     return -ENETUNREACH;
   }
 
+  /**
+   * The interface index a link-local address belongs to (sockaddr_in6's sin6_scope_id):
+   * the NIC holding it, else the NIC a route to it leaves by; 0 for other addresses.
+   */
+  scopeOf(a: IpAddr): number {
+    if (typeof a !== 'string' || !isLinkLocal6(a)) return 0;
+    const own = this.nics.find((n) => n !== this.loopback && n.hasAddress6(a));
+    if (own) return own.id;
+    const r = this.route6(a, 0);
+    return typeof r === 'number' ? 0 : r.nicId;
+  }
+
   sourceFor(dst: IpAddr): IpAddr {
     const r = this.route(dst);
     return typeof r === 'number' ? r : r.src;

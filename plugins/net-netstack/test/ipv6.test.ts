@@ -510,6 +510,69 @@ describe('netstack IPv6', () => {
       r.close();
     });
 
+    it('survives 60,000 random and mutated IPv6 frames (NDP, echo, UDP, TCP, fragments, extension headers), then still answers', async () => {
+      const l = stack.tcp();
+      l.ipVersions = 6;
+      assert.equal(l.bind(0, 80), 0);
+      assert.equal(l.listen(8), 0);
+      const u = stack.udp();
+      u.ipVersions = 6;
+      assert.equal(u.bind(0, 5002), 0);
+      let seed = 12345;
+      const rnd = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      const ns = new Uint8Array(32);
+      ns[0] = 135;
+      ns.set(parseIpv6(STACK_IP)!, 8);
+      ns.set([1, 1, ...PEER_MAC], 24);
+      const syn = new Uint8Array(20);
+      syn.set([0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff]);
+      const bases = [
+        frame6({ next: 58, hopLimit: 255, l4: ns, ckOff: 2 }),
+        frame6({ next: 58, l4: Uint8Array.from([128, 0, 0, 0, 0, 1, 0, 1, 9, 9]), ckOff: 2 }),
+        frame6({ next: NH_UDP, l4: udp(4000, 5002, new Uint8Array(40)), ckOff: 6 }),
+        frame6({ next: 6, l4: syn, ckOff: 16 }),
+        frame6({
+          next: 44,
+          first: 44,
+          ext: Uint8Array.from([NH_UDP, 0, 0, 1, 0, 0, 0, 7]),
+          l4: udp(4000, 5002, new Uint8Array(64)),
+        }),
+        frame6({
+          next: NH_UDP,
+          first: NH_DSTOPTS,
+          ext: Uint8Array.from([0, 0, 1, 4, 0, 0, 0, 0, NH_UDP, 0, 1, 4, 0, 0, 0, 0]),
+          l4: udp(4000, 5002, new Uint8Array(8)),
+          ckOff: 6,
+        }),
+      ];
+      for (let i = 0; i < 60_000; i++) {
+        let f: Uint8Array;
+        if (i % 3 === 0) {
+          f = new Uint8Array(14 + rnd(200));
+          for (let j = 0; j < f.length; j++) f[j] = rnd(256);
+          f.set(STACK_MAC, 0);
+          f[12] = 0x86;
+          f[13] = 0xdd;
+          if (f.length > 14) f[14] = 0x60 | (f[14] & 15);
+        } else {
+          f = bases[rnd(bases.length)].slice();
+          for (let k = 1 + rnd(4); k > 0; k--) f[14 + rnd(f.length - 14)] = rnd(256);
+          if (rnd(4) === 0) f = f.subarray(0, 14 + rnd(f.length - 14));
+        }
+        link.injectNow(f);
+      }
+      assert.equal(stack.stats.drops.internal, undefined, 'no internal errors');
+      // Still alive: a neighbour solicitation is answered.
+      sent = [];
+      link.inject(frame6({ next: 58, hopLimit: 255, l4: ns, ckOff: 2 }));
+      await until(() => sent.some((x) => x.l4[0] === 136), 'an advertisement after the fuzz');
+      l.close();
+      u.close();
+    });
+
     it('drops packets with a routing header that has segments left, and unknown must-drop options', async () => {
       const r = stack.udp();
       r.ipVersions = 6;

@@ -186,9 +186,9 @@ export abstract class InetSocket extends SocketFile {
     return { addr: a.addr, port: a.port };
   }
 
-  /** A sockaddr of the socket's family for an address the stack keeps. */
+  /** A sockaddr of the socket's family for an address the stack keeps (link-local ones with their scope id). */
   protected sockaddr(addr: IpAddr, port: number): Uint8Array {
-    if (this.v6) return formatSockaddrIn6(addr, port);
+    if (this.v6) return formatSockaddrIn6(addr, port, this.owner.stack.scopeOf(addr));
     return formatSockaddrIn(typeof addr === 'number' ? addr : 0, port);
   }
 
