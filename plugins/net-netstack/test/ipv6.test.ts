@@ -573,6 +573,65 @@ describe('netstack IPv6', () => {
       u.close();
     });
 
+    /** The peer's solicitation for our address: we answer it and learn the peer's MAC. */
+    async function learnPeer(): Promise<void> {
+      const ns = new Uint8Array(32);
+      ns[0] = 135;
+      ns.set(parseIpv6(STACK_IP)!, 8);
+      ns.set([1, 1, ...PEER_MAC], 24);
+      link.inject(frame6({ next: 58, hopLimit: 255, l4: ns, ckOff: 2 }));
+      await until(() => sent.some((x) => x.l4[0] === 136), 'advertisement');
+      sent = [];
+    }
+
+    it('answers a DAD probe to all nodes; unknown next header → parameter problem; packet too big lowers the path MTU', async () => {
+      // DAD: source ::, to the solicited-node group, no source link-layer option.
+      const probe = new Uint8Array(24);
+      probe[0] = 135;
+      probe.set(parseIpv6(STACK_IP)!, 8);
+      link.inject(
+        frame6({ src: '::', dst: solicitedNode(STACK_IP), next: 58, hopLimit: 255, l4: probe, ckOff: 2 }),
+      );
+      await until(() => sent.length > 0, 'the advertisement to all nodes');
+      assert.equal(sent[0].dst, 'ff02::1');
+      assert.deepEqual([...sent[0].dstMac], [0x33, 0x33, 0, 0, 0, 1]);
+      assert.equal(sent[0].l4[4], 0x20, 'override, not solicited');
+      assert.ok(checksumOk(sent[0]));
+      sent = [];
+      await learnPeer();
+      // Next header 253 (experimental): parameter problem, code 1, pointer 6.
+      link.inject(frame6({ next: 253, l4: new Uint8Array(8) }));
+      await until(() => sent.length > 0, 'parameter problem');
+      assert.deepEqual([...sent[0].l4.subarray(0, 2)], [4, 1]);
+      assert.deepEqual([...sent[0].l4.subarray(4, 8)], [0, 0, 0, 6]);
+      assert.ok(checksumOk(sent[0]));
+      sent = [];
+      // A 1,400-byte datagram fits the link (1500); after a packet too big of 1280 it is fragmented.
+      const u = stack.udp();
+      u.ipVersions = 6;
+      assert.equal(u.sendTo(new Uint8Array(1400), PEER_IP, 9), 1400);
+      assert.equal(sent.length, 1);
+      const quoted = frame6({
+        src: STACK_IP,
+        dst: PEER_IP,
+        next: NH_UDP,
+        l4: udp(1, 9, new Uint8Array(8)),
+      }).subarray(14);
+      const ptb = new Uint8Array(8 + quoted.length);
+      ptb.set([2, 0, 0, 0, 0, 0, 0x05, 0x00]);
+      ptb.set(quoted, 8);
+      link.inject(frame6({ next: 58, l4: ptb, ckOff: 2 }));
+      await sleep(20);
+      sent = [];
+      assert.equal(u.sendTo(new Uint8Array(1400), PEER_IP, 9), 1400);
+      assert.equal(sent.length, 2);
+      for (const f of sent) {
+        assert.equal(f.next, 44, 'a fragment header');
+        assert.ok(40 + f.l4.length <= 1280, `fragment of ${40 + f.l4.length} bytes fits 1280`);
+      }
+      u.close();
+    });
+
     it('drops packets with a routing header that has segments left, and unknown must-drop options', async () => {
       const r = stack.udp();
       r.ipVersions = 6;
