@@ -537,13 +537,22 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
     this.down = true;
     this.live.clear();
     this.st?.close();
+    // Each address and route on its own: one that cannot be given back (say the kernel made
+    // its link-local address again) does not keep the others from going back.
     for (const t of this.taken.splice(0)) {
-      try {
-        for (const a of t.addrs) ipIn(t.netns, ['addr', 'add', a, 'dev', t.ifname]);
-        for (const r of t.routes)
-          ipIn(t.netns, ['route', 'replace', r.dst, 'via', r.gateway!, 'dev', t.ifname]);
-      } catch (e) {
-        this.log?.warn({ err: e, ifname: t.ifname }, 'netstack: cannot give an interface its addresses back');
+      const steps = [
+        ...t.addrs.map((a) => ['addr', 'add', a, 'dev', t.ifname]),
+        ...t.routes.map((r) => ['route', 'replace', r.dst, 'via', r.gateway!, 'dev', t.ifname]),
+      ];
+      for (const args of steps) {
+        try {
+          ipIn(t.netns, args);
+        } catch (e) {
+          this.log?.warn(
+            { err: e, ifname: t.ifname },
+            'netstack: cannot give an interface its address or route back',
+          );
+        }
       }
     }
   }
