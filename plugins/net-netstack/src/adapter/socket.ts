@@ -22,6 +22,7 @@ import {
   EINVAL,
   EISCONN,
   ENETUNREACH,
+  ENODEV,
   ENOPROTOOPT,
   ENOTCONN,
   EOPNOTSUPP,
@@ -171,7 +172,7 @@ export abstract class InetSocket extends SocketFile {
    * A sockaddr_in6 from the app, for bind, connect or sendto on an AF_INET6 socket, as
    * Linux's inet6_bind / tcp_v6_connect / udpv6_sendmsg take it: a v4-mapped address is the
    * IPv4 address (EINVAL for bind, ENETUNREACH otherwise on a V6ONLY socket); :: is any for
-   * bind and ::1 as a destination; a link-local bind needs its scope id.
+   * bind and ::1 as a destination; a link-local bind or connect needs its scope id.
    */
   protected addr6(raw: Uint8Array, use: 'bind' | 'connect' | 'sendto'): InetAddr | number {
     const a = parseSockaddrIn6(raw);
@@ -182,7 +183,14 @@ export abstract class InetSocket extends SocketFile {
       return { addr: use !== 'bind' && m === 0 ? 0x7f000001 : m, port: a.port };
     }
     if (a.addr === '::') return { addr: use === 'bind' ? 0 : '::1', port: a.port };
-    if (use === 'bind' && isLinkLocal6(a.addr) && a.scopeId === 0) return -EINVAL;
+    if (isLinkLocal6(a.addr)) {
+      // A link-local address needs its interface: bind and connect say EINVAL without one
+      // (sendto routes it); an interface that does not exist is ENODEV for bind and
+      // ENETUNREACH otherwise. The route then leaves by the NIC holding the link-local prefix.
+      if (a.scopeId === 0 && use !== 'sendto') return -EINVAL;
+      if (a.scopeId !== 0 && !this.owner.stack.nics.some((n) => n.id === a.scopeId))
+        return use === 'bind' ? -ENODEV : -ENETUNREACH;
+    }
     return { addr: a.addr, port: a.port };
   }
 
