@@ -7,9 +7,9 @@
  * `socket.create_server(('::', 0), dualstack_ipv6=True)` echo with /proc/net/tcp6 and
  * /proc/net/if_inet6 read back.
  *
- * Across a veth (root): a namespace and veth pair made by the test with IPv6 only
- * (fd61:N::/64, interfaces t6hPID and t6cPID): the stack takes the namespace's IPv6 address and
- * default route, answers NDP with the interface's MAC, `ping -6` from the host, curl -6 on
+ * Across a veth (root): a namespace and veth pair made by the test (fd61:N::/64 and
+ * 10.61.N.0/24, interfaces t6hPID and t6cPID): the stack takes the namespace's addresses and
+ * IPv6 default route, answers NDP with the interface's MAC, `ping -6` from the host, curl -6 on
  * the host against busybox httpd inside, busybox wget inside against a Python http.server
  * bound to [::] on the host; the address and route are given back at exit. Everything
  * the test made is removed in after(), even when a test fails.
@@ -98,6 +98,9 @@ const canVeth =
     const net = (process.pid % 0xffff).toString(16);
     const hostAddr = `fd61:${net}::1`;
     const nsAddr = `fd61:${net}::2`;
+    // An IPv4 address too (taken and given back with the IPv6 ones; /proc/net/arp, ip neigh).
+    const host4 = `10.61.${process.pid % 250}.1`;
+    const ns4 = `10.61.${process.pid % 250}.2`;
     let dir = '';
     let config = '';
     let blob: Buffer = Buffer.alloc(0);
@@ -115,9 +118,11 @@ const canVeth =
       ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
       ip('link', 'set', nsIf, 'netns', ns);
       ip('addr', 'add', `${hostAddr}/64`, 'dev', hostIf, 'nodad');
+      ip('addr', 'add', `${host4}/24`, 'dev', hostIf);
       ip('link', 'set', hostIf, 'up');
       run(['/usr/sbin/ethtool', '-K', hostIf, 'tx', 'off']);
       ip('-n', ns, 'addr', 'add', `${nsAddr}/64`, 'dev', nsIf);
+      ip('-n', ns, 'addr', 'add', `${ns4}/24`, 'dev', nsIf);
       ip('-n', ns, 'link', 'set', nsIf, 'up');
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, '-6', 'route', 'add', 'default', 'via', hostAddr, 'dev', nsIf);
@@ -209,6 +214,10 @@ const canVeth =
       }
       assert.match(ip('-n', ns, '-6', '-o', 'addr', 'show', nsIf), new RegExp(`inet6 ${nsAddr}/64`));
       assert.match(ip('-n', ns, '-6', 'route', 'show', 'default'), new RegExp(`via ${hostAddr}`));
+      assert.match(
+        ip('-n', ns, '-4', '-o', 'addr', 'show', nsIf),
+        new RegExp(`inet ${ns4.replace(/\./g, '\\.')}/24`),
+      );
     });
 
     it('busybox ip -6 addr / ip -6 route / ip addr inside show what the kernel showed before runsc took the interface', () => {
@@ -220,7 +229,7 @@ const canVeth =
       assert.equal(r.status, 0);
     });
 
-    it('busybox wget inside against a python http.server bound to [::] on the host side; ip -6 neigh then lists the host', async () => {
+    it('busybox wget inside against a python http.server bound to [::] on the host side; /proc/net/arp and ip neigh then list the host', async () => {
       const hostMac = JSON.parse(ip('-j', 'link', 'show', hostIf))[0].address as string;
       const body = `hello over IPv6 ${Date.now()}\n`;
       const www = path.join(dir, 'hostwww');
@@ -247,20 +256,25 @@ const canVeth =
           [
             '/bin/sh',
             '-c',
-            `busybox wget -q -O - http://[${hostAddr}]:${port}/file.txt && busybox wget -q -O - http://[${hostAddr}]:${port}/blob | sha256sum && busybox ip -6 neigh`,
+            `busybox wget -q -O - http://[${hostAddr}]:${port}/file.txt && busybox wget -q -O - http://[${hostAddr}]:${port}/blob | sha256sum && busybox wget -q -O - http://${host4}:${port}/file.txt && cat /proc/net/arp && busybox ip neigh`,
           ],
           { flags: [`--config=${config}`] },
         );
         assert.equal(
           r.stdout,
-          `${body}${sha(blob)}  -\n${hostAddr} dev ${nsIf} lladdr ${hostMac} REACHABLE\n`,
+          `${body}${sha(blob)}  -\n${body}` +
+            // /proc/net/arp in the kernel's format ("%-16s 0x%-10x0x%-10x%-17s     *        %s").
+            'IP address       HW type     Flags       HW address            Mask     Device\n' +
+            `${host4.padEnd(16)} 0x1         0x2         ${hostMac}     *        ${nsIf}\n` +
+            `${host4} dev ${nsIf} lladdr ${hostMac} REACHABLE\n` +
+            `${hostAddr} dev ${nsIf} lladdr ${hostMac} REACHABLE\n`,
           r.stderr,
         );
         assert.equal(r.status, 0);
         // The requests came from the stack's address across the veth (not the host's own).
-        for (let i = 0; i < 50 && (log.match(/"GET /g) ?? []).length < 2; i++) await sleep(100);
+        for (let i = 0; i < 50 && (log.match(/"GET /g) ?? []).length < 3; i++) await sleep(100);
         const clients = [...log.matchAll(/^(\S+) - - .*"GET \/(\S+) HTTP/gm)].map((m) => `${m[1]} ${m[2]}`);
-        assert.deepEqual(clients, [`${nsAddr} file.txt`, `${nsAddr} blob`], log);
+        assert.deepEqual(clients, [`${nsAddr} file.txt`, `${nsAddr} blob`, `::ffff:${ns4} file.txt`], log);
         // Link-local: a Python client inside reaches the host's fe80:: address on the
         // interface named in the scope; both names carry the interface index as sin6_scope_id.
         const nsLink = JSON.parse(ip('-n', ns, '-j', 'link', 'show', nsIf))[0] as {
