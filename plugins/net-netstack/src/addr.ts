@@ -81,9 +81,10 @@ export function isLoopback(a: number): boolean {
   return a >>> 24 === 127;
 }
 
-/** An address as the stack keeps it: an integer in [0, 2^32), or canonical IPv6 text. */
+/** An address as the stack keeps it: an integer in [0, 2^32), or canonical IPv6 text (not ::). */
 export function validAddr(a: IpAddr): boolean {
-  if (typeof a === 'string') return a !== '::' && parseIpv6(a) !== undefined;
+  // Canonical text only: the tables compare addresses as strings.
+  if (typeof a === 'string') return a !== '::' && canonIpv6(a) === a;
   return Number.isInteger(a) && a >= 0 && a <= 0xffffffff;
 }
 

@@ -15,6 +15,7 @@ import {
   readIpv6,
   solicitedNode,
   v4Mapped,
+  validAddr,
   ipv4,
 } from '../src/addr';
 import { ChannelLink } from '../src/link/channel';
@@ -173,6 +174,10 @@ describe('netstack IPv6', () => {
         '1.2.3.4',
       ])
         assert.equal(parseIpv6(bad), undefined, bad);
+      // Endpoints take canonical text only (the tables compare strings).
+      assert.equal(validAddr('::1'), true);
+      assert.equal(validAddr('0:0::1'), false);
+      assert.equal(validAddr('::'), false);
       assert.equal(v4Mapped('::ffff:127.0.0.1'), ipv4('127.0.0.1'));
       assert.equal(v4Mapped('::1'), undefined);
       assert.equal(mapV4(ipv4('10.61.0.2')), '::ffff:10.61.0.2');
