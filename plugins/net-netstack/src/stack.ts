@@ -122,6 +122,8 @@ const ARP_TIMEOUT_MS = 60_000;
 const ARP_RETRY_MS = 1000;
 const ARP_RETRIES = 3;
 const ARP_QUEUE_MAX = 64;
+/** The most IPv6 neighbour entries a NIC keeps (Linux's default gc_thresh3). */
+const NEIGHBOR_MAX = 1024;
 
 export interface AddressConfig {
   /** "10.0.0.2/24" or a number with prefixLen. */
@@ -1025,6 +1027,16 @@ export class Stack implements TcpHost, UdpHost {
   /** Records ip's MAC (an NS's source option creates the entry, as on Linux) and sends what waited. */
   private learn6(nic: Nic, ip: string, mac: Uint8Array): void {
     if (mac[0] & 1) return; // never a multicast MAC
+    if (!nic.neighbors.has(ip) && nic.neighbors.size >= NEIGHBOR_MAX) {
+      // Bounded as Linux's gc_thresh3: expired entries go first; a full table learns nothing
+      // new (solicitations from a flood of spoofed sources are still answered).
+      const now = performance.now();
+      for (const [k, e] of nic.neighbors) if (e.expires <= now) nic.neighbors.delete(k);
+      if (nic.neighbors.size >= NEIGHBOR_MAX && !nic.pending6.has(ip)) {
+        this.drop('ndp-table-full');
+        return;
+      }
+    }
     nic.neighbors.set(ip, { mac: mac.slice(0, 6), expires: performance.now() + ARP_TIMEOUT_MS });
     const pend = nic.pending6.get(ip);
     if (pend) {

@@ -570,6 +570,14 @@ describe('netstack IPv6', () => {
         link.injectNow(f);
       }
       assert.equal(stack.stats.drops.internal, undefined, 'no internal errors');
+      // Solicitations from 2,000 different (spoofed) sources: all answered, the cache bounded.
+      const nic = stack.nics.find((n) => n.name === 't6peer')!;
+      for (let i = 0; i < 2000; i++)
+        link.injectNow(
+          frame6({ src: `fd61::1:${i.toString(16)}`, next: 58, hopLimit: 255, l4: ns, ckOff: 2 }),
+        );
+      assert.ok(nic.neighbors.size <= 1024, `${nic.neighbors.size} neighbour entries`);
+      assert.ok((stack.stats.drops['ndp-table-full'] ?? 0) >= 2000 - 1024);
       // Still alive: a neighbour solicitation is answered.
       sent = [];
       link.inject(frame6({ next: 58, hopLimit: 255, l4: ns, ckOff: 2 }));
