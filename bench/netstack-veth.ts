@@ -10,8 +10,8 @@
  *   tsvisor-netstack  `runsc do` with `network: netstack`, `netstack.netns` = the namespace
  *                     (our stack on an AF_PACKET socket on the veth end);
  *   gvisor            Debian's runsc, `--network=sandbox --platform=ptrace run` of a bundle
- *                     whose spec names the namespace (gVisor's netstack takes the veth), when
- *                     it can run here (the skip line says why not).
+ *                     whose spec names the namespace (gVisor's netstack takes the veth; see
+ *                     the /proc/sys/net note where it starts).
  * Root only. Offloads are off on the host end (the stack needs full checksums). Run alone
  * with `npm run bench -- netstack-veth`.
  */
@@ -189,8 +189,19 @@ export const benchmark: Benchmark = {
             { type: 'network', path: nsPath },
           ];
           fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+          // Debian's runsc (2022) decides it is in the root network namespace when
+          // /proc/sys/net/core/rmem_default exists — true in every namespace on Linux >= 6.x
+          // (the sysctl became per-namespace) — and refuses to take the veth. Hiding
+          // /proc/sys/net in a private mount namespace lets its check pass; nothing else it
+          // runs reads /proc/sys/net.
           return background(
             [
+              '/usr/bin/unshare',
+              '-m',
+              '/bin/sh',
+              '-c',
+              'mount --make-rprivate / && mount -t tmpfs none /proc/sys/net && exec "$@"',
+              'gvisor-netns',
               '/usr/bin/nsenter',
               `--net=${nsPath}`,
               gv,

@@ -3,6 +3,7 @@
  * to 2^53), so a sum over a whole 64 KiB datagram never overflows; fold() reduces it to 16
  * bits without bitwise operations on values above 2^32.
  */
+import { ipv6Bytes, type IpAddr } from './addr';
 
 /** Adds the 16-bit big-endian words of buf[off, off+len) to `initial` (an odd last byte is padded). */
 export function sum16(buf: Uint8Array, off: number, len: number, initial = 0): number {
@@ -61,9 +62,29 @@ export function finish(sum: number): number {
   return ~fold(sum) & 0xffff;
 }
 
-/** The IPv4 pseudo-header sum (RFC 793/768): addresses, protocol and upper-layer length. */
-export function pseudoSum(src: number, dst: number, proto: number, length: number): number {
+/**
+ * The pseudo-header sum: IPv4's (RFC 793/768: addresses, protocol, upper-layer length) for
+ * numeric addresses, IPv6's (RFC 8200 §8.1: addresses, 32-bit length, next header) for
+ * IPv6 text. Both are plain sums of 16-bit words, so they differ only in the addresses.
+ */
+export function pseudoSum(src: IpAddr, dst: IpAddr, proto: number, length: number): number {
+  if (typeof src === 'string' || typeof dst === 'string')
+    return addrSum6(src) + addrSum6(dst) + proto + Math.floor(length / 65536) + (length % 65536);
   return Math.floor(src / 65536) + (src % 65536) + Math.floor(dst / 65536) + (dst % 65536) + proto + length;
+}
+
+const sum6Cache = new Map<string, number>();
+
+/** The sum of an IPv6 address's eight words (cached per address). */
+function addrSum6(a: IpAddr): number {
+  if (typeof a === 'number') throw new Error(`pseudoSum: IPv4 address ${a} mixed with IPv6`);
+  let s = sum6Cache.get(a);
+  if (s === undefined) {
+    s = sum16(ipv6Bytes(a), 0, 16);
+    if (sum6Cache.size > 4096) sum6Cache.clear();
+    sum6Cache.set(a, s);
+  }
+  return s;
 }
 
 /** Checksum of buf[off, off+len) alone (IPv4 header, ICMP). */

@@ -16,15 +16,73 @@ import {
   BROADCAST_MAC,
   formatIpv4,
   ipv4,
+  ipv6,
   isLoopback,
+  isLinkLocal6,
+  isMulticast6,
+  linkLocalFromMac,
   macEqual,
+  multicastMac6,
+  prefix6,
   prefixMask,
   readIpv4,
+  readIpv6,
   sameSubnet,
+  samePrefix6,
+  solicitedNode,
+  type IpAddr,
 } from './addr';
 import { ARP_REPLY, ARP_REQUEST, buildArpFrame, parseArp } from './arp';
 import { EADDRINUSE, EADDRNOTAVAIL, EAGAIN, EMSGSIZE, ENETUNREACH } from './errno';
-import { ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, etherType, writeEthernet } from './ethernet';
+import {
+  ETH_HLEN,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  etherType,
+  writeEthernet,
+} from './ethernet';
+import {
+  ICMP6_DEST_UNREACH,
+  ICMP6_ECHO_REPLY,
+  ICMP6_ECHO_REQUEST,
+  ICMP6_PACKET_TOO_BIG,
+  ICMP6_PARAM_PROBLEM,
+  ICMP6_QUOTE_MAX,
+  ND_NEIGHBOR_ADVERT,
+  ND_NEIGHBOR_SOLICIT,
+  PARAM_NEXT_HEADER,
+  UNREACH6_PORT,
+  isIcmp6Error,
+  parseIcmp6,
+  writeIcmp6,
+} from './icmpv6';
+import {
+  DEFAULT_HOP_LIMIT,
+  FRAG_HLEN,
+  IPV6_HLEN,
+  IPV6_MIN_MTU,
+  NH_FRAGMENT,
+  NH_ICMPV6,
+  NH_NONE,
+  NH_TCP,
+  NH_UDP,
+  fragmentPlan6,
+  parseIpv6Header,
+  walkExtensions,
+  writeFragHeader,
+  writeIpv6Header,
+  type Ipv6Header,
+} from './ipv6';
+import {
+  NA_OVERRIDE,
+  NA_SOLICITED,
+  ND_HOP_LIMIT,
+  OPT_SOURCE_LLADDR,
+  OPT_TARGET_LLADDR,
+  ndBody,
+  parseNd,
+} from './ndp';
 import {
   ICMP_DEST_UNREACH,
   ICMP_ECHO_REPLY,
@@ -56,12 +114,16 @@ import { UDP_HLEN, parseUdp, writeUdp } from './udp';
 import { UdpEndpoint, type UdpHost } from './udp-endpoint';
 
 export const HEADROOM = ETH_HLEN + IPV4_HLEN;
+/** Room for Ethernet + the IPv6 header: what TCP endpoints leave (IPv4 uses the last 34 bytes). */
+export const HEADROOM6 = ETH_HLEN + IPV6_HLEN;
 const EPHEMERAL_LOW = 32768;
 const EPHEMERAL_HIGH = 60999;
 const ARP_TIMEOUT_MS = 60_000;
 const ARP_RETRY_MS = 1000;
 const ARP_RETRIES = 3;
 const ARP_QUEUE_MAX = 64;
+/** The most IPv6 neighbour entries a NIC keeps (Linux's default gc_thresh3). */
+const NEIGHBOR_MAX = 1024;
 
 export interface AddressConfig {
   /** "10.0.0.2/24" or a number with prefixLen. */
@@ -70,8 +132,10 @@ export interface AddressConfig {
 }
 
 export interface NicConfig {
-  /** Addresses as "a.b.c.d/len" strings. */
+  /** Addresses as "a.b.c.d/len" or IPv6 "x:y::z/len" strings. */
   addresses: string[];
+  /** Ethernet NICs get a link-local address from their MAC (fe80::/64) unless this is false. */
+  linkLocal?: boolean;
   /** The interface index (default: the next free one); e.g. the kernel's, for a taken veth. */
   id?: number;
 }
@@ -87,10 +151,20 @@ interface ArpPending {
   timer: Timer;
 }
 
+export interface Address6Config {
+  /** Canonical IPv6 text. */
+  addr: string;
+  prefixLen: number;
+}
+
 export class Nic {
   readonly addresses: AddressConfig[] = [];
+  readonly addresses6: Address6Config[] = [];
   readonly arp = new Map<number, ArpEntry>();
   readonly pending = new Map<number, ArpPending>();
+  /** The IPv6 neighbour cache (NDP) and resolutions in progress. */
+  readonly neighbors = new Map<string, ArpEntry>();
+  readonly pending6 = new Map<string, ArpPending>();
 
   constructor(
     readonly id: number,
@@ -103,6 +177,16 @@ export class Nic {
 
   hasAddress(a: number): boolean {
     return this.addresses.some((x) => x.addr === a);
+  }
+
+  hasAddress6(a: string): boolean {
+    return this.addresses6.some((x) => x.addr === a);
+  }
+
+  /** Multicast groups the NIC is in: all-nodes and our addresses' solicited-node groups. */
+  inGroup6(a: string): boolean {
+    if (a === 'ff02::1' || a === 'ff01::1') return true;
+    return this.addresses6.some((x) => solicitedNode(x.addr) === a);
   }
 
   isBroadcast(a: number): boolean {
@@ -119,6 +203,17 @@ export interface RouteEntry {
   prefixLen: number;
   gateway: number;
   nic: Nic;
+}
+
+export interface Route6Entry {
+  /** Canonical IPv6 text of the prefix ("::" with prefixLen 0 is the default route). */
+  dest: string;
+  prefixLen: number;
+  /** The next hop ("" when on-link). */
+  gateway: string;
+  nic: Nic;
+  /** The metric the kernel showed (256 for connected routes, 1024 by default via a gateway). */
+  metric: number;
 }
 
 export interface StackOptions {
@@ -162,6 +257,12 @@ export interface StackStats {
   ipOut: number;
   icmpEchoReplies: number;
   icmpUnreachSent: number;
+  ip6In: number;
+  ip6Out: number;
+  icmp6EchoReplies: number;
+  icmp6ErrorsSent: number;
+  ndpSolicitsSent: number;
+  ndpAdvertsSent: number;
   tcpResetsSent: number;
   listenDrops: number;
   timeWaits: number;
@@ -170,7 +271,7 @@ export interface StackStats {
 }
 
 export class Stack implements TcpHost, UdpHost {
-  readonly headroom = HEADROOM;
+  readonly headroom = HEADROOM6;
   readonly counters: StackCounters = { timers: 0, tcpEndpoints: 0, udpEndpoints: 0 };
   readonly stats: StackStats = {
     rxFrames: 0,
@@ -179,6 +280,12 @@ export class Stack implements TcpHost, UdpHost {
     ipOut: 0,
     icmpEchoReplies: 0,
     icmpUnreachSent: 0,
+    ip6In: 0,
+    ip6Out: 0,
+    icmp6EchoReplies: 0,
+    icmp6ErrorsSent: 0,
+    ndpSolicitsSent: 0,
+    ndpAdvertsSent: 0,
     tcpResetsSent: 0,
     listenDrops: 0,
     timeWaits: 0,
@@ -190,8 +297,11 @@ export class Stack implements TcpHost, UdpHost {
   private readonly nicById = new Map<number, Nic>();
   readonly loopback: Nic;
   private readonly routes: RouteEntry[] = [];
+  private readonly routes6: Route6Entry[] = [];
   private readonly reassembler: Reassembler;
+  private readonly reassembler6: Reassembler;
   private ipId = Math.floor(Math.random() * 65536);
+  private ip6Id = Math.floor(Math.random() * 0x100000000);
   private readonly onError: (msg: string, err: unknown) => void;
 
   // Transport tables.
@@ -207,8 +317,9 @@ export class Stack implements TcpHost, UdpHost {
   constructor(opts: StackOptions = {}) {
     this.tcpConfig = { ...DEFAULT_TCP_CONFIG, ...opts.tcp };
     this.reassembler = new Reassembler(opts.reassemblyTimeoutMs ?? 30_000);
+    this.reassembler6 = new Reassembler(opts.reassemblyTimeoutMs ?? 60_000);
     this.onError = opts.onError ?? (() => {});
-    this.loopback = this.addNic(new LoopbackLink(), { addresses: ['127.0.0.1/8'] });
+    this.loopback = this.addNic(new LoopbackLink(), { addresses: ['127.0.0.1/8', '::1/128'] });
   }
 
   // ---------------------------------------------------------------- configuration
@@ -220,7 +331,15 @@ export class Stack implements TcpHost, UdpHost {
       throw new Error(`NIC ${link.name}: interface index ${id} is taken`);
     const nic = new Nic(id, link);
     this.nicById.set(id, nic);
+    if (link.ethernet && cfg.linkLocal !== false) this.addAddress6(nic, linkLocalFromMac(link.mac), 64);
     for (const text of cfg.addresses) {
+      const m6 = /^([0-9a-fA-F:.]*:[0-9a-fA-F:.]*)\/(\d{1,3})$/.exec(text);
+      if (m6) {
+        if (Number(m6[2]) > 128)
+          throw new Error(`NIC ${link.name}: address ${JSON.stringify(text)}: prefix length above 128`);
+        this.addAddress6(nic, ipv6(m6[1]), Number(m6[2]));
+        continue;
+      }
       const m = /^([^/]+)\/(\d{1,2})$/.exec(text);
       if (!m || Number(m[2]) > 32)
         throw new Error(`NIC ${link.name}: address ${JSON.stringify(text)} is not a.b.c.d/len`);
@@ -238,8 +357,31 @@ export class Stack implements TcpHost, UdpHost {
     return nic;
   }
 
-  /** Adds a route (e.g. the default: dest "0.0.0.0", prefixLen 0, gateway). */
-  addRoute(dest: string, prefixLen: number, nic: Nic, gateway?: string): void {
+  /** Adds an IPv6 address and its connected route to a NIC. */
+  addAddress6(nic: Nic, addr: string, prefixLen: number): void {
+    if (nic.hasAddress6(addr)) return;
+    nic.addresses6.push({ addr, prefixLen });
+    if (nic !== this.loopback) this.addRoute(prefix6(addr, prefixLen), prefixLen, nic);
+  }
+
+  /**
+   * Adds a route (e.g. the default: dest "0.0.0.0", prefixLen 0, gateway). IPv6 text
+   * ("::", "fd61::") adds an IPv6 route.
+   */
+  addRoute(dest: string, prefixLen: number, nic: Nic, gateway?: string, metric?: number): void {
+    if (dest.includes(':')) {
+      const d = prefix6(ipv6(dest), prefixLen);
+      const g = gateway ? ipv6(gateway) : '';
+      if (
+        this.routes6.some(
+          (r) => r.dest === d && r.prefixLen === prefixLen && r.nic === nic && r.gateway === g,
+        )
+      )
+        return;
+      this.routes6.push({ dest: d, prefixLen, gateway: g, nic, metric: metric ?? (g ? 1024 : 256) });
+      this.routes6.sort((a, b) => b.prefixLen - a.prefixLen);
+      return;
+    }
     this.routes.push({ dest: ipv4(dest), prefixLen, gateway: gateway ? ipv4(gateway) : 0, nic });
     this.routes.sort((a, b) => b.prefixLen - a.prefixLen);
   }
@@ -271,9 +413,12 @@ export class Stack implements TcpHost, UdpHost {
     for (const nic of this.nics) {
       for (const p of nic.pending.values()) p.timer.dispose();
       nic.pending.clear();
+      for (const p of nic.pending6.values()) p.timer.dispose();
+      nic.pending6.clear();
       nic.link.close();
     }
     this.reassembler.clear();
+    this.reassembler6.clear();
   }
 
   /**
@@ -314,6 +459,11 @@ export class Stack implements TcpHost, UdpHost {
     return this.routes;
   }
 
+  /** The IPv6 route table, longest prefix first (for /proc/net/ipv6_route and rtnetlink). */
+  route6List(): readonly Route6Entry[] {
+    return this.routes6;
+  }
+
   /** Live TCP endpoints by state name (for leak checks and /proc/net/tcp later). */
   tcpStates(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -321,13 +471,16 @@ export class Stack implements TcpHost, UdpHost {
     return out;
   }
 
-  isLocal(a: number): boolean {
+  isLocal(a: IpAddr): boolean {
+    if (typeof a === 'string') return this.nics.some((n) => n.hasAddress6(a));
     return isLoopback(a) || this.nics.some((n) => n.hasAddress(a));
   }
 
   // ---------------------------------------------------------------- routing
 
-  route(dst: number, src = 0): Route | number {
+  route(dst: IpAddr, src: IpAddr = 0): Route | number {
+    if (typeof dst === 'string') return this.route6(dst, src);
+    if (typeof src === 'string') return -EADDRNOTAVAIL;
     if (src && !this.isLocal(src)) return -EADDRNOTAVAIL;
     if (this.isLocal(dst)) {
       const mtu = this.loopback.link.mtu;
@@ -345,7 +498,54 @@ export class Stack implements TcpHost, UdpHost {
     return -ENETUNREACH;
   }
 
-  sourceFor(dst: number): number {
+  /**
+   * An IPv6 route: to our own addresses through loopback; else the longest matching prefix
+   * (link-local destinations through the NIC whose link-local prefix matches). The source
+   * is `src` if given, else an address of the outgoing NIC (link-local for link-local
+   * destinations, else a global one; RFC 6724's rules reduced to that scope rule).
+   */
+  private route6(dst: string, src: IpAddr): Route | number {
+    if (typeof src === 'number' && src !== 0) return -EADDRNOTAVAIL;
+    const from = src === 0 ? '' : (src as string);
+    if (from && !this.isLocal(from)) return -EADDRNOTAVAIL;
+    if (isMulticast6(dst)) return -ENETUNREACH;
+    if (this.isLocal(dst)) {
+      const mtu = this.loopback.link.mtu;
+      return { nicId: this.loopback.id, src: from || dst, dst, nextHop: dst, mtu, offload: true };
+    }
+    for (const r of this.routes6) {
+      if (r.nic === this.loopback) continue;
+      if (!samePrefix6(dst, r.dest, r.prefixLen)) continue;
+      const ll = isLinkLocal6(dst);
+      const a =
+        r.nic.addresses6.find((x) => isLinkLocal6(x.addr) === ll) ?? (ll ? undefined : r.nic.addresses6[0]);
+      if (!a && !from) continue;
+      const offload = r.nic.link.checksumOffload === true;
+      return {
+        nicId: r.nic.id,
+        src: from || a!.addr,
+        dst,
+        nextHop: r.gateway || dst,
+        mtu: r.nic.link.mtu,
+        offload,
+      };
+    }
+    return -ENETUNREACH;
+  }
+
+  /**
+   * The interface index a link-local address belongs to (sockaddr_in6's sin6_scope_id):
+   * the NIC holding it, else the NIC a route to it leaves by; 0 for other addresses.
+   */
+  scopeOf(a: IpAddr): number {
+    if (typeof a !== 'string' || !isLinkLocal6(a)) return 0;
+    const own = this.nics.find((n) => n !== this.loopback && n.hasAddress6(a));
+    if (own) return own.id;
+    const r = this.route6(a, 0);
+    return typeof r === 'number' ? 0 : r.nicId;
+  }
+
+  sourceFor(dst: IpAddr): IpAddr {
     const r = this.route(dst);
     return typeof r === 'number' ? r : r.src;
   }
@@ -389,15 +589,20 @@ export class Stack implements TcpHost, UdpHost {
     this.stats.rxFrames++;
     try {
       if (!nic.link.ethernet) {
-        this.ipInput(nic, frame);
+        if (frame.length > 0 && frame[0] >> 4 === 6) this.ip6Input(nic, frame, undefined);
+        else this.ipInput(nic, frame);
         return;
       }
       const type = etherType(frame);
       if (type < 0) return this.drop('eth-short');
-      const toUs = macEqual(frame, 0, nic.link.mac) || macEqual(frame, 0, BROADCAST_MAC);
+      const toUs =
+        macEqual(frame, 0, nic.link.mac) ||
+        macEqual(frame, 0, BROADCAST_MAC) ||
+        (type === ETHERTYPE_IPV6 && frame[0] === 0x33 && frame[1] === 0x33);
       if (!toUs) return this.drop('eth-otherhost');
       if (type === ETHERTYPE_ARP) this.arpInput(nic, frame.subarray(ETH_HLEN));
       else if (type === ETHERTYPE_IPV4) this.ipInput(nic, frame.subarray(ETH_HLEN));
+      else if (type === ETHERTYPE_IPV6) this.ip6Input(nic, frame.subarray(ETH_HLEN), frame);
       else this.drop('eth-type');
     } catch (e) {
       this.drop('internal');
@@ -491,23 +696,29 @@ export class Stack implements TcpHost, UdpHost {
   private udpInput(nic: Nic, h: Ipv4Header, ipPacket: Uint8Array, buf: Uint8Array): void {
     const u = parseUdp(buf, h.src, h.dst, !nic.link.checksumOffload);
     if (!u) return this.drop('udp-malformed');
-    const eps = this.udpPorts.get(u.dstPort);
+    if (this.udpDeliver(h.src, h.dst, u.srcPort, u.dstPort, u.payload)) return;
+    this.drop('udp-noport');
+    if (h.dst !== 0xffffffff && !nic.isBroadcast(h.dst) && !(h.mf || h.fragOff))
+      this.sendIcmpError(h, ipPacket, UNREACH_PORT);
+  }
+
+  /** Hands a datagram to the best-matching endpoint; false when no endpoint takes it. */
+  private udpDeliver(src: IpAddr, dst: IpAddr, sport: number, dport: number, payload: Uint8Array): boolean {
+    const eps = this.udpPorts.get(dport);
     let target: UdpEndpoint | undefined;
     if (eps) {
+      const ver = typeof dst === 'string' ? 6 : 4;
       for (const ep of eps) {
-        if (ep.laddr !== 0 && ep.laddr !== h.dst) continue;
-        if (ep.raddr !== 0 && (ep.raddr !== h.src || ep.rport !== u.srcPort)) continue;
+        if (ep.laddr !== 0 && ep.laddr !== dst) continue;
+        if (ep.laddr === 0 && !acceptsVersion(ep.ipVersions, ver)) continue;
+        if (ep.raddr !== 0 && (ep.raddr !== src || ep.rport !== sport)) continue;
         if (!target || (ep.raddr !== 0 && target.raddr === 0) || (ep.laddr !== 0 && target.laddr === 0))
           target = ep;
       }
     }
-    if (target) {
-      target.deliver(u.payload, h.src, u.srcPort);
-      return;
-    }
-    this.drop('udp-noport');
-    if (h.dst !== 0xffffffff && !nic.isBroadcast(h.dst) && !(h.mf || h.fragOff))
-      this.sendIcmpError(h, ipPacket, UNREACH_PORT);
+    if (!target) return false;
+    target.deliver(payload, src, sport);
+    return true;
   }
 
   private tcpInput(nic: Nic, h: Ipv4Header, buf: Uint8Array): void {
@@ -515,27 +726,32 @@ export class Stack implements TcpHost, UdpHost {
     const seg = parseTcp(buf, h.src, h.dst, !nic.link.checksumOffload);
     if (!seg) return this.drop('tcp-malformed');
     seg.stable = nic.link.stableFrames === true;
-    const ep = this.tcpConns.get(connKey(h.dst, seg.dstPort, h.src, seg.srcPort));
+    this.tcpDemux(seg, h.src, h.dst);
+  }
+
+  private tcpDemux(seg: TcpSegment, src: IpAddr, dst: IpAddr): void {
+    const ep = this.tcpConns.get(connKey(dst, seg.dstPort, src, seg.srcPort));
     if (ep) {
       ep.input(seg);
       return;
     }
-    const l = this.findListener(h.dst, seg.dstPort);
+    const l = this.findListener(dst, seg.dstPort);
     if (l) {
-      l.inputListen(seg, h.src, h.dst);
+      l.inputListen(seg, src, dst);
       return;
     }
     this.drop('tcp-noport');
-    this.sendReset(seg, h.src, h.dst);
+    this.sendReset(seg, src, dst);
   }
 
-  private findListener(addr: number, port: number): TcpEndpoint | undefined {
+  private findListener(addr: IpAddr, port: number): TcpEndpoint | undefined {
     const list = this.tcpListeners.get(port);
     if (!list) return undefined;
+    const ver = typeof addr === 'string' ? 6 : 4;
     let any: TcpEndpoint | undefined;
     for (const l of list) {
       if (l.laddr === addr) return l;
-      if (l.laddr === 0) any = l;
+      if (l.laddr === 0 && acceptsVersion(l.ipVersions, ver)) any = l;
     }
     return any;
   }
@@ -556,13 +772,16 @@ export class Stack implements TcpHost, UdpHost {
     df: boolean,
   ): number {
     const nic = this.nicById.get(route.nicId)!;
+    const src = route.src as number;
+    const dst = route.dst as number;
+    const nextHop = route.nextHop as number;
     this.ipId = (this.ipId + 1) & 0xffff;
     const id = this.ipId;
     if (IPV4_HLEN + len > 65535) return -EMSGSIZE;
     if (IPV4_HLEN + len <= route.mtu) {
       writeIpv4Header(buf, ETH_HLEN, {
-        src: route.src,
-        dst: route.dst,
+        src,
+        dst,
         proto,
         ttl,
         tos,
@@ -571,7 +790,7 @@ export class Stack implements TcpHost, UdpHost {
         payloadLen: len,
       });
       this.stats.ipOut++;
-      this.linkOutput(nic, route.nextHop, buf.subarray(0, HEADROOM + len));
+      this.linkOutput(nic, nextHop, buf.subarray(0, HEADROOM + len));
       return len;
     }
     if (df) return -EMSGSIZE;
@@ -579,8 +798,8 @@ export class Stack implements TcpHost, UdpHost {
       const f = new Uint8Array(HEADROOM + flen);
       f.set(buf.subarray(HEADROOM + off, HEADROOM + off + flen), HEADROOM);
       writeIpv4Header(f, ETH_HLEN, {
-        src: route.src,
-        dst: route.dst,
+        src,
+        dst,
         proto,
         ttl,
         tos,
@@ -591,7 +810,7 @@ export class Stack implements TcpHost, UdpHost {
       });
       this.stats.ipOut++;
       this.stats.fragmentsOut++;
-      this.linkOutput(nic, route.nextHop, f);
+      this.linkOutput(nic, nextHop, f);
     }
     return len;
   }
@@ -673,9 +892,341 @@ export class Stack implements TcpHost, UdpHost {
     this.ipOutput(route, out, len, PROTO_ICMP, DEFAULT_TTL, 0, false);
   }
 
+  // ---------------------------------------------------------------- IPv6
+
+  /** Path MTUs learned from ICMPv6 packet too big, by destination (never below 1280). */
+  private readonly pmtu6 = new Map<string, { mtu: number; expires: number }>();
+
+  /** An IPv6 packet at buf (an Ethernet frame's payload when `frame` is given). */
+  private ip6Input(nic: Nic, buf: Uint8Array, frame: Uint8Array | undefined): void {
+    const h = parseIpv6Header(buf);
+    if (typeof h === 'string') return this.drop(`ip6-${h}`);
+    this.stats.ip6In++;
+    const mcast = isMulticast6(h.dst);
+    const local = mcast
+      ? nic.inGroup6(h.dst)
+      : nic.hasAddress6(h.dst) || (nic === this.loopback && this.isLocal(h.dst));
+    if (!local) return this.drop('ip6-not-ours'); // we do not forward
+    if (isMulticast6(h.src)) return this.drop('ip6-bad-source');
+    const end = IPV6_HLEN + h.payloadLen;
+    const packet = buf.subarray(0, end);
+    const w = walkExtensions(buf, h.next, IPV6_HLEN, end, true);
+    if (typeof w === 'string') return this.drop(`ip6-${w}`);
+    let proto = w.proto;
+    let payload = buf.subarray(w.off, end);
+    if (w.frag) {
+      if (w.frag.offset !== 0 || w.frag.more) {
+        // The IPv4 reassembler's bookkeeping fits: key (src, dst, next header, id), offset, more.
+        const key = { src: h.src, dst: h.dst, proto, id: w.frag.id, fragOff: w.frag.offset, mf: w.frag.more };
+        const whole = this.reassembler6.add(key as unknown as Ipv4Header, payload, performance.now());
+        if (!whole) return;
+        payload = whole;
+      }
+      const rest = walkExtensions(payload, proto, 0, payload.length, false);
+      if (typeof rest === 'string') return this.drop(`ip6-${rest}`);
+      if (rest.frag) return this.drop('ip6-nested-fragment');
+      proto = rest.proto;
+      payload = payload.subarray(rest.off);
+    }
+    switch (proto) {
+      case NH_ICMPV6:
+        return this.icmp6Input(nic, h, payload, packet, frame);
+      case NH_UDP: {
+        if (!nic.link.checksumOffload && payload.length >= 8 && payload[6] === 0 && payload[7] === 0)
+          return this.drop('udp6-no-checksum'); // mandatory over IPv6 (RFC 8200 §8.1)
+        const u = parseUdp(payload, h.src, h.dst, !nic.link.checksumOffload);
+        if (!u) return this.drop('udp-malformed');
+        if (this.udpDeliver(h.src, h.dst, u.srcPort, u.dstPort, u.payload)) return;
+        this.drop('udp-noport');
+        if (!mcast) this.sendIcmp6Error(h, packet, ICMP6_DEST_UNREACH, UNREACH6_PORT, 0);
+        return;
+      }
+      case NH_TCP: {
+        if (mcast) return this.drop('tcp-multicast');
+        const seg = parseTcp(payload, h.src, h.dst, !nic.link.checksumOffload);
+        if (!seg) return this.drop('tcp-malformed');
+        seg.stable = nic.link.stableFrames === true || w.frag !== undefined;
+        return this.tcpDemux(seg, h.src, h.dst);
+      }
+      case NH_NONE:
+        return;
+      default:
+        this.drop('ip6-proto');
+        // The pointer names the next-header field; only computed for a packet without extensions.
+        if (!mcast && w.off === IPV6_HLEN && !w.frag)
+          this.sendIcmp6Error(h, packet, ICMP6_PARAM_PROBLEM, PARAM_NEXT_HEADER, 6);
+    }
+  }
+
+  private icmp6Input(
+    nic: Nic,
+    h: Ipv6Header,
+    buf: Uint8Array,
+    packet: Uint8Array,
+    frame: Uint8Array | undefined,
+  ): void {
+    const m = parseIcmp6(buf, h.src, h.dst, !nic.link.checksumOffload);
+    if (!m) return this.drop('icmp6-malformed');
+    switch (m.type) {
+      case ICMP6_ECHO_REQUEST: {
+        if (m.code !== 0) return this.drop('icmp6-malformed');
+        // A multicast echo is answered from a unicast address of the NIC (Linux's default).
+        const from = isMulticast6(h.dst) ? 0 : h.dst;
+        const route = this.route(h.src, from);
+        if (typeof route === 'number') return this.drop('icmp6-noroute');
+        const out = new Uint8Array(HEADROOM6 + 8 + m.body.length);
+        const len = writeIcmp6(
+          out,
+          HEADROOM6,
+          route.src as string,
+          h.src,
+          ICMP6_ECHO_REPLY,
+          0,
+          m.rest,
+          m.body,
+        );
+        this.stats.icmp6EchoReplies++;
+        this.ip6Output(route, out, len, NH_ICMPV6, DEFAULT_HOP_LIMIT, 0);
+        return;
+      }
+      case ICMP6_DEST_UNREACH: {
+        // Our datagram bounced: tell a connected UDP endpoint (ECONNREFUSED).
+        const inner = m.body;
+        if (m.code !== UNREACH6_PORT || inner.length < IPV6_HLEN + 8 || inner[6] !== NH_UDP) return;
+        const dst = readIpv6(inner, 24);
+        const sport = (inner[IPV6_HLEN] << 8) | inner[IPV6_HLEN + 1];
+        const dport = (inner[IPV6_HLEN + 2] << 8) | inner[IPV6_HLEN + 3];
+        for (const ep of this.udpPorts.get(sport) ?? []) ep.deliverUnreachable(dst, dport);
+        return;
+      }
+      case ICMP6_PACKET_TOO_BIG: {
+        if (m.body.length < IPV6_HLEN) return this.drop('icmp6-malformed');
+        const dst = readIpv6(m.body, 24);
+        const mtu = Math.max(IPV6_MIN_MTU, m.rest);
+        this.pmtu6.set(dst, { mtu, expires: performance.now() + 600_000 });
+        return;
+      }
+      case ND_NEIGHBOR_SOLICIT:
+        return this.ndpSolicitInput(nic, h, m.body, m.code, frame);
+      case ND_NEIGHBOR_ADVERT:
+        return this.ndpAdvertInput(nic, h, m.body, m.code, frame);
+      default:
+        return; // echo replies, router messages (no autoconfiguration), other errors
+    }
+  }
+
+  private ndpSolicitInput(
+    nic: Nic,
+    h: Ipv6Header,
+    body: Uint8Array,
+    code: number,
+    frame: Uint8Array | undefined,
+  ): void {
+    if (!frame || h.hopLimit !== ND_HOP_LIMIT || code !== 0) return this.drop('ndp-invalid');
+    const ns = parseNd(body, OPT_SOURCE_LLADDR);
+    if (!ns) return this.drop('ndp-invalid');
+    const dad = h.src === '::';
+    if (dad && (ns.lladdr || !isMulticast6(h.dst))) return this.drop('ndp-invalid');
+    if (!nic.hasAddress6(ns.target)) return; // not ours: we proxy nothing
+    const senderMac = ns.lladdr ?? frame.subarray(6, 12);
+    if (!dad && ns.lladdr) this.learn6(nic, h.src, ns.lladdr);
+    // Answer: solicited (unless a DAD probe: then to all nodes), override, our MAC.
+    const dst = dad ? 'ff02::1' : h.src;
+    const flags = (dad ? 0 : NA_SOLICITED) + NA_OVERRIDE;
+    const nb = ndBody(ns.target, OPT_TARGET_LLADDR, nic.link.mac);
+    const out = new Uint8Array(HEADROOM6 + 8 + nb.length);
+    const len = writeIcmp6(out, HEADROOM6, ns.target, dst, ND_NEIGHBOR_ADVERT, 0, flags, nb);
+    writeIpv6Header(out, ETH_HLEN, {
+      src: ns.target,
+      dst,
+      next: NH_ICMPV6,
+      hopLimit: ND_HOP_LIMIT,
+      payloadLen: len,
+    });
+    this.stats.ndpAdvertsSent++;
+    this.stats.ip6Out++;
+    this.sendFrame6(nic, out.subarray(0, HEADROOM6 + len), dad ? multicastMac6(dst) : senderMac);
+  }
+
+  private ndpAdvertInput(
+    nic: Nic,
+    h: Ipv6Header,
+    body: Uint8Array,
+    code: number,
+    frame: Uint8Array | undefined,
+  ): void {
+    if (!frame || h.hopLimit !== ND_HOP_LIMIT || code !== 0) return this.drop('ndp-invalid');
+    const na = parseNd(body, OPT_TARGET_LLADDR);
+    if (!na) return this.drop('ndp-invalid');
+    // Only entries we asked for or already hold are created/updated (RFC 4861 §7.2.5).
+    if (!nic.pending6.has(na.target) && !nic.neighbors.has(na.target)) return;
+    this.learn6(nic, na.target, na.lladdr ?? frame.subarray(6, 12));
+  }
+
+  /** Records ip's MAC (an NS's source option creates the entry, as on Linux) and sends what waited. */
+  private learn6(nic: Nic, ip: string, mac: Uint8Array): void {
+    if (mac[0] & 1) return; // never a multicast MAC
+    if (!nic.neighbors.has(ip) && nic.neighbors.size >= NEIGHBOR_MAX) {
+      // Bounded as Linux's gc_thresh3: expired entries go first; a full table learns nothing
+      // new (solicitations from a flood of spoofed sources are still answered).
+      const now = performance.now();
+      for (const [k, e] of nic.neighbors) if (e.expires <= now) nic.neighbors.delete(k);
+      if (nic.neighbors.size >= NEIGHBOR_MAX && !nic.pending6.has(ip)) {
+        this.drop('ndp-table-full');
+        return;
+      }
+    }
+    nic.neighbors.set(ip, { mac: mac.slice(0, 6), expires: performance.now() + ARP_TIMEOUT_MS });
+    const pend = nic.pending6.get(ip);
+    if (pend) {
+      nic.pending6.delete(ip);
+      pend.timer.dispose();
+      for (const f of pend.packets) this.sendFrame6(nic, f, mac);
+    }
+  }
+
+  /**
+   * Sends an IPv6 payload written at buf[HEADROOM6, HEADROOM6+len) along route, in
+   * fragments when it exceeds the path MTU (only UDP and ICMPv6 get that big: TCP segments
+   * fit the MSS).
+   */
+  ip6Output(
+    route: Route,
+    buf: Uint8Array,
+    len: number,
+    next: number,
+    hopLimit: number,
+    tclass: number,
+  ): number {
+    const nic = this.nicById.get(route.nicId)!;
+    const src = route.src as string;
+    const dst = route.dst as string;
+    if (len > 65535) return -EMSGSIZE;
+    let mtu = route.mtu;
+    const p = this.pmtu6.get(dst);
+    if (p) {
+      if (p.expires > performance.now()) mtu = Math.min(mtu, p.mtu);
+      else this.pmtu6.delete(dst);
+    }
+    if (IPV6_HLEN + len <= mtu) {
+      writeIpv6Header(buf, ETH_HLEN, { src, dst, next, hopLimit, tclass, payloadLen: len });
+      this.stats.ip6Out++;
+      this.link6Output(nic, route.nextHop as string, dst, buf.subarray(0, HEADROOM6 + len));
+      return len;
+    }
+    this.ip6Id = (this.ip6Id + 1) % 0x100000000;
+    for (const [off, flen, more] of fragmentPlan6(len, mtu)) {
+      const f = new Uint8Array(HEADROOM6 + FRAG_HLEN + flen);
+      writeIpv6Header(f, ETH_HLEN, {
+        src,
+        dst,
+        next: NH_FRAGMENT,
+        hopLimit,
+        tclass,
+        payloadLen: FRAG_HLEN + flen,
+      });
+      writeFragHeader(f, HEADROOM6, next, off, more, this.ip6Id);
+      f.set(buf.subarray(HEADROOM6 + off, HEADROOM6 + off + flen), HEADROOM6 + FRAG_HLEN);
+      this.stats.ip6Out++;
+      this.stats.fragmentsOut++;
+      this.link6Output(nic, route.nextHop as string, dst, f);
+    }
+    return len;
+  }
+
+  /** buf holds [14 bytes of room][IPv6 packet]. */
+  private link6Output(nic: Nic, nextHop: string, dst: string, buf: Uint8Array): void {
+    if (!nic.link.ethernet) {
+      this.stats.txFrames++;
+      nic.link.send(buf.subarray(ETH_HLEN));
+      return;
+    }
+    if (isMulticast6(dst)) return this.sendFrame6(nic, buf, multicastMac6(dst));
+    const e = nic.neighbors.get(nextHop);
+    if (e && e.expires > performance.now()) return this.sendFrame6(nic, buf, e.mac);
+    let p = nic.pending6.get(nextHop);
+    if (!p) {
+      const pend: ArpPending = { packets: [], tries: 0, timer: undefined as unknown as Timer };
+      pend.timer = new Timer(this.counters, () => {
+        try {
+          this.ndpRetry(nic, nextHop);
+        } catch (err) {
+          this.reportError('netstack: neighbour solicitation retry', err);
+        }
+      });
+      nic.pending6.set(nextHop, pend);
+      p = pend;
+      this.ndpSolicit(nic, nextHop);
+    }
+    if (p.packets.length < ARP_QUEUE_MAX) p.packets.push(buf);
+    else this.drop('ndp-queue-full');
+  }
+
+  /** A neighbour solicitation for `target` to its solicited-node group (RFC 4861 §7.2.2). */
+  private ndpSolicit(nic: Nic, target: string): void {
+    const p = nic.pending6.get(target);
+    if (!p) return;
+    p.tries++;
+    p.timer.arm(ARP_RETRY_MS);
+    const ll = isLinkLocal6(target);
+    const a =
+      nic.addresses6.find((x) => !ll && samePrefix6(target, x.addr, x.prefixLen)) ??
+      nic.addresses6.find((x) => isLinkLocal6(x.addr)) ??
+      nic.addresses6[0];
+    if (!a) return;
+    const dst = solicitedNode(target);
+    const nb = ndBody(target, OPT_SOURCE_LLADDR, nic.link.mac);
+    const out = new Uint8Array(HEADROOM6 + 8 + nb.length);
+    const len = writeIcmp6(out, HEADROOM6, a.addr, dst, ND_NEIGHBOR_SOLICIT, 0, 0, nb);
+    writeIpv6Header(out, ETH_HLEN, {
+      src: a.addr,
+      dst,
+      next: NH_ICMPV6,
+      hopLimit: ND_HOP_LIMIT,
+      payloadLen: len,
+    });
+    this.stats.ndpSolicitsSent++;
+    this.stats.ip6Out++;
+    this.sendFrame6(nic, out, multicastMac6(dst));
+  }
+
+  private ndpRetry(nic: Nic, ip: string): void {
+    const p = nic.pending6.get(ip);
+    if (!p) return;
+    if (p.tries >= ARP_RETRIES) {
+      nic.pending6.delete(ip);
+      p.timer.dispose();
+      this.stats.drops['ndp-unresolved'] = (this.stats.drops['ndp-unresolved'] ?? 0) + p.packets.length;
+      return;
+    }
+    this.ndpSolicit(nic, ip);
+  }
+
+  private sendFrame6(nic: Nic, buf: Uint8Array, dstMac: Uint8Array): void {
+    writeEthernet(buf, dstMac, nic.link.mac, ETHERTYPE_IPV6);
+    this.stats.txFrames++;
+    nic.link.send(buf);
+  }
+
+  /**
+   * An ICMPv6 error about `packet` (RFC 4443 §2.4): never about an ICMPv6 error, nor to an
+   * unspecified or multicast source; quotes as much as fits in 1280 bytes.
+   */
+  private sendIcmp6Error(h: Ipv6Header, packet: Uint8Array, type: number, code: number, rest: number): void {
+    if (h.src === '::' || isMulticast6(h.src)) return;
+    if (h.next === NH_ICMPV6 && packet.length > IPV6_HLEN && isIcmp6Error(packet[IPV6_HLEN])) return;
+    const route = this.route(h.src, isMulticast6(h.dst) ? 0 : h.dst);
+    if (typeof route === 'number') return;
+    const quote = packet.subarray(0, Math.min(packet.length, ICMP6_QUOTE_MAX));
+    const out = new Uint8Array(HEADROOM6 + 8 + quote.length);
+    const len = writeIcmp6(out, HEADROOM6, route.src as string, h.src, type, code, rest, quote);
+    this.stats.icmp6ErrorsSent++;
+    this.ip6Output(route, out, len, NH_ICMPV6, DEFAULT_HOP_LIMIT, 0);
+  }
+
   // ---------------------------------------------------------------- UdpHost
 
-  bindUdp(ep: UdpEndpoint, addr: number, port: number): number {
+  bindUdp(ep: UdpEndpoint, addr: IpAddr, port: number): number {
     if (addr !== 0 && !this.isLocal(addr)) return -EADDRNOTAVAIL;
     let p = port;
     if (p === 0) {
@@ -683,7 +1234,7 @@ export class Stack implements TcpHost, UdpHost {
       if (p < 0) return p;
     } else {
       const list = this.udpPorts.get(p) ?? [];
-      if (list.some((o) => o.laddr === 0 || addr === 0 || o.laddr === addr)) return -EADDRINUSE;
+      if (list.some((o) => bindsOverlap(o.laddr, o.ipVersions, addr, ep.ipVersions))) return -EADDRINUSE;
     }
     const list = this.udpPorts.get(p) ?? [];
     list.push(ep);
@@ -702,9 +1253,15 @@ export class Stack implements TcpHost, UdpHost {
     this.counters.udpEndpoints--;
   }
 
-  outputUdp(ep: UdpEndpoint, data: Uint8Array, dst: number, dport: number): number {
+  outputUdp(ep: UdpEndpoint, data: Uint8Array, dst: IpAddr, dport: number): number {
     const route = this.route(dst, ep.laddr);
     if (typeof route === 'number') return route;
+    if (typeof dst === 'string') {
+      const b6 = new Uint8Array(HEADROOM6 + UDP_HLEN + data.length);
+      const l6 = writeUdp(b6, HEADROOM6, route.src, dst, ep.lport, dport, data);
+      const r6 = this.ip6Output(route, b6, l6, NH_UDP, ep.ttl, ep.tos);
+      return r6 < 0 ? r6 : data.length;
+    }
     const buf = new Uint8Array(HEADROOM + UDP_HLEN + data.length);
     const len = writeUdp(buf, HEADROOM, route.src, dst, ep.lport, dport, data);
     const r = this.ipOutput(route, buf, len, PROTO_UDP, ep.ttl, 0, false);
@@ -723,7 +1280,7 @@ export class Stack implements TcpHost, UdpHost {
     return -EAGAIN; // Linux: EADDRNOTAVAIL for connect, EADDRINUSE for bind; the caller maps
   }
 
-  bindTcp(ep: TcpEndpoint, addr: number, port: number): number {
+  bindTcp(ep: TcpEndpoint, addr: IpAddr, port: number): number {
     if (addr !== 0 && !this.isLocal(addr)) return -EADDRNOTAVAIL;
     let p = port;
     if (p === 0) {
@@ -733,7 +1290,7 @@ export class Stack implements TcpHost, UdpHost {
       const users = this.tcpPorts.get(p);
       if (users) {
         for (const o of users) {
-          if (o.laddr !== 0 && addr !== 0 && o.laddr !== addr) continue;
+          if (!bindsOverlap(o.laddr, o.ipVersions, addr, ep.ipVersions)) continue;
           // SO_REUSEADDR on both lets a bind succeed unless the other is listening.
           if (ep.reuseAddr && o.reuseAddr && o.state !== TcpState.LISTEN) continue;
           return -EADDRINUSE;
@@ -757,7 +1314,7 @@ export class Stack implements TcpHost, UdpHost {
     }
   }
 
-  connectTcp(ep: TcpEndpoint, src: number, lport: number, dst: number, dport: number): number {
+  connectTcp(ep: TcpEndpoint, src: IpAddr, lport: number, dst: IpAddr, dport: number): number {
     let p = lport;
     if (p === 0) {
       p = this.pickEphemeral((c) => !this.tcpPorts.has(c) && !this.tcpConns.has(connKey(src, c, dst, dport)));
@@ -806,14 +1363,16 @@ export class Stack implements TcpHost, UdpHost {
     for (const ep of [...this.tcpLive]) if (ep.isChildOf(listener)) ep.abort();
   }
 
-  sendReset(seg: TcpSegment, remote: number, local: number): void {
+  sendReset(seg: TcpSegment, remote: IpAddr, local: IpAddr): void {
     if (seg.flags & RST) return;
     const route = this.route(remote, local);
     if (typeof route === 'number') return;
     let segLen = seg.payload.length;
     if (seg.flags & SYN) segLen++;
     if (seg.flags & FIN) segLen++;
-    const buf = new Uint8Array(HEADROOM + TCP_HLEN);
+    const v6 = typeof remote === 'string';
+    const room = v6 ? HEADROOM6 : HEADROOM;
+    const buf = new Uint8Array(room + TCP_HLEN);
     const out =
       seg.flags & ACK
         ? { srcPort: seg.dstPort, dstPort: seg.srcPort, seq: seg.ack, ack: 0, flags: RST, window: 0 }
@@ -825,9 +1384,10 @@ export class Stack implements TcpHost, UdpHost {
             flags: RST | ACK,
             window: 0,
           };
-    const len = writeTcp(buf, HEADROOM, out, 0, local, remote, !route.offload);
+    const len = writeTcp(buf, room, out, 0, local, remote, !route.offload);
     this.stats.tcpResetsSent++;
-    this.ipOutput(route, buf, len, PROTO_TCP, DEFAULT_TTL, 0, true);
+    if (v6) this.ip6Output(route, buf, len, NH_TCP, DEFAULT_HOP_LIMIT, 0);
+    else this.ipOutput(route, buf, len, PROTO_TCP, DEFAULT_TTL, 0, true);
   }
 
   reportError(msg: string, err: unknown): void {
@@ -839,22 +1399,42 @@ export class Stack implements TcpHost, UdpHost {
     route: Route,
     buf: Uint8Array,
     len: number,
-    _src: number,
-    _dst: number,
+    _src: IpAddr,
+    dst: IpAddr,
     ttl: number,
     tos: number,
   ): void {
-    this.ipOutput(route, buf, len, PROTO_TCP, ttl, tos, true);
+    // The endpoint left HEADROOM6 bytes; IPv4 uses the last HEADROOM of them.
+    if (typeof dst === 'string') this.ip6Output(route, buf, len, NH_TCP, ttl, tos);
+    else this.ipOutput(route, buf.subarray(HEADROOM6 - HEADROOM), len, PROTO_TCP, ttl, tos, true);
   }
 
   /** Human-readable summary of the tables (for debugging). */
   describe(): string {
+    const f = (a: IpAddr): string => (typeof a === 'string' ? `[${a}]` : formatIpv4(a));
     return [...this.tcpLive]
-      .map((e) => `${TcpState[e.state]} ${formatIpv4(e.laddr)}:${e.lport} ${formatIpv4(e.raddr)}:${e.rport}`)
+      .map((e) => `${TcpState[e.state]} ${f(e.laddr)}:${e.lport} ${f(e.raddr)}:${e.rport}`)
       .join('\n');
   }
 }
 
-function connKey(laddr: number, lport: number, raddr: number, rport: number): string {
-  return `${laddr}:${lport}:${raddr}:${rport}`;
+function connKey(laddr: IpAddr, lport: number, raddr: IpAddr, rport: number): string {
+  return `${laddr}|${lport}|${raddr}|${rport}`;
+}
+
+/** Whether a wildcard bind for `versions` (4, 6 or 46: dual stack) takes IP version `ver`. */
+function acceptsVersion(versions: number, ver: 4 | 6): boolean {
+  return versions === 46 || versions === ver;
+}
+
+/**
+ * Whether two binds cover a common address: equal addresses; a wildcard and an address of
+ * a version it accepts; two wildcards with a version in common (so 0.0.0.0 and a V6ONLY ::
+ * coexist on one port, and a dual-stack :: conflicts with both, as on Linux).
+ */
+function bindsOverlap(a: IpAddr, aVers: number, b: IpAddr, bVers: number): boolean {
+  if (a !== 0 && b !== 0) return a === b;
+  if (a === 0 && b === 0) return aVers === 46 || bVers === 46 || aVers === bVers;
+  const [wildVers, addr] = a === 0 ? [aVers, b] : [bVers, a];
+  return acceptsVersion(wildVers, typeof addr === 'string' ? 6 : 4);
 }

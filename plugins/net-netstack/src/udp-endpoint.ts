@@ -3,32 +3,36 @@
  * Datagrams beyond the receive buffer are dropped (counted), as Linux does.
  */
 import { EAGAIN, ECONNREFUSED, EDESTADDRREQ, EINVAL, EMSGSIZE, POLLERR, POLLIN, POLLOUT } from './errno';
-import { validAddr, validPort } from './addr';
+import { validAddr, validPort, type IpAddr } from './addr';
 
 export interface UdpDatagram {
   data: Uint8Array;
-  addr: number;
+  addr: IpAddr;
   port: number;
 }
 
 export interface UdpHost {
-  bindUdp(ep: UdpEndpoint, addr: number, port: number): number;
+  bindUdp(ep: UdpEndpoint, addr: IpAddr, port: number): number;
   releaseUdp(ep: UdpEndpoint): void;
   /** Sends one datagram; returns bytes sent or -errno. */
-  outputUdp(ep: UdpEndpoint, data: Uint8Array, dst: number, dport: number): number;
+  outputUdp(ep: UdpEndpoint, data: Uint8Array, dst: IpAddr, dport: number): number;
   /** Our source address towards dst (route lookup), or -errno. */
-  sourceFor(dst: number): number;
+  sourceFor(dst: IpAddr): IpAddr;
 }
 
 let nextId = 1;
 
 export class UdpEndpoint {
   readonly id = nextId++;
-  laddr = 0;
+  laddr: IpAddr = 0;
   lport = 0;
-  raddr = 0;
+  raddr: IpAddr = 0;
   rport = 0;
   ttl = 64;
+  /** IP_TOS / IPV6_TCLASS. */
+  tos = 0;
+  /** IP versions a wildcard bind takes: 4, 6 (IPV6_V6ONLY) or 46 (a dual-stack AF_INET6 socket). */
+  ipVersions: 4 | 6 | 46 = 4;
   rcvBufSize = 212_992;
   onEvent: ((ep: UdpEndpoint) => void) | undefined;
   readonly stats = { datagramsIn: 0, datagramsOut: 0, drops: 0 };
@@ -40,7 +44,7 @@ export class UdpEndpoint {
 
   constructor(private readonly host: UdpHost) {}
 
-  bind(addr: number, port: number): number {
+  bind(addr: IpAddr, port: number): number {
     if (this.bound || !validAddr(addr) || !validPort(port)) return -EINVAL;
     const r = this.host.bindUdp(this, addr, port);
     if (r < 0) return r;
@@ -51,7 +55,7 @@ export class UdpEndpoint {
   }
 
   /** connect(2): fixes the default destination and filters incoming datagrams. */
-  connect(addr: number, port: number): number {
+  connect(addr: IpAddr, port: number): number {
     if (!validAddr(addr) || !validPort(port) || port === 0) return -EINVAL;
     if (!this.bound) {
       const r = this.bind(0, 0);
@@ -63,7 +67,7 @@ export class UdpEndpoint {
   }
 
   /** sendto(2). Without addr/port the connected peer is used. */
-  sendTo(data: Uint8Array, addr?: number, port?: number): number {
+  sendTo(data: Uint8Array, addr?: IpAddr, port?: number): number {
     if (this.err) return -this.takeError();
     const dst = addr ?? this.raddr;
     const dport = port ?? this.rport;
@@ -112,7 +116,7 @@ export class UdpEndpoint {
   }
 
   /** Called by the stack with a datagram for this endpoint. */
-  deliver(data: Uint8Array, addr: number, port: number): void {
+  deliver(data: Uint8Array, addr: IpAddr, port: number): void {
     if (this.raddr && (addr !== this.raddr || port !== this.rport)) return;
     if (this.queued + data.length > this.rcvBufSize) {
       this.stats.drops++;
@@ -125,7 +129,7 @@ export class UdpEndpoint {
   }
 
   /** An ICMP port unreachable for a datagram we sent to (addr, port). */
-  deliverUnreachable(addr: number, port: number): void {
+  deliverUnreachable(addr: IpAddr, port: number): void {
     if (!this.raddr || addr !== this.raddr || port !== this.rport) return; // Linux reports only when connected
     this.err = ECONNREFUSED;
     this.notify();

@@ -1,4 +1,5 @@
 /** UDP (RFC 768) codec. */
+import type { IpAddr } from './addr';
 import { finish, pseudoSum, sum16, fold } from './checksum';
 import { PROTO_UDP } from './ipv4';
 
@@ -14,7 +15,7 @@ export interface UdpHeader {
  * Parses a datagram carried from src to dst; undefined if short, the length field disagrees
  * with the IP payload, or the checksum is wrong (0 means "none" in IPv4 and is accepted).
  */
-export function parseUdp(buf: Uint8Array, src: number, dst: number, verify = true): UdpHeader | undefined {
+export function parseUdp(buf: Uint8Array, src: IpAddr, dst: IpAddr, verify = true): UdpHeader | undefined {
   if (buf.length < UDP_HLEN) return undefined;
   const len = (buf[4] << 8) | buf[5];
   if (len < UDP_HLEN || len > buf.length) return undefined;
@@ -32,8 +33,8 @@ export function parseUdp(buf: Uint8Array, src: number, dst: number, verify = tru
 export function writeUdp(
   out: Uint8Array,
   off: number,
-  src: number,
-  dst: number,
+  src: IpAddr,
+  dst: IpAddr,
   srcPort: number,
   dstPort: number,
   payload: Uint8Array,

@@ -652,6 +652,220 @@ static void v6(void) {
   close(u6);
 }
 
+// More IPv6: IPPROTO_IPV6 options, sockaddr_in6 fields, dual stack through v4-mapped
+// addresses, IPV6_V6ONLY's binds and connects, getsockname/getpeername, UDP refusals.
+static struct sockaddr_in6 sa6(const char* text, int port) {
+  struct sockaddr_in6 a;
+  memset(&a, 0, sizeof a);
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(port);
+  CHECK(inet_pton(AF_INET6, text, &a.sin6_addr) == 1);
+  return a;
+}
+
+static void name6(const char* label, int fd, int peer) {
+  struct sockaddr_in6 a;
+  memset(&a, 0xaa, sizeof a);
+  socklen_t l = sizeof a;
+  errno = 0;
+  int r = peer ? getpeername(fd, (struct sockaddr*)&a, &l) : getsockname(fd, (struct sockaddr*)&a, &l);
+  if (r < 0) {
+    printf("%s: %s\n", label, en(errno));
+    return;
+  }
+  char t[64];
+  inet_ntop(AF_INET6, &a.sin6_addr, t, sizeof t);
+  printf("%s: family %d len %u %s port %s flowinfo %u scope %u\n", label, a.sin6_family, l, t,
+         a.sin6_port ? "set" : "0", ntohl(a.sin6_flowinfo), a.sin6_scope_id);
+}
+
+static void opt6(const char* label, int fd, int level, int name) {
+  int v = -99;
+  socklen_t l = sizeof v;
+  errno = 0;
+  if (getsockopt(fd, level, name, &v, &l) < 0) printf("%s: %s\n", label, en(errno));
+  else printf("%s: %d (len %u)\n", label, v, l);
+}
+
+static void set6(const char* label, int fd, int level, int name, int v) {
+  R(label, setsockopt(fd, level, name, &v, sizeof v));
+}
+
+static void v6_more(void) {
+  printf("== ipv6 more\n");
+  int s = socket(AF_INET6, SOCK_STREAM, 0);
+  CHECK(s >= 0);
+  opt6("V6ONLY default", s, IPPROTO_IPV6, IPV6_V6ONLY);
+  opt6("UNICAST_HOPS default", s, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
+  opt6("TCLASS default", s, IPPROTO_IPV6, IPV6_TCLASS);
+  set6("set UNICAST_HOPS 7", s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 7);
+  opt6("UNICAST_HOPS", s, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
+  set6("set UNICAST_HOPS -1", s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, -1);
+  opt6("UNICAST_HOPS after -1", s, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
+  set6("set UNICAST_HOPS 256", s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 256);
+  set6("set UNICAST_HOPS -2", s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, -2);
+  set6("set TCLASS 0x28", s, IPPROTO_IPV6, IPV6_TCLASS, 0x28);
+  opt6("TCLASS", s, IPPROTO_IPV6, IPV6_TCLASS);
+  set6("set TCLASS 300", s, IPPROTO_IPV6, IPV6_TCLASS, 300);
+  short sh = 1;
+  R("set V6ONLY short", setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &sh, sizeof sh));
+  opt6("get IPV6 9999", s, IPPROTO_IPV6, 9999);
+  set6("set IPV6 9999", s, IPPROTO_IPV6, 9999, 1);
+  opt6("get level 999", s, 999, 1);
+  opt6("IP_TTL on v6", s, IPPROTO_IP, IP_TTL);
+  opt6("SO_DOMAIN", s, SOL_SOCKET, SO_DOMAIN);
+  close(s);
+
+  // A dual-stack listener on [::] takes IPv4 (as ::ffff:127.0.0.1) and IPv6 clients.
+  int l = socket(AF_INET6, SOCK_STREAM, 0);
+  struct sockaddr_in6 any = sa6("::", 0);
+  CHECK(bind(l, (struct sockaddr*)&any, sizeof any) == 0);
+  CHECK(listen(l, 8) == 0);
+  int port = port_of(l);
+  name6("listener", l, 0);
+  name6("listener peer", l, 1);
+  int c4 = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in to4 = lo4(port);
+  R("v4 connect to dual-stack", connect(c4, (struct sockaddr*)&to4, sizeof to4));
+  struct sockaddr_in6 pa;
+  socklen_t pl = sizeof pa;
+  int a4 = accept(l, (struct sockaddr*)&pa, &pl);
+  CHECK(a4 >= 0);
+  char t[64];
+  inet_ntop(AF_INET6, &pa.sin6_addr, t, sizeof t);
+  printf("accepted v4 client as %s len %u\n", t, pl);
+  name6("accepted v4 name", a4, 0);
+  name6("accepted v4 peer", a4, 1);
+  CHECK(write(c4, "four", 4) == 4);
+  char b[16] = {0};
+  printf("read %zd %s\n", read(a4, b, sizeof b), b);
+  struct sockaddr_in6 lo6 = sa6("::1", port);
+  lo6.sin6_flowinfo = htonl(0x12345);
+  int c6 = socket(AF_INET6, SOCK_STREAM, 0);
+  R("v6 connect ::1 (with flowinfo)", connect(c6, (struct sockaddr*)&lo6, sizeof lo6));
+  int a6 = accept(l, NULL, NULL);
+  CHECK(a6 >= 0);
+  name6("v6 client name", c6, 0);
+  name6("v6 client peer", c6, 1);
+  name6("accepted v6 name", a6, 0);
+  struct sockaddr_in6 mapped = sa6("::ffff:127.0.0.1", port);
+  int cm = socket(AF_INET6, SOCK_STREAM, 0);
+  R("v6 socket connect ::ffff:127.0.0.1", connect(cm, (struct sockaddr*)&mapped, sizeof mapped));
+  int am = accept(l, NULL, NULL);
+  CHECK(am >= 0);
+  name6("mapped client name", cm, 0);
+  name6("mapped client peer", cm, 1);
+  CHECK(write(cm, "mapped", 6) == 6);
+  memset(b, 0, sizeof b);
+  printf("read %zd %s\n", read(am, b, sizeof b), b);
+  struct sockaddr_in6 zero = sa6("::", port);
+  int cz = socket(AF_INET6, SOCK_STREAM, 0);
+  R("connect [::] goes to ::1", connect(cz, (struct sockaddr*)&zero, sizeof zero));
+  int az = accept(l, NULL, NULL);
+  CHECK(az >= 0);
+  name6("[::] client peer", cz, 1);
+  set6("V6ONLY after bind", l, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+  int dup = socket(AF_INET, SOCK_STREAM, 0);
+  to4.sin_addr.s_addr = htonl(INADDR_ANY);
+  R("bind 0.0.0.0 on the dual-stack port", bind(dup, (struct sockaddr*)&to4, sizeof to4));
+  close(dup);
+  close(az); close(cz); close(am); close(cm); close(a6); close(c6); close(a4); close(c4); close(l);
+
+  // V6ONLY: a wildcard that leaves IPv4 to an AF_INET socket on the same port.
+  int o6 = socket(AF_INET6, SOCK_STREAM, 0);
+  set6("set V6ONLY 1", o6, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+  opt6("V6ONLY", o6, IPPROTO_IPV6, IPV6_V6ONLY);
+  struct sockaddr_in6 m0 = sa6("::ffff:127.0.0.1", 0);
+  R("V6ONLY bind v4-mapped", bind(o6, (struct sockaddr*)&m0, sizeof m0));
+  CHECK(bind(o6, (struct sockaddr*)&any, sizeof any) == 0);
+  CHECK(listen(o6, 4) == 0);
+  port = port_of(o6);
+  int o4 = socket(AF_INET, SOCK_STREAM, 0);
+  to4 = lo4(port);
+  to4.sin_addr.s_addr = htonl(INADDR_ANY);
+  R("bind 0.0.0.0 beside a V6ONLY [::]", bind(o4, (struct sockaddr*)&to4, sizeof to4));
+  CHECK(listen(o4, 4) == 0);
+  int k4 = socket(AF_INET, SOCK_STREAM, 0);
+  to4 = lo4(port);
+  R("v4 connect reaches the AF_INET listener", connect(k4, (struct sockaddr*)&to4, sizeof to4));
+  int g4 = accept(o4, NULL, NULL);
+  printf("AF_INET listener accepted %d\n", g4 >= 0);
+  int k6 = socket(AF_INET6, SOCK_STREAM, 0);
+  set6("set V6ONLY on a client", k6, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+  mapped = sa6("::ffff:127.0.0.1", port);
+  R("V6ONLY connect v4-mapped", connect(k6, (struct sockaddr*)&mapped, sizeof mapped));
+  close(k6); close(g4); close(k4); close(o4); close(o6);
+
+  // sockaddr_in6 lengths and families; addresses that are not ours.
+  int e = socket(AF_INET6, SOCK_STREAM, 0);
+  struct sockaddr_in6 ea = sa6("::1", 0);
+  R("bind len 23", bind(e, (struct sockaddr*)&ea, 23));
+  struct sockaddr_in e4 = lo4(0);
+  R("bind AF_INET on v6", bind(e, (struct sockaddr*)&e4, sizeof e4));
+  struct sockaddr_in6 doc = sa6("2001:db8::1", 0);
+  R("bind 2001:db8::1", bind(e, (struct sockaddr*)&doc, sizeof doc));
+  struct sockaddr_in6 ll = sa6("fe80::1", 0);
+  R("bind fe80::1 without scope", bind(e, (struct sockaddr*)&ll, sizeof ll));
+  ll.sin6_scope_id = 0x7ffffff0;
+  R("bind fe80::1 on no such interface", bind(e, (struct sockaddr*)&ll, sizeof ll));
+  ll.sin6_scope_id = 1;
+  R("bind fe80::1 on lo", bind(e, (struct sockaddr*)&ll, sizeof ll));
+  int lc = socket(AF_INET6, SOCK_STREAM, 0);
+  ll.sin6_port = htons(80);
+  ll.sin6_scope_id = 0;
+  R("connect fe80::1 without scope", connect(lc, (struct sockaddr*)&ll, sizeof ll));
+  ll.sin6_scope_id = 0x7ffffff0;
+  R("connect fe80::1 on no such interface", connect(lc, (struct sockaddr*)&ll, sizeof ll));
+  close(lc);
+  lc = socket(AF_INET6, SOCK_DGRAM, 0);
+  ll.sin6_scope_id = 0;
+  R("udp connect fe80::1 without scope", connect(lc, (struct sockaddr*)&ll, sizeof ll));
+  close(lc);
+  R("bind ::1 len 24", bind(e, (struct sockaddr*)&ea, 24));
+  name6("bound with len 24", e, 0);
+  R("connect AF_INET on v6", connect(e, (struct sockaddr*)&e4, sizeof e4));
+  struct sockaddr_in6 closed = sa6("::1", port_of(e));
+  int e2 = socket(AF_INET6, SOCK_STREAM, 0);
+  R("connect to a bound, not listening port", connect(e2, (struct sockaddr*)&closed, sizeof closed));
+  close(e2);
+  close(e);
+
+  // UDP: a dual-stack socket sends to AF_INET and v4-mapped destinations; a connected
+  // socket learns ECONNREFUSED from ICMPv6 port unreachable.
+  int r4 = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in rb = lo4(0);
+  CHECK(bind(r4, (struct sockaddr*)&rb, sizeof rb) == 0);
+  int u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+  rb = lo4(port_of(r4));
+  R("udp6 sendto AF_INET", sendto(u6, "v4", 2, 0, (struct sockaddr*)&rb, sizeof rb));
+  struct sockaddr_in6 rm = sa6("::ffff:127.0.0.1", port_of(r4));
+  R("udp6 sendto v4-mapped", sendto(u6, "mapped", 6, 0, (struct sockaddr*)&rm, sizeof rm));
+  for (int i = 0; i < 2; i++) {
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    memset(b, 0, sizeof b);
+    ssize_t n = recvfrom(r4, b, sizeof b, 0, (struct sockaddr*)&from, &fl);
+    printf("udp4 got %zd %s from %s\n", n, b, inet_ntoa(from.sin_addr));
+  }
+  name6("udp6 name after sendto", u6, 0);
+  int u6b = socket(AF_INET6, SOCK_DGRAM, 0);
+  struct sockaddr_in6 ub = sa6("::1", 0);
+  CHECK(bind(u6b, (struct sockaddr*)&ub, sizeof ub) == 0);
+  int dead = port_of(u6b);
+  close(u6b);
+  struct sockaddr_in6 dd = sa6("::1", dead);
+  R("udp6 connect", connect(u6, (struct sockaddr*)&dd, sizeof dd));
+  name6("udp6 name", u6, 0);
+  name6("udp6 peer", u6, 1);
+  R("udp6 send to a closed port", send(u6, "x", 1, 0));
+  usleep(20000);
+  R("udp6 recv after the refusal", recv(u6, b, sizeof b, MSG_DONTWAIT));
+  R("udp6 connect AF_UNSPEC", connect(u6, (struct sockaddr*)&(struct sockaddr){.sa_family = AF_UNSPEC}, sizeof(struct sockaddr)));
+  name6("udp6 peer after AF_UNSPEC", u6, 1);
+  close(u6);
+  close(r4);
+}
+
 static char* big_buf(void) {
   static char b[70000];
   return b;
@@ -705,6 +919,7 @@ int main(int argc, char** argv) {
   if (!*only || !strcmp(only, "cmsg")) cmsgs();
   if (!*only || !strcmp(only, "bad")) bad_input();
   if (!*only || !strcmp(only, "v6")) v6();
+  if (!*only || !strcmp(only, "v6more")) v6_more();
   printf("done\n");
   return 0;
 }

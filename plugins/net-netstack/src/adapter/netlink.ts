@@ -1,10 +1,12 @@
 /**
  * AF_NETLINK NETLINK_ROUTE answered from the stack's own state: dumps of links
- * (RTM_GETLINK), IPv4 addresses (RTM_GETADDR) and main-table routes (RTM_GETROUTE), so
- * `ip addr`, `ip route`, glibc's getaddrinfo(AI_ADDRCONFIG) and if_nameindex see the
- * sandbox's interfaces. Requests that change anything get NLMSG_ERROR -EPERM (the
- * configuration belongs to runsc); other dumps (neighbours, rules...) are empty.
- * Nothing is multicast (group memberships are accepted and never fire).
+ * (RTM_GETLINK), IPv4 and IPv6 addresses (RTM_GETADDR), main-table routes of both
+ * families plus IPv6's multicast routes (RTM_GETROUTE) and the ARP and neighbour caches
+ * (RTM_GETNEIGH), so `ip addr`, `ip route`, `ip neigh`, glibc's
+ * getaddrinfo(AI_ADDRCONFIG) and if_nameindex see the sandbox's interfaces. Requests that
+ * change anything get NLMSG_ERROR -EPERM (the configuration belongs to runsc); other
+ * dumps (rules...) are empty. Nothing is multicast (group memberships are accepted and
+ * never fire).
  */
 import { EINVAL, ENODEV, EOPNOTSUPP, EPERM } from '../../../../core/abi/errno';
 import { releaseControl } from '../../../../core/net/cmsg';
@@ -23,6 +25,7 @@ import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../../../../core/util/w
 import { O_NONBLOCK, O_RDWR } from '../../../../core/vfs/abi';
 import { copyToSegs, gatherSegs, IoDst, IoSrc, ioLength } from '../../../../core/vfs/file';
 import type { FileTask } from '../../../../core/vfs/task';
+import { ipv6Bytes, isLinkLocal6 } from '../addr';
 import type { Nic, Stack } from '../stack';
 
 export const AF_NETLINK = 16;
@@ -40,7 +43,19 @@ const RTM_NEWLINK = 16,
   RTM_NEWADDR = 20,
   RTM_GETADDR = 22,
   RTM_NEWROUTE = 24,
-  RTM_GETROUTE = 26;
+  RTM_GETROUTE = 26,
+  RTM_NEWNEIGH = 28,
+  RTM_GETNEIGH = 30;
+const AF_INET = 2,
+  AF_INET6 = 10;
+const NDA_DST = 1,
+  NDA_LLADDR = 2;
+const NUD_REACHABLE = 0x02,
+  NUD_STALE = 0x04;
+const RTA_PRIORITY = 6,
+  RTA_PREF = 20;
+const RTN_MULTICAST = 5;
+const RT_TABLE_LOCAL = 255;
 const IFLA_ADDRESS = 1,
   IFLA_BROADCAST = 2,
   IFLA_IFNAME = 3,
@@ -255,6 +270,9 @@ export class NetlinkSocket extends SocketFile {
       case RTM_GETROUTE:
         out = dump ? this.routes(body, seq) : -EOPNOTSUPP;
         break;
+      case RTM_GETNEIGH:
+        out = dump ? this.neighbours(body, seq) : -EOPNOTSUPP;
+        break;
       default:
         out = dump ? [] : -EOPNOTSUPP;
     }
@@ -282,7 +300,8 @@ export class NetlinkSocket extends SocketFile {
       : IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_LOWER_UP;
   }
 
-  private link(n: Nic, seq: number, multi: boolean): Uint8Array {
+  /** One link; `v6` for an AF_INET6 request (inet6_dump_ifinfo's answer has no IFLA_QDISC). */
+  private link(n: Nic, seq: number, multi: boolean, v6 = false): Uint8Array {
     const fixed = new Uint8Array(16);
     const dv = new DataView(fixed.buffer);
     dv.setUint16(2, n.link.ethernet ? ARPHRD_ETHER : ARPHRD_LOOPBACK, true);
@@ -298,14 +317,14 @@ export class NetlinkSocket extends SocketFile {
       [IFLA_OPERSTATE, new Uint8Array([n.link.ethernet ? 6 : 0])],
       [IFLA_LINKMODE, new Uint8Array([0])],
       [IFLA_MTU, MsgWriter.u32(n.link.mtu)],
-      [IFLA_QDISC, cstr('noqueue')],
+      ...(v6 ? [] : ([[IFLA_QDISC, cstr('noqueue')]] as [number, Uint8Array][])),
       [IFLA_ADDRESS, mac],
       [IFLA_BROADCAST, bcast],
     ]);
   }
 
   private links(body: Uint8Array, dump: boolean, seq: number): Uint8Array[] | number {
-    if (dump) return this.stack.nics.map((n) => this.link(n, seq, true));
+    if (dump) return this.stack.nics.map((n) => this.link(n, seq, true, body[0] === AF_INET6));
     if (body.length < 16) return -EINVAL;
     const idx = new DataView(body.buffer, body.byteOffset, 16).getInt32(4, true);
     let nic = idx > 0 ? this.stack.nics.find((n) => n.id === idx) : undefined;
@@ -331,7 +350,46 @@ export class NetlinkSocket extends SocketFile {
 
   private addrs(body: Uint8Array, seq: number): Uint8Array[] {
     const fam = body.length >= 1 ? body[0] : 0;
-    if (fam !== 0 && fam !== 2) return [];
+    if (fam !== 0 && fam !== AF_INET && fam !== AF_INET6) return [];
+    const out: Uint8Array[] = [];
+    if (fam !== AF_INET6) out.push(...this.addrs4(seq));
+    if (fam !== AF_INET) out.push(...this.addrs6(seq));
+    return out;
+  }
+
+  /**
+   * IPv6 addresses as inet6_fill_ifaddr writes them: IFA_ADDRESS (no label), cache info,
+   * flags; per interface in the kernel's list order (wider scope first, newest first).
+   */
+  private addrs6(seq: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const n of this.stack.nics) {
+      const list = [...n.addresses6].reverse();
+      list.sort((a, b) => Number(isLinkLocal6(a.addr)) - Number(isLinkLocal6(b.addr)));
+      for (const a of list) {
+        const fixed = new Uint8Array(8);
+        fixed[0] = AF_INET6;
+        fixed[1] = a.prefixLen;
+        fixed[2] = IFA_F_PERMANENT;
+        fixed[3] =
+          a.addr === '::1' ? RT_SCOPE_HOST : isLinkLocal6(a.addr) ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+        new DataView(fixed.buffer).setUint32(4, n.id, true);
+        const ci = new Uint8Array(16);
+        new DataView(ci.buffer).setUint32(0, 0xffffffff, true);
+        new DataView(ci.buffer).setUint32(4, 0xffffffff, true);
+        out.push(
+          MsgWriter.msg(RTM_NEWADDR, NLM_F_MULTI, seq, this.port, fixed, [
+            [IFA_ADDRESS, ipv6Bytes(a.addr).slice()],
+            [IFA_CACHEINFO, ci],
+            [IFA_FLAGS, MsgWriter.u32(IFA_F_PERMANENT)],
+          ]),
+        );
+      }
+    }
+    return out;
+  }
+
+  private addrs4(seq: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (const n of this.stack.nics) {
       for (const a of n.addresses) {
@@ -359,7 +417,93 @@ export class NetlinkSocket extends SocketFile {
 
   private routes(body: Uint8Array, seq: number): Uint8Array[] {
     const fam = body.length >= 1 ? body[0] : 0;
-    if (fam !== 0 && fam !== 2) return [];
+    if (fam !== 0 && fam !== AF_INET && fam !== AF_INET6) return [];
+    const out: Uint8Array[] = [];
+    if (fam !== AF_INET6) out.push(...this.routes4(seq));
+    if (fam !== AF_INET) out.push(...this.routes6(seq));
+    return out;
+  }
+
+  /**
+   * IPv6 routes as the kernel dumps them: the main table (prefix routes in address order,
+   * the default last; metric and preference), then the local table's multicast route
+   * (ff00::/8) of each multicast-capable interface. Local routes (::1, our addresses) are
+   * left out, as `ip -6 route` hides them.
+   */
+  private routes6(seq: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const key = (d: string): string =>
+      Array.from(ipv6Bytes(d), (b) => b.toString(16).padStart(2, '0')).join('');
+    const list = this.stack
+      .route6List()
+      .filter((r) => r.nic !== this.stack.loopback)
+      .slice()
+      .sort(
+        (a, b) =>
+          Number(a.prefixLen === 0) - Number(b.prefixLen === 0) ||
+          (key(a.dest) < key(b.dest) ? -1 : key(a.dest) > key(b.dest) ? 1 : 0) ||
+          b.prefixLen - a.prefixLen ||
+          a.nic.id - b.nic.id,
+      );
+    const route = (
+      table: number,
+      type: number,
+      dest: string,
+      prefixLen: number,
+      nicId: number,
+      metric: number,
+      gateway: string,
+    ): Uint8Array => {
+      const fixed = new Uint8Array(12);
+      fixed[0] = AF_INET6;
+      fixed[1] = prefixLen;
+      fixed[4] = table;
+      fixed[5] = gateway ? RTPROT_BOOT : RTPROT_KERNEL;
+      fixed[6] = RT_SCOPE_UNIVERSE;
+      fixed[7] = type;
+      const attrs: [number, Uint8Array][] = [[RTA_TABLE, MsgWriter.u32(table)]];
+      if (prefixLen) attrs.push([RTA_DST, ipv6Bytes(dest).slice()]);
+      attrs.push([RTA_PRIORITY, MsgWriter.u32(metric)]);
+      if (gateway) attrs.push([RTA_GATEWAY, ipv6Bytes(gateway).slice()]);
+      attrs.push([RTA_OIF, MsgWriter.u32(nicId)]);
+      attrs.push([RTA_PREF, new Uint8Array([0])]);
+      return MsgWriter.msg(RTM_NEWROUTE, NLM_F_MULTI, seq, this.port, fixed, attrs);
+    };
+    for (const r of list)
+      out.push(route(RT_TABLE_MAIN, RTN_UNICAST, r.dest, r.prefixLen, r.nic.id, r.metric, r.gateway));
+    for (const n of this.stack.nics)
+      if (n.link.ethernet) out.push(route(RT_TABLE_LOCAL, RTN_MULTICAST, 'ff00::', 8, n.id, 256, ''));
+    return out;
+  }
+
+  /** The ARP cache and the neighbour cache (RTM_GETNEIGH), IPv4 first as the kernel's families. */
+  private neighbours(body: Uint8Array, seq: number): Uint8Array[] {
+    const fam = body.length >= 1 ? body[0] : 0;
+    if (fam !== 0 && fam !== AF_INET && fam !== AF_INET6) return [];
+    const out: Uint8Array[] = [];
+    const now = performance.now();
+    const entry = (family: number, n: Nic, dst: Uint8Array, mac: Uint8Array, expires: number): Uint8Array => {
+      const fixed = new Uint8Array(12);
+      const dv = new DataView(fixed.buffer);
+      fixed[0] = family;
+      dv.setInt32(4, n.id, true);
+      dv.setUint16(8, expires > now ? NUD_REACHABLE : NUD_STALE, true);
+      return MsgWriter.msg(RTM_NEWNEIGH, NLM_F_MULTI, seq, this.port, fixed, [
+        [NDA_DST, dst],
+        [NDA_LLADDR, mac.slice(0, 6)],
+      ]);
+    };
+    if (fam !== AF_INET6)
+      for (const n of this.stack.nics)
+        for (const [ip, e] of n.arp) out.push(entry(AF_INET, n, be32(ip), e.mac, e.expires));
+    if (fam !== AF_INET)
+      for (const n of this.stack.nics)
+        for (const [ip, e] of n.neighbors)
+          out.push(entry(AF_INET6, n, ipv6Bytes(ip).slice(), e.mac, e.expires));
+    return out;
+  }
+
+  private routes4(seq: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (const r of this.stack.routeList()) {
       if (r.nic === this.stack.loopback) continue; // lo's routes live in the local table

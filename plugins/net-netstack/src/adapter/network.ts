@@ -24,16 +24,17 @@ import type { TaskApi } from '../../../../core/kernel/api';
 import type { NetworkInitContext, NetworkStack } from '../../../../core/plugins/network';
 import { SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SocketFile } from '../../../../core/net/socket';
 import type { FileTask } from '../../../../core/vfs/task';
-import { formatMac, prefixMask } from '../addr';
+import { formatIpv4, formatMac, ipv6Bytes, isLinkLocal6, mapV4, prefixMask, type IpAddr } from '../addr';
 import { PacketLink } from '../link/tap';
 import { Stack, type Nic, type StackOptions } from '../stack';
 import { TcpState, type TcpEndpoint } from '../tcp/endpoint';
 import { poolStats } from '../tcp/pool';
 import { AF_NETLINK, NetlinkSocket } from './netlink';
-import { AF_INET, formatSockaddrIn } from './sockaddr';
+import { AF_INET, AF_INET6, formatSockaddrIn } from './sockaddr';
 import { InetSocket, IPPROTO_TCP, IPPROTO_UDP, TcpSocket, UdpSocket, type NetstackOwner } from './socket';
 
 const IPPROTO_ICMP = 1;
+const IPPROTO_ICMPV6 = 58;
 
 const SIOCGIFNAME = 0x8910,
   SIOCGIFCONF = 0x8912,
@@ -78,7 +79,7 @@ interface IpLink {
   link_index?: number;
   ifname: string;
   mtu: number;
-  addr_info?: { family: string; local: string; prefixlen: number }[];
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
 }
 
 /** A route as `ip -j -4 route` shows it. */
@@ -86,6 +87,7 @@ interface IpRoute {
   dst: string;
   gateway?: string;
   dev: string;
+  metric?: number;
 }
 
 /** Runs `ip ARGS` in the network namespace `netns`; its stdout, or an Error naming the command. */
@@ -114,7 +116,7 @@ function checkNetnsFile(ns: string): void {
 
 export class NetstackNetwork implements NetworkStack, NetstackOwner {
   readonly name = 'netstack';
-  readonly families = [AF_INET, AF_NETLINK] as const;
+  readonly families = [AF_INET, AF_INET6, AF_NETLINK] as const;
   readonly unprivilegedPortStart = 1024;
   private st: Stack | null = null;
   private readonly live = new Set<InetSocket>();
@@ -183,8 +185,9 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
     let links: IpLink[];
     let routes: IpRoute[];
     try {
-      links = JSON.parse(ipIn(netns, ['-j', '-4', 'addr', 'show'])) as IpLink[];
+      links = JSON.parse(ipIn(netns, ['-j', 'addr', 'show'])) as IpLink[];
       routes = JSON.parse(ipIn(netns, ['-j', '-4', 'route', 'show'])) as IpRoute[];
+      routes.push(...(JSON.parse(ipIn(netns, ['-j', '-6', 'route', 'show'])) as IpRoute[]));
     } catch (e) {
       throw new Error(
         `netstack: cannot read the interfaces of the network namespace ${netns}: ${(e as Error).message}`,
@@ -194,20 +197,27 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
       const addrs = (l.addr_info ?? [])
         .filter((a) => a.family === 'inet')
         .map((a) => `${a.local}/${a.prefixlen}`);
-      if (l.ifname === 'lo' || !addrs.length) continue;
+      // IPv6: the static (non link-local) addresses move in; the link-local one the stack
+      // makes from the MAC it takes, as the kernel did (it is flushed and given back too).
+      const addrs6 = (l.addr_info ?? []).filter((a) => a.family === 'inet6');
+      const global6 = addrs6.filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+      if (l.ifname === 'lo' || (!addrs.length && !global6.length)) continue;
       let link: PacketLink;
       try {
         link = new PacketLink(l.ifname, l.mtu, netns);
       } catch (e) {
         throw new Error(`netstack: cannot open interface ${l.ifname} in ${netns}: ${(e as Error).message}`);
       }
-      const nic = st.addNic(link, { addresses: addrs, id: l.ifindex });
+      const nic = st.addNic(link, { addresses: [...addrs, ...global6], id: l.ifindex });
       if (l.link_index) this.peerIndex.set(nic.id, l.link_index);
       for (const r of routes) {
         if (r.dev !== l.ifname || !r.gateway) continue;
+        const v6 = r.gateway.includes(':');
         const [dest, len] =
-          r.dst === 'default' ? ['0.0.0.0', 0] : [r.dst.split('/')[0], Number(r.dst.split('/')[1] ?? 32)];
-        st.addRoute(dest, len, nic, r.gateway);
+          r.dst === 'default'
+            ? [v6 ? '::' : '0.0.0.0', 0]
+            : [r.dst.split('/')[0], Number(r.dst.split('/')[1] ?? (v6 ? 128 : 32))];
+        st.addRoute(dest, len, nic, r.gateway, r.metric);
       }
       // The kernel's side gives up the addresses (and with them its routes through l);
       // shutdown() gives them back, so a namespace outlives one `runsc do`.
@@ -215,7 +225,7 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
       this.taken.push({
         netns,
         ifname: l.ifname,
-        addrs,
+        addrs: [...addrs, ...addrs6.map((a) => `${a.local}/${a.prefixlen}`)],
         routes: routes.filter((r) => r.dev === l.ifname && r.gateway),
       });
       this.log?.debug({ ifname: l.ifname, addrs, mac: formatMac(link.mac) }, 'netstack: took interface');
@@ -229,17 +239,17 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
       if (protocol !== 0 /* NETLINK_ROUTE */) return -EPROTONOSUPPORT;
       return new NetlinkSocket(this.stack, type, flags, (id) => this.peerIndex.get(id));
     }
-    if (family !== AF_INET) return -ESOCKTNOSUPPORT;
-    // Linux's inet_create: the protocol must fit the type (0 picks the default).
+    if (family !== AF_INET && family !== AF_INET6) return -ESOCKTNOSUPPORT;
+    // Linux's inet_create / inet6_create: the protocol must fit the type (0 picks the default).
     switch (type) {
       case SOCK_STREAM:
         if (protocol !== 0 && protocol !== IPPROTO_TCP) return -EPROTONOSUPPORT;
-        return new TcpSocket(this, flags);
+        return new TcpSocket(this, flags, undefined, family);
       case SOCK_DGRAM:
         // ICMP "ping" sockets: Linux's default ping_group_range ("1 0") admits nobody.
-        if (protocol === IPPROTO_ICMP) return -EACCES;
+        if (protocol === (family === AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) return -EACCES;
         if (protocol !== 0 && protocol !== IPPROTO_UDP) return -EPROTONOSUPPORT;
-        return new UdpSocket(this, flags);
+        return new UdpSocket(this, flags, family);
       case SOCK_RAW:
         // Raw IP sockets are not served by this stack (listed in docs/netstack.md).
         return -EPERM;
@@ -379,6 +389,14 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
         return this.procTcp();
       case 'udp':
         return this.procUdp();
+      case 'tcp6':
+        return this.procTcp6();
+      case 'udp6':
+        return this.procUdp6();
+      case 'if_inet6':
+        return this.procIfInet6();
+      case 'arp':
+        return this.procArp();
       case 'dev':
         return this.procDev();
       case 'route':
@@ -398,7 +416,7 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
   private procTcp(): string {
     const head =
       '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode                                                     \n';
-    const eps = this.stack.tcpEndpointList();
+    const eps = this.stack.tcpEndpointList().filter((ep) => ep.ipVersions === 4);
     // Linux lists listeners first (the listening hash), then the established hash.
     eps.sort((a, b) => Number(b.state === TcpState.LISTEN) - Number(a.state === TcpState.LISTEN));
     const lines = eps.map((ep, i) => {
@@ -415,14 +433,34 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
   private procUdp(): string {
     const head =
       '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops            \n';
-    const lines = this.stack.udpEndpointList().map((ep, i) => {
-      let ino = 0;
-      for (const s of this.live) if (s instanceof UdpSocket && s.isFor(ep)) ino = s.ino;
-      const line =
-        `${String(i).padStart(5)}: ${hexAddr(ep.laddr)}:${hex(ep.lport, 4)} ${hexAddr(ep.raddr)}:${hex(ep.rport, 4)} ` +
-        `${hex(ep.raddr ? 1 : 7, 2)} 00000000:00000000 00:00000000 00000000 ` +
-        `${String(0).padStart(5)} ${String(0).padStart(8)} ${ino} 2 0000000000000000 ${ep.stats.drops}`;
-      return line.padEnd(127) + '\n';
+    const lines = this.stack
+      .udpEndpointList()
+      .filter((ep) => ep.ipVersions === 4)
+      .map((ep, i) => {
+        let ino = 0;
+        for (const s of this.live) if (s instanceof UdpSocket && s.isFor(ep)) ino = s.ino;
+        const line =
+          `${String(i).padStart(5)}: ${hexAddr(ep.laddr)}:${hex(ep.lport, 4)} ${hexAddr(ep.raddr)}:${hex(ep.rport, 4)} ` +
+          `${hex(ep.raddr ? 1 : 7, 2)} 00000000:00000000 00:00000000 00000000 ` +
+          `${String(0).padStart(5)} ${String(0).padStart(8)} ${ino} 2 0000000000000000 ${ep.stats.drops}`;
+        return line.padEnd(127) + '\n';
+      });
+    return head + lines.join('');
+  }
+
+  /** /proc/net/tcp6: the AF_INET6 sockets' endpoints (v4-mapped addresses for IPv4 traffic). */
+  private procTcp6(): string {
+    const head =
+      '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+    const eps = this.stack.tcpEndpointList().filter((ep) => ep.ipVersions !== 4);
+    eps.sort((a, b) => Number(b.state === TcpState.LISTEN) - Number(a.state === TcpState.LISTEN));
+    const lines = eps.map((ep, i) => {
+      const rx = ep.state === TcpState.LISTEN ? ep.acceptQueueLength : ep.readable;
+      return (
+        `${String(i).padStart(4)}: ${hexAddr6(ep.laddr)}:${hex(ep.lport, 4)} ${hexAddr6(ep.raddr)}:${hex(ep.rport, 4)} ` +
+        `${hex(ep.state, 2)} ${hex(ep.unacked, 8)}:${hex(rx, 8)} 00:00000000 00000000 ` +
+        `${String(0).padStart(5)} ${String(0).padStart(8)} ${this.inodeOf(ep)}\n`
+      );
     });
     return head + lines.join('');
   }
@@ -457,6 +495,49 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
       `tcp_ports ${g.tcpPorts} tcp_listeners ${g.tcpListeners} udp_endpoints ${g.udpEndpoints} ` +
       `arp_pending ${g.arpPending} pool_out ${p.out} pool_free ${p.free}\n`
     );
+  }
+
+  private procUdp6(): string {
+    const head =
+      '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n';
+    const eps = this.stack.udpEndpointList().filter((ep) => ep.ipVersions !== 4);
+    const lines = eps.map((ep, i) => {
+      let ino = 0;
+      for (const s of this.live) if (s instanceof UdpSocket && s.isFor(ep)) ino = s.ino;
+      return (
+        `${String(i).padStart(5)}: ${hexAddr6(ep.laddr)}:${hex(ep.lport, 4)} ${hexAddr6(ep.raddr)}:${hex(ep.rport, 4)} ` +
+        `${hex(ep.raddr ? 1 : 7, 2)} 00000000:00000000 00:00000000 00000000 ` +
+        `${String(0).padStart(5)} ${String(0).padStart(8)} ${ino} 2 0000000000000000 ${ep.stats.drops}\n`
+      );
+    });
+    return head + lines.join('');
+  }
+
+  /** /proc/net/if_inet6: address, index, prefix length, scope, flags (permanent), name. */
+  private procIfInet6(): string {
+    let out = '';
+    for (const n of this.stack.nics) {
+      for (const a of n.addresses6) {
+        const hexa = Array.from(ipv6Bytes(a.addr), (b) => b.toString(16).padStart(2, '0')).join('');
+        const scope = a.addr === '::1' ? 0x10 : isLinkLocal6(a.addr) ? 0x20 : 0;
+        const hx = (v: number): string => v.toString(16).padStart(2, '0');
+        out += `${hexa} ${hx(n.id)} ${hx(a.prefixLen)} ${hx(scope)} ${hx(0x80)} ${n.name.padStart(8)}\n`;
+      }
+    }
+    return out;
+  }
+
+  /** /proc/net/arp: the stack's ARP cache (complete entries). */
+  private procArp(): string {
+    let out = 'IP address       HW type     Flags       HW address            Mask     Device\n';
+    const now = performance.now();
+    for (const n of this.stack.nics) {
+      for (const [ip, e] of n.arp) {
+        if (e.expires <= now) continue;
+        out += `${formatIpv4(ip).padEnd(16)} 0x1         0x2         ${formatMac(e.mac)}     *        ${n.name}\n`;
+      }
+    }
+    return out;
   }
 
   private procDev(): string {
@@ -500,13 +581,22 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
       );
     }
     this.st?.close();
+    // Each address and route on its own: one that cannot be given back (say the kernel made
+    // its link-local address again) does not keep the others from going back.
     for (const t of this.taken.splice(0)) {
-      try {
-        for (const a of t.addrs) ipIn(t.netns, ['addr', 'add', a, 'dev', t.ifname]);
-        for (const r of t.routes)
-          ipIn(t.netns, ['route', 'replace', r.dst, 'via', r.gateway!, 'dev', t.ifname]);
-      } catch (e) {
-        this.log?.warn({ err: e, ifname: t.ifname }, 'netstack: cannot give an interface its addresses back');
+      const steps = [
+        ...t.addrs.map((a) => ['addr', 'add', a, 'dev', t.ifname]),
+        ...t.routes.map((r) => ['route', 'replace', r.dst, 'via', r.gateway!, 'dev', t.ifname]),
+      ];
+      for (const args of steps) {
+        try {
+          ipIn(t.netns, args);
+        } catch (e) {
+          this.log?.warn(
+            { err: e, ifname: t.ifname },
+            'netstack: cannot give an interface its address or route back',
+          );
+        }
       }
     }
   }
@@ -522,8 +612,18 @@ function hex(v: number, w: number): string {
   return v.toString(16).toUpperCase().padStart(w, '0');
 }
 
+/** An IPv6 address as /proc/net/*6 prints it: four __be32 words with %08X each (IPv4 as v4-mapped). */
+function hexAddr6(a: IpAddr): string {
+  const b = ipv6Bytes(typeof a === 'string' ? a : a === 0 ? '::' : mapV4(a));
+  let out = '';
+  for (let w = 0; w < 16; w += 4)
+    out += hex(b[w] + b[w + 1] * 0x100 + b[w + 2] * 0x10000 + b[w + 3] * 0x1000000, 8);
+  return out;
+}
+
 /** An address as /proc/net prints a __be32 with %08X on a little-endian machine. */
-function hexAddr(a: number): string {
+function hexAddr(a: IpAddr): string {
+  if (typeof a === 'string') return '00000000';
   const le =
     (a & 255) * 0x1000000 + ((a >>> 8) & 255) * 0x10000 + ((a >>> 16) & 255) * 0x100 + ((a >>> 24) & 255);
   return hex(le, 8);

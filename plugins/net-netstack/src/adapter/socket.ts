@@ -21,6 +21,8 @@ import {
   EINPROGRESS,
   EINVAL,
   EISCONN,
+  ENETUNREACH,
+  ENODEV,
   ENOPROTOOPT,
   ENOTCONN,
   EOPNOTSUPP,
@@ -68,21 +70,34 @@ import {
 import { O_NONBLOCK, O_RDWR, SIGPIPE } from '../../../../core/vfs/abi';
 import { copyToSegs, gatherSegs, IoDst, IoSrc, ioLength } from '../../../../core/vfs/file';
 import type { FileTask } from '../../../../core/vfs/task';
+import { isLinkLocal6, v4Mapped, type IpAddr } from '../addr';
 import type { Stack } from '../stack';
 import { TcpState, type TcpEndpoint } from '../tcp/endpoint';
 import type { UdpEndpoint } from '../udp-endpoint';
 import {
   AF_INET,
+  AF_INET6,
   AF_UNSPEC,
   formatSockaddrIn,
+  formatSockaddrIn6,
   parseSockaddrIn,
+  parseSockaddrIn6,
   sockaddrFamily,
-  type InetAddr,
 } from './sockaddr';
+
+/** An address and port as the stack takes them (IPv4 number or IPv6 text; 0 = any). */
+interface InetAddr {
+  addr: IpAddr;
+  port: number;
+}
 
 export const IPPROTO_IP = 0,
   IPPROTO_TCP = 6,
-  IPPROTO_UDP = 17;
+  IPPROTO_UDP = 17,
+  IPPROTO_IPV6 = 41;
+const IPV6_UNICAST_HOPS = 16,
+  IPV6_V6ONLY = 26,
+  IPV6_TCLASS = 67;
 const IP_TOS = 1,
   IP_TTL = 2,
   IP_RECVERR = 11;
@@ -128,14 +143,64 @@ export abstract class InetSocket extends SocketFile {
   /** Queued bytes (or connections) when last seen: more of them is a new POLLIN edge. */
   private seenQueued = 0;
 
+  /** An AF_INET6 socket: dual-stack (v4-mapped addresses) unless IPV6_V6ONLY. */
+  readonly v6: boolean;
+  protected v6only = false;
+  /** IPV6_UNICAST_HOPS as set (-1: the default, 64). */
+  private hops = -1;
+
   constructor(
     protected readonly owner: NetstackOwner,
     type: number,
     protocol: number,
     flags: number,
+    family = AF_INET,
   ) {
-    super(AF_INET, type, protocol, O_RDWR | (flags & O_NONBLOCK));
+    super(family, type, protocol, O_RDWR | (flags & O_NONBLOCK));
+    this.v6 = family === AF_INET6;
     owner.opened(this);
+  }
+
+  /** The IP versions a wildcard bind of this socket takes (the endpoint's ipVersions). */
+  protected get ipVersions(): 4 | 6 | 46 {
+    return !this.v6 ? 4 : this.v6only ? 6 : 46;
+  }
+
+  /** Pushes ipVersions (and the traffic class) to the endpoint. */
+  protected abstract applyVersions(): void;
+  /** The bound local port (0 when unbound): IPV6_V6ONLY is fixed from then on. */
+  protected abstract get boundPort(): number;
+
+  /**
+   * A sockaddr_in6 from the app, for bind, connect or sendto on an AF_INET6 socket, as
+   * Linux's inet6_bind / tcp_v6_connect / udpv6_sendmsg take it: a v4-mapped address is the
+   * IPv4 address (EINVAL for bind, ENETUNREACH otherwise on a V6ONLY socket); :: is any for
+   * bind and ::1 as a destination; a link-local bind or connect needs its scope id.
+   */
+  protected addr6(raw: Uint8Array, use: 'bind' | 'connect' | 'sendto'): InetAddr | number {
+    const a = parseSockaddrIn6(raw);
+    if (typeof a === 'number') return a;
+    const m = v4Mapped(a.addr);
+    if (m !== undefined) {
+      if (this.v6only) return use === 'bind' ? -EINVAL : -ENETUNREACH;
+      return { addr: use !== 'bind' && m === 0 ? 0x7f000001 : m, port: a.port };
+    }
+    if (a.addr === '::') return { addr: use === 'bind' ? 0 : '::1', port: a.port };
+    if (isLinkLocal6(a.addr)) {
+      // A link-local address needs its interface: bind and connect say EINVAL without one
+      // (sendto routes it); an interface that does not exist is ENODEV for bind and
+      // ENETUNREACH otherwise. The route then leaves by the NIC holding the link-local prefix.
+      if (a.scopeId === 0 && use !== 'sendto') return -EINVAL;
+      if (a.scopeId !== 0 && !this.owner.stack.nics.some((n) => n.id === a.scopeId))
+        return use === 'bind' ? -ENODEV : -ENETUNREACH;
+    }
+    return { addr: a.addr, port: a.port };
+  }
+
+  /** A sockaddr of the socket's family for an address the stack keeps (link-local ones with their scope id). */
+  protected sockaddr(addr: IpAddr, port: number): Uint8Array {
+    if (this.v6) return formatSockaddrIn6(addr, port, this.owner.stack.scopeOf(addr));
+    return formatSockaddrIn(typeof addr === 'number' ? addr : 0, port);
   }
 
   protected abstract pollMask(): number;
@@ -184,7 +249,7 @@ export abstract class InetSocket extends SocketFile {
 
   /** Linux's inet_bind checks before the stack's: length, family, privileged ports. */
   protected bindAddr(t: FileTask, raw: Uint8Array): InetAddr | number {
-    const a = parseSockaddrIn(raw, true);
+    const a = this.v6 ? this.addr6(raw, 'bind') : parseSockaddrIn(raw, true);
     if (typeof a === 'number') return a;
     if (a.port && a.port < this.owner.unprivilegedPortStart && !capable(t, CAP_NET_BIND_SERVICE))
       return -EACCES;
@@ -204,7 +269,9 @@ export abstract class InetSocket extends SocketFile {
   protected abstract queueIoctl(cmd: number): number;
 
   protected ipOption(level: number, name: number, val: Uint8Array | null): Uint8Array | number {
-    if (level !== IPPROTO_IP) return val ? -ENOPROTOOPT : -EOPNOTSUPP;
+    if (this.v6 && level === IPPROTO_IPV6) return this.ipv6Option(name, val);
+    // ipv6_getsockopt: any other level but SOL_IP is ENOPROTOOPT on an AF_INET6 socket.
+    if (level !== IPPROTO_IP) return val || this.v6 ? -ENOPROTOOPT : -EOPNOTSUPP;
     if (name !== IP_TTL && name !== IP_TOS && name !== IP_RECVERR) return -ENOPROTOOPT;
     if (!val) return int32(name === IP_TTL ? this.ttl : name === IP_TOS ? this.tos : Number(this.recvErr));
     if (val.length < 1) return -EINVAL;
@@ -220,10 +287,40 @@ export abstract class InetSocket extends SocketFile {
     return int32(0);
   }
 
+  /** IPPROTO_IPV6 options (do_ipv6_setsockopt / do_ipv6_getsockopt): the common ones. */
+  private ipv6Option(name: number, val: Uint8Array | null): Uint8Array | number {
+    if (name !== IPV6_V6ONLY && name !== IPV6_UNICAST_HOPS && name !== IPV6_TCLASS) return -ENOPROTOOPT;
+    if (!val) {
+      if (name === IPV6_V6ONLY) return int32(this.v6only ? 1 : 0);
+      if (name === IPV6_UNICAST_HOPS) return int32(this.hops < 0 ? 64 : this.hops);
+      return int32(this.tclass);
+    }
+    if (val.length < 4) return -EINVAL;
+    const v = new DataView(val.buffer, val.byteOffset, 4).getInt32(0, true);
+    switch (name) {
+      case IPV6_V6ONLY:
+        if (this.boundPort !== 0) return -EINVAL;
+        this.v6only = v !== 0;
+        break;
+      case IPV6_UNICAST_HOPS:
+        if (v < -1 || v > 255) return -EINVAL;
+        this.hops = v;
+        this.ttl = v < 0 ? 64 : v;
+        break;
+      default:
+        if (v < -1 || v > 255) return -EINVAL;
+        this.tclass = v < 0 ? 0 : v;
+    }
+    this.applyVersions();
+    return int32(0);
+  }
+
   protected abstract get ttl(): number;
   protected abstract set ttl(v: number);
   protected tos = 0;
   protected recvErr = false;
+  /** IPV6_TCLASS: the traffic class of the socket's IPv6 packets. */
+  protected tclass = 0;
 
   protected override release(): void {
     this.owner.closed(this);
@@ -240,10 +337,20 @@ export class TcpSocket extends InetSocket {
   private peekOff = -1;
   private readonly echoed = new Map<number, number>();
 
-  constructor(owner: NetstackOwner, flags: number, ep?: TcpEndpoint) {
-    super(owner, SOCK_STREAM, IPPROTO_TCP, flags);
+  constructor(owner: NetstackOwner, flags: number, ep?: TcpEndpoint, family = AF_INET, v6only = false) {
+    super(owner, SOCK_STREAM, IPPROTO_TCP, flags, family);
     this.ep = ep ?? owner.stack.tcp();
+    this.v6only = v6only;
+    this.applyVersions();
     this.hook();
+  }
+
+  protected applyVersions(): void {
+    this.ep.ipVersions = this.ipVersions;
+    if (this.v6) this.ep.tos = this.tclass;
+  }
+  protected get boundPort(): number {
+    return this.ep.lport;
   }
 
   private hook(): void {
@@ -284,6 +391,7 @@ export class TcpSocket extends InetSocket {
     old.close();
     this.ep = ep;
     this.spent = false;
+    this.applyVersions();
     this.hook();
   }
 
@@ -310,7 +418,7 @@ export class TcpSocket extends InetSocket {
       const r = this.ep.accept();
       if (typeof r !== 'number') {
         this.settle();
-        return new TcpSocket(this.owner, flags & O_NONBLOCK, r);
+        return new TcpSocket(this.owner, flags & O_NONBLOCK, r, this.v6 ? AF_INET6 : AF_INET, this.v6only);
       }
       if (r === -EAGAIN && !this.nonblocking(0)) return this.wait(t, READ_EVENTS, deadline, attempt);
       return r;
@@ -329,7 +437,7 @@ export class TcpSocket extends InetSocket {
       default:
         return -EISCONN;
     }
-    const a = parseSockaddrIn(raw);
+    const a = this.v6 ? this.addr6(raw, 'connect') : parseSockaddrIn(raw);
     if (typeof a === 'number') return a;
     if (this.spent) this.renew();
     const r = this.ep.connect(a.addr, a.port);
@@ -380,19 +488,19 @@ export class TcpSocket extends InetSocket {
   }
 
   override sockName(): Uint8Array | number {
-    return formatSockaddrIn(this.ep.laddr, this.ep.lport);
+    return this.sockaddr(this.ep.laddr, this.ep.lport);
   }
 
   override peerName(): Uint8Array | number {
     const s = this.ep.state;
     if (s === TcpState.CLOSED || s === TcpState.LISTEN || s === TcpState.SYN_SENT) return -ENOTCONN;
-    return formatSockaddrIn(this.ep.raddr, this.ep.rport);
+    return this.sockaddr(this.ep.raddr, this.ep.rport);
   }
 
   override acceptedPeerName(): Uint8Array | number {
     // Also for a connection reset before accept took it: accept succeeds, the next read
     // says ECONNRESET (Linux).
-    return this.ep.rport ? formatSockaddrIn(this.ep.raddr, this.ep.rport) : this.peerName();
+    return this.ep.rport ? this.sockaddr(this.ep.raddr, this.ep.rport) : this.peerName();
   }
 
   // ---------------------------------------------------------------- data
@@ -684,10 +792,19 @@ export class UdpSocket extends InetSocket {
   private rdShut = false;
   private wrShut = false;
 
-  constructor(owner: NetstackOwner, flags: number) {
-    super(owner, SOCK_DGRAM, IPPROTO_UDP, flags);
+  constructor(owner: NetstackOwner, flags: number, family = AF_INET) {
+    super(owner, SOCK_DGRAM, IPPROTO_UDP, flags, family);
     this.ep = owner.stack.udp();
+    this.applyVersions();
     this.ep.onEvent = () => this.update();
+  }
+
+  protected applyVersions(): void {
+    this.ep.ipVersions = this.ipVersions;
+    if (this.v6) this.ep.tos = this.tclass;
+  }
+  protected get boundPort(): number {
+    return this.ep.lport;
   }
 
   protected pollMask(): number {
@@ -724,7 +841,10 @@ export class UdpSocket extends InetSocket {
       this.ep.rport = 0;
       return 0;
     }
-    const a = parseSockaddrIn(raw);
+    let a: InetAddr | number;
+    if (!this.v6) a = parseSockaddrIn(raw);
+    else if (sockaddrFamily(raw) === AF_INET) a = this.v6only ? -EAFNOSUPPORT : parseSockaddrIn(raw);
+    else a = this.addr6(raw, 'connect');
     if (typeof a === 'number') return a;
     const r = this.ep.connect(a.addr, a.port);
     this.settle();
@@ -744,14 +864,14 @@ export class UdpSocket extends InetSocket {
     let addr = this.ep.laddr;
     if (!addr && this.ep.raddr) {
       const s = this.owner.stack.sourceFor(this.ep.raddr);
-      if (s > 0) addr = s;
+      if (typeof s === 'string' || s > 0) addr = s;
     }
-    return formatSockaddrIn(addr, this.ep.lport);
+    return this.sockaddr(addr, this.ep.lport);
   }
 
   override peerName(): Uint8Array | number {
     if (!this.ep.rport) return -ENOTCONN;
-    return formatSockaddrIn(this.ep.raddr, this.ep.rport);
+    return this.sockaddr(this.ep.raddr, this.ep.rport);
   }
 
   override sendmsg(
@@ -769,7 +889,17 @@ export class UdpSocket extends InetSocket {
     }
     if (flags & 1 /* MSG_OOB */) return -EOPNOTSUPP;
     let dst: InetAddr | undefined;
-    if (raw && raw.length) {
+    if (raw && raw.length && this.v6) {
+      // udpv6_sendmsg: AF_INET goes to the IPv4 path, AF_UNSPEC means no address.
+      const fam = sockaddrFamily(raw);
+      if (raw.length < 2) return -EINVAL;
+      let a: InetAddr | number | undefined;
+      if (fam === AF_INET) a = this.v6only ? -ENETUNREACH : parseSockaddrIn(raw);
+      else if (fam === AF_INET6) a = this.addr6(raw, 'sendto');
+      else if (fam !== AF_UNSPEC) a = -EINVAL;
+      if (typeof a === 'number') return a;
+      dst = a;
+    } else if (raw && raw.length) {
       const a = parseSockaddrIn(raw, true);
       if (typeof a === 'number') return a;
       if (sockaddrFamily(raw) === AF_UNSPEC) return -EAFNOSUPPORT;
@@ -806,7 +936,7 @@ export class UdpSocket extends InetSocket {
       }
       const n = Math.min(total, d.data.length);
       copyToSegs(dst, n === d.data.length ? d.data : d.data.subarray(0, n));
-      out.name = formatSockaddrIn(d.addr, d.port);
+      out.name = this.sockaddr(d.addr, d.port);
       out.flags = d.data.length > total ? MSG_TRUNC : 0;
       out.control = null;
       return flags & MSG_TRUNC ? d.data.length : n;

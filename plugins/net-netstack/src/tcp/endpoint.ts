@@ -39,7 +39,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Timer } from '../timer';
 import { copyBytes } from '../checksum';
 import { forget, recycle, sendCopy } from './pool';
-import { validAddr, validPort } from '../addr';
+import { validAddr, validPort, type IpAddr } from '../addr';
 import { ByteQueue } from './buffer';
 import {
   ACK,
@@ -58,7 +58,7 @@ import {
   type TcpSegment,
   type TcpSegmentOut,
 } from './segment';
-import type { TcpHost, Route } from './host';
+import { routeMss, type TcpHost, type Route } from './host';
 
 /** Linux's TCP state numbers (as in /proc/net/tcp and TCP_INFO). */
 export enum TcpState {
@@ -151,27 +151,22 @@ const COOKIE_PERIOD_MS = 64_000;
 const COOKIE_VALID_MS = 120_000;
 
 function cookieHash(
-  src: number,
-  dst: number,
+  src: IpAddr,
+  dst: IpAddr,
   sport: number,
   dport: number,
   peerIsn: number,
   t: number,
 ): number {
-  const b = Buffer.allocUnsafe(17);
-  b.writeUInt32BE(src, 0);
-  b.writeUInt32BE(dst, 4);
-  b.writeUInt16BE(sport, 8);
-  b.writeUInt16BE(dport, 10);
-  b.writeUInt32BE(peerIsn, 12);
-  b.writeUInt8(t, 16);
-  return createHash('sha256').update(COOKIE_SECRET).update(b).digest().readUIntBE(0, 3);
+  // IPv4 addresses are numbers, IPv6 ones canonical text: the key never confuses the two.
+  const key = `${String(src)} ${String(dst)} ${sport} ${dport} ${peerIsn} ${t}`;
+  return createHash('sha256').update(COOKIE_SECRET).update(key).digest().readUIntBE(0, 3);
 }
 
 /** The ISN of a cookie SYN-ACK for a SYN (src:sport → dst:dport, seq peerIsn, MSS mss). */
 export function makeSynCookie(
-  src: number,
-  dst: number,
+  src: IpAddr,
+  dst: IpAddr,
   sport: number,
   dport: number,
   peerIsn: number,
@@ -186,8 +181,8 @@ export function makeSynCookie(
 
 /** The MSS a cookie (the ACK's ack - 1) encodes, or -1 if it is not one of ours or too old. */
 export function checkSynCookie(
-  src: number,
-  dst: number,
+  src: IpAddr,
+  dst: IpAddr,
   sport: number,
   dport: number,
   peerIsn: number,
@@ -233,11 +228,13 @@ let nextId = 1;
 export class TcpEndpoint {
   readonly id = nextId++;
   state: TcpState = TcpState.CLOSED;
-  /** Bound/connected addresses (0 = unspecified). */
-  laddr = 0;
+  /** Bound/connected addresses (0 = unspecified; IPv6 as canonical text). */
+  laddr: IpAddr = 0;
   lport = 0;
-  raddr = 0;
+  raddr: IpAddr = 0;
   rport = 0;
+  /** IP versions a wildcard bind/listen takes: 4, 6 (IPV6_V6ONLY) or 46 (dual-stack AF_INET6). */
+  ipVersions: 4 | 6 | 46 = 4;
   /** Called when readiness may have changed (new data, writable, accept-able, error, hang-up). */
   onEvent: ((ep: TcpEndpoint) => void) | undefined;
   readonly stats: TcpEndpointStats = {
@@ -401,7 +398,7 @@ export class TcpEndpoint {
   // ---------------------------------------------------------------- app-facing operations
 
   /** bind(2): port 0 picks an ephemeral port. Returns 0 or -errno. */
-  bind(addr: number, port: number): number {
+  bind(addr: IpAddr, port: number): number {
     if (!validAddr(addr) || !validPort(port)) return -EINVAL;
     if (this.bound || this.state !== TcpState.CLOSED || this.everConnected) return -EINVAL;
     const r = this.host.bindTcp(this, addr, port);
@@ -439,7 +436,7 @@ export class TcpEndpoint {
   }
 
   /** connect(2), non-blocking: -EINPROGRESS when the SYN is out; completion is signalled by onEvent. */
-  connect(addr: number, port: number): number {
+  connect(addr: IpAddr, port: number): number {
     switch (this.state) {
       case TcpState.SYN_SENT:
         return -EALREADY;
@@ -708,7 +705,7 @@ export class TcpEndpoint {
    * and answers SYN-ACK, unless the accept queue or the SYN backlog is full (then the SYN
    * is dropped, as Linux does without syncookies).
    */
-  inputListen(seg: TcpSegment, src: number, dst: number): void {
+  inputListen(seg: TcpSegment, src: IpAddr, dst: IpAddr): void {
     if (seg.flags & RST) return;
     if (seg.flags & ACK) {
       if (!(seg.flags & SYN) && this.cookieAck(seg, src, dst)) return;
@@ -746,7 +743,7 @@ export class TcpEndpoint {
   private cookieAt = 0;
 
   /** A stateless SYN-ACK whose sequence number is a cookie. */
-  private sendCookie(seg: TcpSegment, src: number, dst: number): void {
+  private sendCookie(seg: TcpSegment, src: IpAddr, dst: IpAddr): void {
     const route = this.host.route(src, dst);
     if (typeof route === 'number') return;
     const now = performance.now();
@@ -759,7 +756,7 @@ export class TcpEndpoint {
       ack: seqAdd(seg.seq, 1),
       flags: SYN | ACK,
       window: Math.min(this.rcvBufSize, MAX_WINDOW),
-      mss: Math.min(route.mtu, 65535) - 40,
+      mss: routeMss(route),
     };
     const host = this.host;
     const buf = Buffer.allocUnsafe(host.headroom + headerLength(out));
@@ -772,7 +769,7 @@ export class TcpEndpoint {
    * An ACK for no connection: if it carries one of our recent cookies, the connection it
    * completes goes to the accept queue (true); false if it is no cookie (the caller resets).
    */
-  private cookieAck(seg: TcpSegment, src: number, dst: number): boolean {
+  private cookieAck(seg: TcpSegment, src: IpAddr, dst: IpAddr): boolean {
     const now = performance.now();
     if (!this.cfg.synCookies || this.cookieAt === 0 || now - this.cookieAt > COOKIE_VALID_MS) return false;
     const cookie = seqAdd(seg.ack, -1);
@@ -789,7 +786,7 @@ export class TcpEndpoint {
     c.sndNxt = c.sndUna;
     c.sndMax = c.sndUna;
     c.peerMss = mss;
-    c.mss = Math.max(64, Math.min(mss, Math.min(c.route!.mtu, 65535) - 40));
+    c.mss = Math.max(64, Math.min(mss, routeMss(c.route!)));
     c.cwnd = this.cfg.initialCwndSegments * c.mss;
     c.irs = seqAdd(seg.seq, -1);
     c.rcvNxt = seg.seq;
@@ -808,7 +805,7 @@ export class TcpEndpoint {
   }
 
   /** A child for a SYN (or a cookie's ACK) from src:seg.srcPort, registered; undefined if impossible. */
-  private newChild(seg: TcpSegment, src: number, dst: number): TcpEndpoint | undefined {
+  private newChild(seg: TcpSegment, src: IpAddr, dst: IpAddr): TcpEndpoint | undefined {
     const route = this.host.route(src, dst);
     if (typeof route === 'number') return undefined;
     const c = new TcpEndpoint(this.host, this.cfg);
@@ -821,6 +818,7 @@ export class TcpEndpoint {
     c.sndBufSize = this.sndBufSize;
     c.rcvBufSize = this.rcvBufSize;
     c.ttl = this.ttl;
+    c.ipVersions = this.ipVersions;
     c.route = route;
     c.laddr = dst;
     c.lport = this.lport;
@@ -1303,7 +1301,7 @@ export class TcpEndpoint {
 
   private acceptSynOptions(seg: TcpSegment): void {
     const route = this.route!;
-    const ourMss = Math.min(route.mtu, 65535) - 40; // an IPv4 datagram is at most 65535 bytes
+    const ourMss = routeMss(route);
     this.peerMss = seg.mss > 0 ? seg.mss : DEFAULT_MSS;
     this.wsOk = this.cfg.windowScaling && seg.wscale >= 0;
     this.sndWscale = this.wsOk ? seg.wscale : 0;
@@ -1325,7 +1323,7 @@ export class TcpEndpoint {
       ack: synAck ? this.rcvNxt : 0,
       flags: synAck ? SYN | ACK : SYN,
       window: Math.min(this.rcvBufSize, MAX_WINDOW),
-      mss: Math.min(route.mtu, 65535) - 40,
+      mss: routeMss(route),
     };
     if (synAck) {
       if (this.wsOk) out.wscale = this.rcvWscale;

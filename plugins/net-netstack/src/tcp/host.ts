@@ -2,6 +2,7 @@
  * What a TCP endpoint needs from its stack (implemented by Stack in ../stack.ts): routes,
  * the port and connection tables, RSTs for segments that match no endpoint, and output.
  */
+import type { IpAddr } from '../addr';
 import type { TimerCounters } from '../timer';
 import type { TcpSegment } from './segment';
 import type { TcpEndpoint } from './endpoint';
@@ -9,9 +10,10 @@ import type { TcpEndpoint } from './endpoint';
 /** A resolved route: the NIC to use, our source address, the next hop and the path MTU. */
 export interface Route {
   nicId: number;
-  src: number;
-  dst: number;
-  nextHop: number;
+  /** Numbers for IPv4, canonical text for IPv6 (both of one version). */
+  src: IpAddr;
+  dst: IpAddr;
+  nextHop: IpAddr;
   mtu: number;
   /** The NIC's link offloads checksums (loopback): skip computing them. */
   offload: boolean;
@@ -28,11 +30,11 @@ export interface TcpHost {
   readonly counters: TimerCounters;
   readonly stats: TcpHostStats;
   /** A route to dst (from src if given, else 0); -ENETUNREACH / -EADDRNOTAVAIL if none. */
-  route(dst: number, src: number): Route | number;
+  route(dst: IpAddr, src: IpAddr): Route | number;
   /** Reserves (addr, port) for a bind; port 0 picks an ephemeral one. Returns the port or -errno. */
-  bindTcp(ep: TcpEndpoint, addr: number, port: number): number;
+  bindTcp(ep: TcpEndpoint, addr: IpAddr, port: number): number;
   /** Registers ep's 4-tuple (picking an ephemeral port when lport is 0). Returns lport or -errno. */
-  connectTcp(ep: TcpEndpoint, src: number, lport: number, dst: number, dport: number): number;
+  connectTcp(ep: TcpEndpoint, src: IpAddr, lport: number, dst: IpAddr, dport: number): number;
   addListener(ep: TcpEndpoint): void;
   removeListener(ep: TcpEndpoint): void;
   /** Registers a passive child's 4-tuple; false if taken. */
@@ -42,7 +44,7 @@ export interface TcpHost {
   /** Aborts the half-open children of a closing listener. */
   abortChildren(listener: TcpEndpoint): void;
   /** Answers `seg` (from remote to local) with a RST per RFC 9293 §3.10.7.1. */
-  sendReset(seg: TcpSegment, remote: number, local: number): void;
+  sendReset(seg: TcpSegment, remote: IpAddr, local: IpAddr): void;
   /**
    * Called after a segment was processed: true if the stack will call ep.finishInput() at
    * the end of the current receive batch (false: the endpoint finishes now).
@@ -55,9 +57,17 @@ export interface TcpHost {
     route: Route,
     buf: Uint8Array,
     len: number,
-    src: number,
-    dst: number,
+    src: IpAddr,
+    dst: IpAddr,
     ttl: number,
     tos: number,
   ): void;
+}
+
+/**
+ * The MSS a route allows: its MTU less the IP and TCP headers (IPv4: 20 + 20, the datagram
+ * at most 65535 bytes; IPv6: 40 + 20, as Linux's 65476 on lo).
+ */
+export function routeMss(route: Route): number {
+  return typeof route.dst === 'string' ? route.mtu - 60 : Math.min(route.mtu, 65535) - 40;
 }

@@ -1,4 +1,5 @@
 /** TCP segment codec (RFC 9293 header, RFC 7323 WS/TS, RFC 2018 SACK, RFC 6691 MSS). */
+import type { IpAddr } from '../addr';
 import { finish, fold, pseudoSum, sum16 } from '../checksum';
 import { PROTO_TCP } from '../ipv4';
 
@@ -56,7 +57,7 @@ function w32(b: Uint8Array, o: number, v: number): void {
  * data offset is impossible or its checksum is wrong. Malformed options end option
  * parsing (the segment is still accepted, as Linux does).
  */
-export function parseTcp(buf: Uint8Array, src: number, dst: number, verify = true): TcpSegment | undefined {
+export function parseTcp(buf: Uint8Array, src: IpAddr, dst: IpAddr, verify = true): TcpSegment | undefined {
   if (buf.length < TCP_HLEN) return undefined;
   const doff = (buf[12] >> 4) * 4;
   if (doff < TCP_HLEN || doff > buf.length) return undefined;
@@ -154,8 +155,8 @@ export function writeTcp(
   off: number,
   s: TcpSegmentOut,
   payloadLen: number,
-  src: number,
-  dst: number,
+  src: IpAddr,
+  dst: IpAddr,
   checksum = true,
 ): number {
   const hl = TCP_HLEN + optionsLength(s);
