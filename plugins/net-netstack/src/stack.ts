@@ -87,6 +87,7 @@ import {
   ICMP_DEST_UNREACH,
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
+  UNREACH_FRAG_NEEDED,
   UNREACH_PORT,
   UNREACH_PROTOCOL,
   parseIcmp,
@@ -119,6 +120,9 @@ export const HEADROOM6 = ETH_HLEN + IPV6_HLEN;
 const EPHEMERAL_LOW = 32768;
 const EPHEMERAL_HIGH = 60999;
 const ARP_TIMEOUT_MS = 60_000;
+/** Linux's net.ipv4.route.min_pmtu and mtu_expires. */
+const MIN_PMTU4 = 552;
+const PMTU_EXPIRES_MS = 600_000;
 const ARP_RETRY_MS = 1000;
 const ARP_RETRIES = 3;
 const ARP_QUEUE_MAX = 64;
@@ -257,6 +261,8 @@ export interface StackStats {
   ipOut: number;
   icmpEchoReplies: number;
   icmpUnreachSent: number;
+  /** Path MTUs lowered by ICMP fragmentation needed. */
+  pmtuUpdates: number;
   ip6In: number;
   ip6Out: number;
   icmp6EchoReplies: number;
@@ -280,6 +286,7 @@ export class Stack implements TcpHost, UdpHost {
     ipOut: 0,
     icmpEchoReplies: 0,
     icmpUnreachSent: 0,
+    pmtuUpdates: 0,
     ip6In: 0,
     ip6Out: 0,
     icmp6EchoReplies: 0,
@@ -493,7 +500,8 @@ export class Stack implements TcpHost, UdpHost {
       if (!a) continue;
       const from = src || a.addr;
       const offload = r.nic.link.checksumOffload === true;
-      return { nicId: r.nic.id, src: from, dst, nextHop: r.gateway || dst, mtu: r.nic.link.mtu, offload };
+      const mtu = this.pathMtu4(dst, r.nic.link.mtu);
+      return { nicId: r.nic.id, src: from, dst, nextHop: r.gateway || dst, mtu, offload };
     }
     return -ENETUNREACH;
   }
@@ -681,6 +689,9 @@ export class Stack implements TcpHost, UdpHost {
       this.ipOutput(route, out, len, PROTO_ICMP, DEFAULT_TTL, 0, false);
       return;
     }
+    if (m.type === ICMP_DEST_UNREACH && m.code === UNREACH_FRAG_NEEDED && m.body.length >= IPV4_HLEN + 8) {
+      return this.fragNeededInput(m.rest & 0xffff, m.body);
+    }
     if (m.type === ICMP_DEST_UNREACH && m.code === UNREACH_PORT && m.body.length >= IPV4_HLEN + 8) {
       // Our datagram bounced: tell a connected UDP endpoint (ECONNREFUSED).
       const inner = m.body;
@@ -691,6 +702,43 @@ export class Stack implements TcpHost, UdpHost {
       const dport = (inner[ihl + 2] << 8) | inner[ihl + 3];
       for (const ep of this.udpPorts.get(sport) ?? []) ep.deliverUnreachable(dst, dport);
     }
+  }
+
+  /**
+   * ICMP fragmentation needed (RFC 1191) for a TCP segment we sent with DF: the path to its
+   * destination takes at most `mtu` bytes (never taken below 552, Linux's min_pmtu). As
+   * Linux, the quote is believed only when it names a connection of ours and a sequence
+   * number in flight (a blind attacker cannot guess them); then the path MTU is remembered
+   * for 10 minutes (mtu_expires) for every socket to that destination and the connection
+   * cuts its segments at once. Other protocols' quotes are ignored (only TCP sets DF).
+   */
+  private fragNeededInput(nextHopMtu: number, inner: Uint8Array): void {
+    const ihl = (inner[0] & 15) * 4;
+    if (inner[0] >> 4 !== 4 || ihl < IPV4_HLEN || inner.length < ihl + 8) return this.drop('icmp-malformed');
+    if (inner[9] !== PROTO_TCP || nextHopMtu < 68) return;
+    const src = readIpv4(inner, 12);
+    const dst = readIpv4(inner, 16);
+    const sport = (inner[ihl] << 8) | inner[ihl + 1];
+    const dport = (inner[ihl + 2] << 8) | inner[ihl + 3];
+    const seq =
+      ((inner[ihl + 4] << 24) | (inner[ihl + 5] << 16) | (inner[ihl + 6] << 8) | inner[ihl + 7]) >>> 0;
+    const ep = this.tcpConns.get(connKey(src, sport, dst, dport));
+    const mtu = Math.max(MIN_PMTU4, nextHopMtu);
+    if (!ep?.mtuReduced(mtu, seq)) return;
+    this.stats.pmtuUpdates++;
+    this.pmtu4.set(dst, { mtu, expires: performance.now() + PMTU_EXPIRES_MS });
+  }
+
+  /** Path MTUs learned from ICMP fragmentation needed, by destination. */
+  private readonly pmtu4 = new Map<number, { mtu: number; expires: number }>();
+
+  /** The path MTU to an IPv4 destination through a link of MTU `linkMtu`. */
+  private pathMtu4(dst: number, linkMtu: number): number {
+    const p = this.pmtu4.get(dst);
+    if (!p) return linkMtu;
+    if (p.expires > performance.now()) return Math.min(linkMtu, p.mtu);
+    this.pmtu4.delete(dst);
+    return linkMtu;
   }
 
   private udpInput(nic: Nic, h: Ipv4Header, ipPacket: Uint8Array, buf: Uint8Array): void {

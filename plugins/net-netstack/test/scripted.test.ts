@@ -10,6 +10,9 @@ import { Stack } from '../src/stack';
 import { TcpState, type TcpConfig, type TcpEndpoint } from '../src/tcp/endpoint';
 import { ACK, FIN, PSH, RST, SYN, seqAdd } from '../src/tcp/segment';
 import { ECONNREFUSED, ECONNRESET, EAGAIN, EINPROGRESS, ETIMEDOUT } from '../src/errno';
+import { ETH_HLEN, ETHERTYPE_IPV4, writeEthernet } from '../src/ethernet';
+import { ICMP_DEST_UNREACH, UNREACH_FRAG_NEEDED, writeIcmp } from '../src/icmp';
+import { PROTO_ICMP, PROTO_TCP, writeIpv4Header } from '../src/ipv4';
 import { Peer, PEER_IP } from './peer';
 import { until, readN, pattern, sleep } from './util';
 
@@ -60,6 +63,43 @@ async function setup(tcp: Partial<TcpConfig>, mss = 1000, window = 65535): Promi
 
 function seg(c: Conn, flags: number, seqOff = 0, window = 65535) {
   return { srcPort: PEER_PORT, dstPort: PORT, seq: seqAdd(c.pseq, seqOff), ack: c.sseq, flags, window };
+}
+
+/**
+ * An ICMP fragmentation-needed frame, as a router on the path would send it to the stack,
+ * quoting the IPv4 header and first 8 bytes of a segment the stack sent to the peer
+ * (port PORT → PEER_PORT at sequence `seq`). Built byte by byte here, not with the code
+ * under test's parser.
+ */
+function fragNeeded(peer: Peer, mtu: number, seq: number): Uint8Array {
+  const quote = new Uint8Array(20 + 8);
+  writeIpv4Header(quote, 0, {
+    src: peer.a.theirIp,
+    dst: peer.a.ourIp,
+    proto: PROTO_TCP,
+    ttl: 64,
+    id: 7,
+    df: true,
+    payloadLen: 1480,
+  });
+  const dv = new DataView(quote.buffer);
+  dv.setUint16(20, PORT);
+  dv.setUint16(22, PEER_PORT);
+  dv.setUint32(24, seq >>> 0);
+  const icmpLen = 8 + quote.length;
+  const f = new Uint8Array(ETH_HLEN + 20 + icmpLen);
+  writeIcmp(f, ETH_HLEN + 20, ICMP_DEST_UNREACH, UNREACH_FRAG_NEEDED, mtu & 0xffff, quote);
+  writeIpv4Header(f, ETH_HLEN, {
+    src: peer.a.ourIp,
+    dst: peer.a.theirIp,
+    proto: PROTO_ICMP,
+    ttl: 64,
+    id: 8,
+    df: false,
+    payloadLen: icmpLen,
+  });
+  writeEthernet(f, peer.a.theirMac, peer.a.ourMac, ETHERTYPE_IPV4);
+  return f;
 }
 
 describe('netstack TCP against a scripted peer', () => {
@@ -119,6 +159,56 @@ describe('netstack TCP against a scripted peer', () => {
     assert.equal(c.ep.send(new TextEncoder().encode('next')), 4);
     const n = await c.peer.next((s) => s.payload.length === 4, 'new data');
     assert.equal(n.seq, seqAdd(c.sseq, 5));
+  });
+
+  it('ICMP fragmentation needed for a segment in flight: resent at once in segments that fit, no congestion response; a quote of nothing in flight is ignored', async () => {
+    const c = await setup({ minRtoMs: 5000, initialRtoMs: 5000 }, 1460);
+    stack = c.stack;
+    c.ep.setNodelay(true);
+    c.peer.skip();
+    c.peer.dropIf = (s) => s.payload.length > 0; // the segments are "too big" for the path
+    const data = pattern(3000);
+    assert.equal(c.ep.send(data), 3000);
+    await until(() => c.peer.dropped.length >= 3, 'the first flight');
+    assert.equal(c.peer.dropped[0].payload.length, 1460, 'full-size segments first');
+    const cwnd = c.ep.info().cwnd;
+    // A quote of a sequence number that is not in flight (a blind guess): ignored.
+    c.peer.sendFrame(fragNeeded(c.peer, 1000, seqAdd(c.sseq, 100_000)));
+    await sleep(100);
+    assert.equal(c.ep.info().mss, 1460);
+    assert.equal(c.ep.stats.pmtuReductions, 0);
+    c.peer.dropIf = undefined;
+    c.peer.sendFrame(fragNeeded(c.peer, 1000, c.sseq));
+    // Everything unacknowledged goes out again now (the RTO is 5 s), each segment within
+    // 1000 - 40 bytes, in order from the first unacknowledged byte.
+    let got = 0;
+    const resent: number[] = [];
+    while (got < data.length) {
+      const s = await c.peer.next((x) => x.payload.length > 0, 'data resent after the ICMP', 2000);
+      assert.equal(s.seq, seqAdd(c.sseq, got));
+      assert.deepEqual(Buffer.from(s.payload), Buffer.from(data.subarray(got, got + s.payload.length)));
+      resent.push(s.payload.length);
+      got += s.payload.length;
+    }
+    assert.deepEqual(resent, [960, 960, 960, 120]);
+    assert.equal(c.ep.stats.rtoFires, 0, 'no RTO was needed');
+    assert.equal(c.ep.info().mss, 960);
+    assert.equal(c.ep.info().cwnd, cwnd, 'no congestion response');
+    assert.equal(c.stack.stats.pmtuUpdates, 1);
+    const r = c.stack.route(PEER_IP);
+    assert.equal(
+      typeof r === 'number' ? r : r.mtu,
+      1000,
+      'the path MTU is kept for new connections to the peer',
+    );
+    // New data keeps the smaller size; a later, larger MTU in an ICMP is not a reduction.
+    c.peer.sendFrame(fragNeeded(c.peer, 1400, c.sseq));
+    c.peer.send({ ...seg(c, ACK), ack: seqAdd(c.sseq, 3000) });
+    await until(() => c.ep.unacked === 0, 'acknowledged');
+    assert.equal(c.ep.send(pattern(2000, 2)), 2000);
+    const n = await c.peer.next((x) => x.payload.length > 0, 'new data');
+    assert.equal(n.payload.length, 960);
+    assert.equal(c.stack.stats.pmtuUpdates, 1);
   });
 
   it('three duplicate ACKs trigger a fast retransmit before any RTO (NewReno)', async () => {

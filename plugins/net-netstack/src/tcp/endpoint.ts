@@ -208,6 +208,8 @@ export interface TcpEndpointStats {
   rtoFires: number;
   dupAcksIn: number;
   oooSegments: number;
+  /** Segment size cut by ICMP fragmentation needed. */
+  pmtuReductions: number;
   zeroWindowProbes: number;
   keepaliveProbes: number;
   challengeAcks: number;
@@ -245,6 +247,7 @@ export class TcpEndpoint {
     rtoFires: 0,
     dupAcksIn: 0,
     oooSegments: 0,
+    pmtuReductions: 0,
     zeroWindowProbes: 0,
     keepaliveProbes: 0,
     challengeAcks: 0,
@@ -1124,6 +1127,31 @@ export class TcpEndpoint {
     this.stats.fastRetransmits++;
     this.retransmitHead();
     this.cwnd = this.ssthresh + 3 * this.mss;
+  }
+
+  /**
+   * ICMP fragmentation needed quoting our segment at `seq`: the path takes at most `mtu`
+   * bytes. Believed (true) only for a sequence number in flight and an MTU below the one in
+   * use; later segments then fit it, and everything unacknowledged is sent again at once in
+   * the new size without a congestion response — the segment was lost to its size, not to
+   * congestion (Linux's tcp_v4_err, tcp_v4_mtu_reduced and tcp_simple_retransmit).
+   */
+  mtuReduced(mtu: number, seq: number): boolean {
+    if (!this.registered || !this.route || this.state === TcpState.LISTEN) return false;
+    if (seqLT(seq, this.sndUna) || !seqLT(seq, this.sndMax)) return false;
+    if (mtu >= this.route.mtu) return false;
+    this.route = { ...this.route, mtu };
+    const mss = Math.max(64, Math.min(this.peerMss, routeMss(this.route)) - (this.tsOk ? 12 : 0));
+    if (mss >= this.mss) return true;
+    this.mss = mss;
+    this.stats.pmtuReductions++;
+    if (this.state === TcpState.SYN_SENT || this.state === TcpState.SYN_RECEIVED) return true;
+    this.rttSeq = -1; // Karn: what follows is retransmitted
+    this.sndNxt = this.sndUna;
+    if (this.finSent) this.finSent = false;
+    this.stats.retransmits++;
+    this.trySend();
+    return true;
   }
 
   /** Retransmits one segment at sndUna. */
