@@ -220,6 +220,9 @@ export const benchmark: Benchmark = {
           spawnSync(gv, [`--root=${gvRoot}`, 'kill', `tib${id}-${gvN}`, 'KILL'], { stdio: 'ignore' });
           await stopProcess(s.p);
           spawnSync(gv, [`--root=${gvRoot}`, 'delete', '--force', `tib${id}-${gvN}`], { stdio: 'ignore' });
+          // gVisor takes the namespace's address off the veth and never gives it back (Docker
+          // deletes the namespace): put it back for the next server.
+          spawnSync('ip', ['-n', ns, 'addr', 'replace', `${INSIDE}/24`, 'dev', nsIf], { stdio: 'ignore' });
         },
       });
     } else for (const c of CASES) ctx.skip(c, 'gvisor', 'runsc not installed');
