@@ -875,22 +875,48 @@ export class Stack implements TcpHost, UdpHost {
     const e = nic.arp.get(nextHop);
     if (e && e.expires > performance.now()) return this.sendFrame(nic, buf, e.mac);
     // Resolve first; queue the packet meanwhile.
-    let p = nic.pending.get(nextHop);
+    this.queueUnresolved(
+      nic.pending,
+      nextHop,
+      buf,
+      'arp',
+      () => this.arpRetry(nic, nextHop),
+      () => this.arpRequest(nic, nextHop),
+    );
+  }
+
+  /**
+   * Queues a packet for a next hop whose link address is being resolved (ARP or NDP): the
+   * first one starts the resolution (`request`) and its retry timer (`retry`); at most
+   * ARP_QUEUE_MAX packets wait (Linux's unres_qlen), later ones are dropped.
+   */
+  private queueUnresolved<K>(
+    pending: Map<K, ArpPending>,
+    key: K,
+    buf: Uint8Array,
+    proto: 'arp' | 'ndp',
+    retry: () => void,
+    request: () => void,
+  ): void {
+    let p = pending.get(key);
     if (!p) {
       const pend: ArpPending = { packets: [], tries: 0, timer: undefined as unknown as Timer };
       pend.timer = new Timer(this.counters, () => {
         try {
-          this.arpRetry(nic, nextHop);
-        } catch (e) {
-          this.reportError('netstack: ARP retry', e);
+          retry();
+        } catch (err) {
+          this.reportError(
+            proto === 'arp' ? 'netstack: ARP retry' : 'netstack: neighbour solicitation retry',
+            err,
+          );
         }
       });
-      nic.pending.set(nextHop, pend);
+      pending.set(key, pend);
       p = pend;
-      this.arpRequest(nic, nextHop);
+      request();
     }
     if (p.packets.length < ARP_QUEUE_MAX) p.packets.push(buf);
-    else this.drop('arp-queue-full');
+    else this.drop(`${proto}-queue-full`);
   }
 
   private arpRequest(nic: Nic, ip: number): void {
@@ -1192,22 +1218,14 @@ export class Stack implements TcpHost, UdpHost {
     if (isMulticast6(dst)) return this.sendFrame6(nic, buf, multicastMac6(dst));
     const e = nic.neighbors.get(nextHop);
     if (e && e.expires > performance.now()) return this.sendFrame6(nic, buf, e.mac);
-    let p = nic.pending6.get(nextHop);
-    if (!p) {
-      const pend: ArpPending = { packets: [], tries: 0, timer: undefined as unknown as Timer };
-      pend.timer = new Timer(this.counters, () => {
-        try {
-          this.ndpRetry(nic, nextHop);
-        } catch (err) {
-          this.reportError('netstack: neighbour solicitation retry', err);
-        }
-      });
-      nic.pending6.set(nextHop, pend);
-      p = pend;
-      this.ndpSolicit(nic, nextHop);
-    }
-    if (p.packets.length < ARP_QUEUE_MAX) p.packets.push(buf);
-    else this.drop('ndp-queue-full');
+    this.queueUnresolved(
+      nic.pending6,
+      nextHop,
+      buf,
+      'ndp',
+      () => this.ndpRetry(nic, nextHop),
+      () => this.ndpSolicit(nic, nextHop),
+    );
   }
 
   /** A neighbour solicitation for `target` to its solicited-node group (RFC 4861 §7.2.2). */
