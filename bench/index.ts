@@ -23,6 +23,7 @@
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export type Variant = 'native' | 'tsvisor' | 'gvisor' | (string & {});
@@ -163,6 +164,32 @@ class Context implements BenchContext {
   note(text: string): void {
     this.notes.push(`${this.benchmark}: ${text}`);
   }
+}
+
+/**
+ * Builds bench/c/NAME.c (static, -O2) into the temp dir once, again when the source is
+ * newer, and returns the program's path.
+ */
+export function buildBenchC(repo: string, name: string): string {
+  const out = path.join(os.tmpdir(), `tsvisor-bench-${name}`);
+  const src = path.join(repo, 'bench', 'c', `${name}.c`);
+  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs) {
+    const r = spawnSync('gcc', ['-O2', '-static', '-o', out, src], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`gcc ${name}.c: ${r.stderr}`);
+  }
+  return out;
+}
+
+/** Runs a measuring program and returns the numbers it prints, one per line. */
+export function programValues(argv: string[]): number[] {
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0)
+    throw new Error(`${argv.join(' ')}: exit ${r.status ?? r.signal}: ${(r.stderr ?? '').slice(0, 300)}`);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map(Number)
+    .filter((n) => Number.isFinite(n));
 }
 
 /** Every benchmark module beside this file. */

@@ -12,17 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultSpec } from '../core/runtime/oci/spec';
-import type { BenchContext, Benchmark } from './index';
-
-function build(repo: string, name = 'netbench'): string {
-  const out = path.join(os.tmpdir(), `tsvisor-bench-${name}`);
-  const src = path.join(repo, 'bench', 'c', `${name}.c`);
-  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs) {
-    const r = spawnSync('gcc', ['-O2', '-static', '-o', out, src], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`gcc ${name}.c: ${r.stderr}`);
-  }
-  return out;
-}
+import { buildBenchC, type BenchContext, type Benchmark } from './index';
 
 function runRounds(argv: string[]): number[] {
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 300000 });
@@ -145,7 +135,7 @@ async function httpOverVeth(ctx: BenchContext, rounds: number): Promise<void> {
     for (const v of ['native', 'tsvisor']) ctx.skip(name, v, why);
     return;
   }
-  const httpd = build(ctx.repo, 'httpd');
+  const httpd = buildBenchC(ctx.repo, 'httpd');
   const id = process.pid % 100000;
   const ns = `tsvbn${id}`,
     hostIf = `tsvbh${id}`,
@@ -207,7 +197,7 @@ export const benchmark: Benchmark = {
   name: 'net',
   description: 'TCP loopback latency and throughput inside the sandbox: native vs tsvisor net-host vs gVisor',
   async run(ctx: BenchContext) {
-    const bin = build(ctx.repo);
+    const bin = buildBenchC(ctx.repo, 'netbench');
     const rounds = Math.max(3, Math.min(ctx.rounds, 7));
     const cases: [string, string[], string][] = [
       ['tcp rr 1 byte', ['rr', '2000'], 'µs'],

@@ -20,34 +20,13 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BenchContext, Benchmark } from './index';
+import { buildBenchC, programValues as values, type BenchContext, type Benchmark } from './index';
 
 const PINGS = 2000;
 const STREAM_BYTES = 64 << 20;
 const HOST = '10.62.0.1';
 const INSIDE = '10.62.0.2';
 const WRK_SECONDS = 3;
-
-function build(repo: string): string {
-  const out = path.join(os.tmpdir(), 'tsvisor-bench-tcpnet');
-  const src = path.join(repo, 'bench', 'c', 'tcpnet.c');
-  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs) {
-    const r = spawnSync('gcc', ['-O2', '-static', '-o', out, src], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`gcc tcpnet.c: ${r.stderr}`);
-  }
-  return out;
-}
-
-function values(argv: string[]): number[] {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0)
-    throw new Error(`${argv.join(' ')}: exit ${r.status ?? r.signal}: ${(r.stderr ?? '').slice(0, 300)}`);
-  return r.stdout
-    .trim()
-    .split('\n')
-    .map(Number)
-    .filter((n) => Number.isFinite(n));
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -138,7 +117,7 @@ export const benchmark: Benchmark = {
       return;
     }
     const rounds = Math.max(3, Math.min(ctx.rounds, 5));
-    const tcpnet = build(ctx.repo);
+    const tcpnet = buildBenchC(ctx.repo, 'tcpnet');
     const id = process.pid % 100000;
     const ns = `tibn${id}`;
     const nsPath = `/var/run/netns/${ns}`;

@@ -16,12 +16,11 @@
  * Apps on both sides of a veth (a server in the sandbox, the client on the host, and wrk
  * against busybox httpd) are bench/netstack-veth.ts (`npm run bench -- netstack-veth`).
  */
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import type { BenchContext, Benchmark } from './index';
+import { buildBenchC, programValues as values, type BenchContext, type Benchmark } from './index';
 import { PacketLink, Stack, TapLink, ipv4, parseMac, type TcpEndpoint } from '../plugins/net-netstack';
 import { EAGAIN, EINPROGRESS, POLLOUT } from '../plugins/net-netstack/src/errno';
 
@@ -33,27 +32,6 @@ function rates(bytes: number, t0: number, cpu0: NodeJS.CpuUsage): [number, numbe
   return [mib / ((performance.now() - t0) / 1000), mib / ((cpu.user + cpu.system) / 1e6)];
 }
 const STREAM_BYTES = 64 << 20;
-
-function buildTcp(repo: string): string {
-  const out = path.join(os.tmpdir(), 'tsvisor-bench-tcp');
-  const src = path.join(repo, 'bench', 'c', 'tcp.c');
-  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs) {
-    const r = spawnSync('gcc', ['-O2', '-static', '-o', out, src], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`gcc tcp.c: ${r.stderr}`);
-  }
-  return out;
-}
-
-function values(argv: string[]): number[] {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0)
-    throw new Error(`${argv.join(' ')}: exit ${r.status ?? r.signal}: ${(r.stderr ?? '').slice(0, 300)}`);
-  return r.stdout
-    .trim()
-    .split('\n')
-    .map(Number)
-    .filter((n) => Number.isFinite(n));
-}
 
 /** A connected pair over the stack's loopback. */
 async function stackPair(stack: Stack, port: number): Promise<[TcpEndpoint, TcpEndpoint]> {
@@ -411,7 +389,7 @@ export const benchmark: Benchmark = {
     'TCP latency and throughput: native and gVisor (C over loopback), our netstack and Node+kernel',
   async run(ctx: BenchContext) {
     const rounds = Math.max(3, Math.min(ctx.rounds, 5));
-    const tcp = buildTcp(ctx.repo);
+    const tcp = buildBenchC(ctx.repo, 'tcp');
     const cases: [string, string, string, string][] = [
       ['tcp ping-pong, loopback', 'pingpong', String(PINGS), 'µs'],
       ['tcp stream, loopback', 'stream', String(STREAM_BYTES * 4), 'MiB/s'],

@@ -5,10 +5,7 @@
  * gVisor's runsc (ptrace) in the same run.
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { BenchContext, Benchmark } from './index';
+import { buildBenchC, type BenchContext, type Benchmark } from './index';
 
 const OPS: [string, number][] = [
   ['getpid', 20000],
@@ -19,16 +16,6 @@ const OPS: [string, number][] = [
   ['forkwait', 100],
   ['forkexec', 50],
 ];
-
-function buildMicro(repo: string): string {
-  const out = path.join(os.tmpdir(), 'tsvisor-bench-micro');
-  const src = path.join(repo, 'bench', 'c', 'micro.c');
-  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs) {
-    const r = spawnSync('gcc', ['-O2', '-static', '-o', out, src], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`gcc micro.c: ${r.stderr}`);
-  }
-  return out;
-}
 
 function runRounds(argv: string[]): number[] {
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 300000 });
@@ -45,7 +32,7 @@ export const benchmark: Benchmark = {
   name: 'sentry',
   description: 'syscall latencies and do /bin/true: native vs tsvisor ptrace vs gVisor ptrace',
   async run(ctx: BenchContext) {
-    const micro = buildMicro(ctx.repo);
+    const micro = buildBenchC(ctx.repo, 'micro');
     const rounds = Math.max(3, Math.min(ctx.rounds, 7));
     for (const [op, n] of OPS) {
       const args = [micro, op, String(n), String(rounds)];
