@@ -875,19 +875,12 @@ export class Stack implements TcpHost, UdpHost {
     const e = nic.arp.get(nextHop);
     if (e && e.expires > performance.now()) return this.sendFrame(nic, buf, e.mac);
     // Resolve first; queue the packet meanwhile.
-    this.queueUnresolved(
-      nic.pending,
-      nextHop,
-      buf,
-      'arp',
-      () => this.arpRetry(nic, nextHop),
-      () => this.arpRequest(nic, nextHop),
-    );
+    this.queueUnresolved(nic.pending, nextHop, buf, 'arp', () => this.arpRequest(nic, nextHop));
   }
 
   /**
    * Queues a packet for a next hop whose link address is being resolved (ARP or NDP): the
-   * first one starts the resolution (`request`) and its retry timer (`retry`); at most
+   * first one starts the resolution (`request`, which arms the retry timer); at most
    * ARP_QUEUE_MAX packets wait (Linux's unres_qlen), later ones are dropped.
    */
   private queueUnresolved<K>(
@@ -895,15 +888,21 @@ export class Stack implements TcpHost, UdpHost {
     key: K,
     buf: Uint8Array,
     proto: 'arp' | 'ndp',
-    retry: () => void,
     request: () => void,
   ): void {
     let p = pending.get(key);
     if (!p) {
       const pend: ArpPending = { packets: [], tries: 0, timer: undefined as unknown as Timer };
+      // Each expiry asks again, until ARP_RETRIES requests went unanswered: then the waiting
+      // packets are dropped (counted as `arp-unresolved` / `ndp-unresolved`).
       pend.timer = new Timer(this.counters, () => {
         try {
-          retry();
+          if (pending.get(key) !== pend) return;
+          if (pend.tries < ARP_RETRIES) return request();
+          pending.delete(key);
+          pend.timer.dispose();
+          const reason = `${proto}-unresolved`;
+          this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + pend.packets.length;
         } catch (err) {
           this.reportError(
             proto === 'arp' ? 'netstack: ARP retry' : 'netstack: neighbour solicitation retry',
@@ -935,18 +934,6 @@ export class Stack implements TcpHost, UdpHost {
       }),
     );
     this.stats.txFrames++;
-  }
-
-  private arpRetry(nic: Nic, ip: number): void {
-    const p = nic.pending.get(ip);
-    if (!p) return;
-    if (p.tries >= ARP_RETRIES) {
-      nic.pending.delete(ip);
-      p.timer.dispose();
-      this.stats.drops['arp-unresolved'] = (this.stats.drops['arp-unresolved'] ?? 0) + p.packets.length;
-      return;
-    }
-    this.arpRequest(nic, ip);
   }
 
   private sendFrame(nic: Nic, buf: Uint8Array, dstMac: Uint8Array): void {
@@ -1218,14 +1205,7 @@ export class Stack implements TcpHost, UdpHost {
     if (isMulticast6(dst)) return this.sendFrame6(nic, buf, multicastMac6(dst));
     const e = nic.neighbors.get(nextHop);
     if (e && e.expires > performance.now()) return this.sendFrame6(nic, buf, e.mac);
-    this.queueUnresolved(
-      nic.pending6,
-      nextHop,
-      buf,
-      'ndp',
-      () => this.ndpRetry(nic, nextHop),
-      () => this.ndpSolicit(nic, nextHop),
-    );
+    this.queueUnresolved(nic.pending6, nextHop, buf, 'ndp', () => this.ndpSolicit(nic, nextHop));
   }
 
   /** A neighbour solicitation for `target` to its solicited-node group (RFC 4861 §7.2.2). */
@@ -1254,18 +1234,6 @@ export class Stack implements TcpHost, UdpHost {
     this.stats.ndpSolicitsSent++;
     this.stats.ip6Out++;
     this.sendFrame6(nic, out, multicastMac6(dst));
-  }
-
-  private ndpRetry(nic: Nic, ip: string): void {
-    const p = nic.pending6.get(ip);
-    if (!p) return;
-    if (p.tries >= ARP_RETRIES) {
-      nic.pending6.delete(ip);
-      p.timer.dispose();
-      this.stats.drops['ndp-unresolved'] = (this.stats.drops['ndp-unresolved'] ?? 0) + p.packets.length;
-      return;
-    }
-    this.ndpSolicit(nic, ip);
   }
 
   private sendFrame6(nic: Nic, buf: Uint8Array, dstMac: Uint8Array): void {
