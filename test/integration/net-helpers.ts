@@ -1,6 +1,6 @@
 /** Small helpers shared by the suites that set up network namespaces and veths (net-oci, netstack-*). */
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Spec } from '../../core/runtime/oci/spec';
 import type { Result } from '../oci/helpers';
@@ -61,4 +61,47 @@ export function makeVethNamespace(v: VethNamespace, opts: { netstack?: boolean }
 export function removeVethNamespace(v: Pick<VethNamespace, 'ns' | 'hostIf'>): void {
   spawnSync('/usr/sbin/ip', ['link', 'del', v.hostIf]);
   spawnSync('/usr/sbin/ip', ['netns', 'del', v.ns]);
+}
+
+/** A Python http.server on the host side, once it listens: the process, its port, its request log. */
+export interface HostHttpServer {
+  srv: ChildProcess;
+  port: number;
+  /** What it wrote to stderr so far (one line per request, "CLIENT - - [...] "GET /PATH ..."). */
+  log: () => string;
+}
+
+/**
+ * Starts `py -m http.server` on `bind` (port chosen by the kernel) serving `dir`, records it
+ * in `procs` (for the suite's cleanup), and resolves once it prints its port; rejects if it
+ * exits or stays silent for 30 s.
+ */
+export function hostHttpServer(
+  py: string,
+  bind: string,
+  dir: string,
+  procs: ChildProcess[],
+): Promise<HostHttpServer> {
+  const srv = spawn(py, ['-u', '-m', 'http.server', '0', '--bind', bind, '--directory', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  procs.push(srv);
+  let out = '';
+  let log = '';
+  srv.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  return new Promise((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`http.server did not start in 30 s: ${out}${log}`)), 30000);
+    srv.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /port (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        res({ srv, port: Number(m[1]), log: () => log });
+      }
+    });
+    srv.on('exit', (c) => {
+      clearTimeout(t);
+      rej(new Error(`http.server exited ${c}: ${out}${log}`));
+    });
+  });
 }

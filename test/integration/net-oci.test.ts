@@ -18,7 +18,7 @@
  * is removed in after(), even when a test fails.
  */
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -37,37 +37,10 @@ import {
   tmpDir,
   type Result,
 } from '../oci/helpers';
-import { makeVethNamespace, netnsEntry, removeVethNamespace } from './net-helpers';
+import { hostHttpServer, makeVethNamespace, netnsEntry, ok, removeVethNamespace } from './net-helpers';
 
 const PY = '/usr/bin/python3';
 const canRun = isRoot() && fs.existsSync('/usr/sbin/ip') && haveBusybox();
-
-function ok(r: Result, what: string): Result {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}, stderr ${r.stderr}`);
-  return r;
-}
-
-/** Waits until `p` prints a line matching `re` on stdout (or stderr); gives the match. */
-function waitFor(p: ChildProcess, re: RegExp, what: string): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const t = setTimeout(() => reject(new Error(`${what}: timed out; output ${buf}`)), 30000);
-    const on = (d: Buffer) => {
-      buf += d.toString();
-      const m = re.exec(buf);
-      if (m) {
-        clearTimeout(t);
-        resolve(m);
-      }
-    };
-    p.stdout?.on('data', on);
-    p.stderr?.on('data', on);
-    p.on('exit', (c) => {
-      clearTimeout(t);
-      reject(new Error(`${what}: exited ${c}; output ${buf}`));
-    });
-  });
-}
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -269,11 +242,7 @@ function dnsName(query: Buffer): string {
       fs.mkdirSync(www);
       const body = `hello from the host ${Date.now()}\n`;
       fs.writeFileSync(path.join(www, 'file.txt'), body);
-      const srv = spawn(PY, ['-u', '-m', 'http.server', '0', '--bind', hostAddr, '--directory', www], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      procs.push(srv);
-      const port = Number((await waitFor(srv, /port (\d+)/, 'http.server'))[1]);
+      const { srv, port } = await hostHttpServer(PY, hostAddr, www, procs);
       const { ours, theirs } = await both(
         bundle(
           ['busybox', 'wget', '-q', '-O', '-', `http://${hostAddr}:${port}/file.txt`],
@@ -290,11 +259,7 @@ function dnsName(query: Buffer): string {
       fs.mkdirSync(www);
       const body = `found by name ${Date.now()}\n`;
       fs.writeFileSync(path.join(www, 'f.txt'), body);
-      const srv = spawn(PY, ['-u', '-m', 'http.server', '0', '--bind', hostAddr, '--directory', www], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      procs.push(srv);
-      const port = Number((await waitFor(srv, /port (\d+)/, 'http.server'))[1]);
+      const { srv, port } = await hostHttpServer(PY, hostAddr, www, procs);
       // A DNS server on the host side of the veth that knows one made-up name.
       const dns = dgram.createSocket('udp4');
       sockets.push(dns);

@@ -14,6 +14,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { haveBusybox, REPO, RUNSC, runNative, runSandbox } from './harness';
+import { hostHttpServer } from './net-helpers';
 
 const PY = '/usr/bin/python3';
 const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/sbin/ip') && haveBusybox();
@@ -137,12 +138,7 @@ c.sendall(c.recv(100).upper()); c.close()
       fs.mkdirSync(www);
       const body = `hello from the host ${Date.now()}\n`;
       fs.writeFileSync(path.join(www, 'file.txt'), body);
-      const srv = spawn(PY, ['-u', '-m', 'http.server', '0', '--bind', hostAddr, '--directory', www], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      procs.push(srv);
-      const out = await watch(srv, 'http.server').until(/port \d+/);
-      const port = Number(/port (\d+)/.exec(out)![1]);
+      const { srv, port } = await hostHttpServer(PY, hostAddr, www, procs);
       const r = runSandbox(['/bin/busybox', 'wget', '-q', '-O', '-', `http://${hostAddr}:${port}/file.txt`], {
         flags: [`--config=${config}`],
       });

@@ -112,6 +112,11 @@ while True:
         break
     time.sleep(1)
 print(json.dumps({'after': st}), flush=True)
+# Stay up until the test has read the sentry's RSS: one last connection says goodbye.
+ls.setblocking(True)
+bye = ls.accept()[0]
+bye.recv(100)
+bye.close()
 `;
 
 /** A process in the background: its output (stdout and stderr), and its stdout alone. */
@@ -468,6 +473,7 @@ interface IperfResult {
       assert.ok(busy.busy.TCP.tw > 0 && busy.busy.NETSTACK.timers > 0, JSON.stringify(busy.busy));
       const after = (JSON.parse((await line('after'))[0]) as { after: Stat }).after;
       const rss3 = rssKiB(srv.p.pid!);
+      await fetchOnce(0); // the goodbye: the server exits after it
       // pool_free is a cache (up to 64 recycled buffers), not a leak.
       const { pool_free: _f0, ...base } = baseline.NETSTACK;
       const { pool_free: _f1, ...now } = after.NETSTACK;

@@ -19,7 +19,7 @@
  * process and temp dir is removed in after(), even when a test fails.
  */
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isAlive } from '../../core/runtime/oci/state';
@@ -36,7 +36,17 @@ import {
   tmpDir,
   until,
 } from '../oci/helpers';
-import { ip, makeVethNamespace, netnsEntry, ok, removeVethNamespace, run, sha, sleep } from './net-helpers';
+import {
+  hostHttpServer,
+  ip,
+  makeVethNamespace,
+  netnsEntry,
+  ok,
+  removeVethNamespace,
+  run,
+  sha,
+  sleep,
+} from './net-helpers';
 
 const PY = '/usr/bin/python3';
 const canRun =
@@ -204,24 +214,8 @@ const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       const body = `hello from the host ${Date.now()}\n`;
       fs.writeFileSync(path.join(www, 'file.txt'), body);
       fs.writeFileSync(path.join(www, 'blob'), blob);
-      const srv = spawn(PY, ['-u', '-m', 'http.server', '0', '--bind', hostAddr, '--directory', www], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      procs.push(srv);
+      const { srv, port } = await hostHttpServer(PY, hostAddr, www, procs);
       try {
-        const port = await new Promise<number>((res, rej) => {
-          let out = '';
-          const t = setTimeout(() => rej(new Error(`http.server did not start: ${out}`)), 30000);
-          srv.stdout!.on('data', (d: Buffer) => {
-            out += d.toString();
-            const m = /port (\d+)/.exec(out);
-            if (m) {
-              clearTimeout(t);
-              res(Number(m[1]));
-            }
-          });
-          srv.on('exit', (c) => rej(new Error(`http.server exited ${c}`)));
-        });
         const url = `http://${hostAddr}:${port}`;
         const b = bundle(
           [

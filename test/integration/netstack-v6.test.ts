@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildC, haveBusybox, REPO, RUNSC, runNative, runSandbox } from './harness';
-import { ip, run, sha, sleep } from './net-helpers';
+import { hostHttpServer, ip, run, sha, sleep } from './net-helpers';
 
 const NETSTACK = ['--network=netstack'];
 const PY = '/usr/bin/python3';
@@ -236,22 +236,8 @@ const canVeth =
       fs.mkdirSync(www, { recursive: true });
       fs.writeFileSync(path.join(www, 'file.txt'), body);
       fs.writeFileSync(path.join(www, 'blob'), blob);
-      const srv = spawn(PY, ['-u', '-m', 'http.server', '0', '--bind', '::', '--directory', www], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      procs.push(srv);
-      let log = '';
-      srv.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      const { srv, port, log } = await hostHttpServer(PY, '::', www, procs);
       try {
-        const port = await new Promise<number>((res, rej) => {
-          let out = '';
-          srv.stdout!.on('data', (d: Buffer) => {
-            out += d.toString();
-            const m = /port (\d+)/.exec(out);
-            if (m) res(Number(m[1]));
-          });
-          srv.on('exit', (c) => rej(new Error(`http.server exited ${c}`)));
-        });
         const r = runSandbox(
           [
             '/bin/sh',
@@ -272,9 +258,9 @@ const canVeth =
         );
         assert.equal(r.status, 0);
         // The requests came from the stack's address across the veth (not the host's own).
-        for (let i = 0; i < 50 && (log.match(/"GET /g) ?? []).length < 3; i++) await sleep(100);
-        const clients = [...log.matchAll(/^(\S+) - - .*"GET \/(\S+) HTTP/gm)].map((m) => `${m[1]} ${m[2]}`);
-        assert.deepEqual(clients, [`${nsAddr} file.txt`, `${nsAddr} blob`, `::ffff:${ns4} file.txt`], log);
+        for (let i = 0; i < 50 && (log().match(/"GET /g) ?? []).length < 3; i++) await sleep(100);
+        const clients = [...log().matchAll(/^(\S+) - - .*"GET \/(\S+) HTTP/gm)].map((m) => `${m[1]} ${m[2]}`);
+        assert.deepEqual(clients, [`${nsAddr} file.txt`, `${nsAddr} blob`, `::ffff:${ns4} file.txt`], log());
         // Link-local: a Python client inside reaches the host's fe80:: address on the
         // interface named in the scope; both names carry the interface index as sin6_scope_id.
         const nsLink = JSON.parse(ip('-n', ns, '-j', 'link', 'show', nsIf))[0] as {

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { haveBusybox, REPO, RUNSC, runSandbox } from './harness';
-import { ip, makeVethNamespace, removeVethNamespace, run, sha, sleep } from './net-helpers';
+import { hostHttpServer, ip, makeVethNamespace, removeVethNamespace, run, sha, sleep } from './net-helpers';
 
 const PY = '/usr/bin/python3';
 const canRun =
@@ -165,20 +165,8 @@ const canRun =
     fs.mkdirSync(www, { recursive: true });
     fs.writeFileSync(path.join(www, 'file.txt'), body);
     fs.writeFileSync(path.join(www, 'blob'), blob);
-    const srv = spawn(PY, ['-u', '-m', 'http.server', '0', '--bind', hostAddr, '--directory', www], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    procs.push(srv);
+    const { srv, port } = await hostHttpServer(PY, hostAddr, www, procs);
     try {
-      const port = await new Promise<number>((res, rej) => {
-        let out = '';
-        srv.stdout!.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /port (\d+)/.exec(out);
-          if (m) res(Number(m[1]));
-        });
-        srv.on('exit', (c) => rej(new Error(`http.server exited ${c}`)));
-      });
       const r = runSandbox(
         [
           '/bin/sh',
