@@ -97,14 +97,22 @@ export abstract class RunscCommand extends Command {
       { flags: ctor.flags, baseFlags: ctor.baseFlags, args: ctor.args, strict: ctor.strict },
       this.flagArgv(),
     );
+    this.parsedFlags = flags;
+    this.effective = await this.loadEffective(this.defaultsFor);
+  }
+
+  private parsedFlags: Record<string, unknown> = {};
+
+  /** The effective config from this command's flags, the environment and the file, with `which` defaults. */
+  protected async loadEffective(which: 'command' | 'container'): Promise<EffectiveConfig> {
     const { loadConfig } = await import('../../core/config/load');
     const { CONTAINER_DEFAULTS } = await import('../../core/config/schema');
-    this.effective = await loadConfig({
-      flags: configFlags(flags),
-      configFile: flags.config as string | undefined,
+    return loadConfig({
+      flags: configFlags(this.parsedFlags),
+      configFile: this.parsedFlags.config as string | undefined,
       env: process.env,
       cwd: process.cwd(),
-      defaults: this.defaultsFor === 'container' ? CONTAINER_DEFAULTS : undefined,
+      defaults: which === 'container' ? CONTAINER_DEFAULTS : undefined,
     });
   }
 

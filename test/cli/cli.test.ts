@@ -136,6 +136,31 @@ describe('cli: runsc (node bin/run.js)', function () {
       assert.match(text.stdout, /^root\s+\/var\/run\/tsvisor\s+default$/m);
     });
 
+    it("--for container shows a container's defaults (network netstack), --for do (the default) runsc do's; a file still wins", () => {
+      const show = (dir: string, ...extra: string[]) => {
+        const r = runCli(['config', 'show', '--json', ...extra], { cwd: dir });
+        status(r, 0);
+        const out = JSON.parse(r.stdout) as {
+          defaults: string;
+          values: { network: string };
+          sources: { network: { kind: string } };
+        };
+        return [out.defaults, out.values.network, out.sources.network.kind];
+      };
+      const empty = tmp.make();
+      assert.deepEqual(show(empty), ['do', 'none', 'default']);
+      assert.deepEqual(show(empty, '--for', 'do'), ['do', 'none', 'default']);
+      assert.deepEqual(show(empty, '--for', 'container'), ['container', 'netstack', 'default']);
+      const withFile = tmp.withFiles({ 'runsc.config.yaml': 'network: host\n' });
+      assert.deepEqual(show(withFile, '--for', 'container'), ['container', 'host', 'file']);
+      const text = runCli(['config', 'show', '--for', 'container'], { cwd: empty });
+      status(text, 0);
+      assert.match(text.stdout, /^network\s+netstack\s+default$/m);
+      const bad = runCli(['config', 'show', '--for', 'pod'], { cwd: empty });
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /--for=pod to be one of: do, container/);
+    });
+
     it('accepts gVisor single-dash flags (-platform=ptrace before the command)', () => {
       const dir = tmp.make();
       const r = runCli(['-platform=ptrace', '-debug', '-root', '/tmp/state', 'config', 'show', '-json'], {

@@ -15,12 +15,20 @@ The config file is the one named by --config or RUNSC_CONFIG, else the first of 
   ];
 
   static override flags = {
-    json: Flags.boolean({ description: 'Print as JSON: {file, values, sources, plugins, pluginOptions}.' }),
+    json: Flags.boolean({
+      description: 'Print as JSON: {file, defaults, values, sources, plugins, pluginOptions}.',
+    }),
+    for: Flags.string({
+      options: ['do', 'container'],
+      default: 'do',
+      description:
+        "Whose defaults fill the fields nothing sets: `runsc do`'s (network none) or a container's, as create, run and boot use them (network netstack).",
+    }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ConfigShow, this.flagArgv());
-    const cfg = this.effective;
+    const cfg = flags.for === 'container' ? await this.loadEffective('container') : this.effective;
     const { loadPlugins } = await import('../../../../core/plugins/loader');
     const { describeSource, FIELD_NAMES } = await import('../../../../core/config/index');
     const loaded = await loadPlugins(cfg, { allowUnavailable: true });
@@ -62,6 +70,7 @@ The config file is the one named by --config or RUNSC_CONFIG, else the first of 
         JSON.stringify(
           {
             file: cfg.file ?? null,
+            defaults: flags.for,
             fileSource: cfg.fileSource ?? null,
             values: cfg.values,
             sources: cfg.sources,
@@ -79,6 +88,11 @@ The config file is the one named by --config or RUNSC_CONFIG, else the first of 
       ? `${cfg.file} (${fileHow(cfg.fileSource, describeSource)})`
       : `none (searched from ${cfg.cwd} up to the project root)`;
     this.log(`config file: ${fileLine}`);
+    this.log(
+      flags.for === 'container'
+        ? "defaults:    a container's (runsc create/run/boot)"
+        : "defaults:    runsc do's (--for container shows those of create/run/boot)",
+    );
     this.log('');
     const rows = FIELD_NAMES.map((f) => [
       f,
