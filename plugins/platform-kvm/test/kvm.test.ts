@@ -9,6 +9,7 @@ import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PROGRAMS, programArgs } from '../../../test/integration/cprograms-list';
 import { buildC, haveBusybox, REPO, RUNSC, runNative, runSandbox } from '../../../test/integration/harness';
 import { measureGetpidRoundTrip } from '../src/measure';
 
@@ -35,22 +36,9 @@ const SCRIPTS: [string, string][] = [
   ['missing command', 'nosuchcommand 2>&1; echo "rc=$?"'],
 ];
 
-/** test/integration/c programs (same list as cprograms.test.ts) and this plugin's own. */
+/** The C suite's programs (test/integration/cprograms-list.ts) and the vDSO's. */
 const C_PROGRAMS = [
-  'robust',
-  'cputime',
-  'threads',
-  'forkexec',
-  'signals',
-  'memory',
-  'futex',
-  'pipes',
-  'fileops',
-  'anonfds',
-  'pty',
-  'sysvipc',
-  'misc4',
-  'unixsock',
+  ...PROGRAMS,
   // The vDSO is mapped under kvm (the app's rdtsc is the host's TSC on kvm_pvm): its clocks
   // must agree with the system calls and its mappings behave as on Linux.
   'vdso',
@@ -61,12 +49,6 @@ const C_PROGRAMS = [
  * glibc left on the stack differs with the CPUID the guest sees (KVM's, not the host's).
  */
 const DYNAMIC = ['threads', 'forkexec', 'memory', 'fileops', 'vdso'];
-
-function argsFor(name: string, bin: string, tag: string): string[] {
-  return name === 'fileops' || name === 'misc4' || name === 'unixsock'
-    ? [bin, `/tmp/kvm-${name}-${process.pid}-${tag}`]
-    : [bin];
-}
 
 function buildLocal(name: string): string {
   const out = path.join(fs.mkdtempSync('/tmp/tsvisor-kvm-test-'), name);
@@ -184,8 +166,8 @@ describe('platform-kvm: runsc do --platform=kvm', function () {
           // shared by many jobs) can break even natively: up to 3 tries of the pair.
           const tries = name === 'cputime' ? 3 : 1;
           for (let i = 1; ; i++) {
-            const native = runNative(argsFor(name, bin, `${mode}-n`));
-            const kvm = runSandbox(argsFor(name, bin, `${mode}-k`), { flags: KVM });
+            const native = runNative(programArgs(name, bin, `kvm-${mode}-n`));
+            const kvm = runSandbox(programArgs(name, bin, `kvm-${mode}-k`), { flags: KVM });
             if (i < tries && (kvm.stdout !== native.stdout || kvm.status !== native.status)) continue;
             assertSame(name, kvm, native);
             break;
