@@ -369,6 +369,34 @@ describe('netstack TCP against a scripted peer', () => {
     assert.equal(c.ep.info().sackRanges, 0);
   });
 
+  it('SACK: a lost last segment is resent at the partial ACK that leaves it the only hole (rescue), before any RTO', async () => {
+    const c = await setup({ minRtoMs: 5000, initialRtoMs: 5000 });
+    stack = c.stack;
+    c.peer.skip();
+    const lose = new Set([1000, 9000]);
+    c.peer.dropIf = (s) => s.payload.length > 0 && lose.delete(seqDiff(s.seq, c.sseq));
+    const data = pattern(10_000, 8);
+    assert.equal(c.ep.send(data), 10_000);
+    const r = new Receiver(c, data);
+    for (let i = 0; i < 8; i++) {
+      r.take(await c.peer.next((s) => s.payload.length > 0, `segment ${i + 1} of 8`));
+      r.ack();
+    }
+    // Segments 3..9 SACKed: segment 2 is lost and resent; nothing is SACKed above segment 10,
+    // so it is not counted lost.
+    const two = await c.peer.next((s) => s.payload.length > 0, 'segment 2 resent');
+    assert.equal(seqDiff(two.seq, c.sseq), 1000);
+    r.take(two);
+    r.ack(); // ACK 9000: only segment 10 is missing
+    const ten = await c.peer.next((s) => s.payload.length > 0, 'segment 10 resent');
+    assert.equal(seqDiff(ten.seq, c.sseq), 9000);
+    r.take(ten);
+    r.ack();
+    await until(() => c.ep.unacked === 0, 'all acknowledged');
+    assert.equal(c.ep.stats.rtoFires, 0, 'no RTO was needed');
+    assert.equal(c.ep.stats.sackRetransmits, 2);
+  });
+
   it('SACK: after an RTO only the data the peer has not SACKed is resent', async () => {
     const c = await setup({ minRtoMs: 100, initialRtoMs: 100 });
     stack = c.stack;

@@ -351,6 +351,8 @@ export class TcpEndpoint {
   private sackRecovery = false;
   /** RFC 6675's HighRxt, exclusive: the end of the highest range resent in this recovery. */
   private highRxt = 0;
+  /** RFC 6675's RescueRxt: no rescue retransmission until SND.UNA passes it. */
+  private rescueRxt = 0;
   /** What the peer reported holding above SND.UNA. */
   private readonly scoreboard = new SackScoreboard();
 
@@ -1232,6 +1234,7 @@ export class TcpEndpoint {
     const sb = this.scoreboard;
     const s = sb.nextUnsacked(this.sndUna);
     if (seqGE(s, this.highRxt) && seqLT(s, this.sndMax)) this.resendHole(s, sb.nextSacked(s, this.sndMax));
+    this.rescueRxt = this.highRxt;
     this.trySend();
   }
 
@@ -1600,8 +1603,10 @@ export class TcpEndpoint {
   /**
    * RFC 6675's NextSeg, sending what it picks: (1) the first unSACKed, lost range above
    * HighRxt; else (2) new data, as the peer's window allows; else (3) the first unSACKed
-   * range above HighRxt below the highest SACKed byte. Rule (4), the rescue retransmission,
-   * is not done (a lost tail is left to the RTO). Returns the sequence space sent.
+   * range above HighRxt below the highest SACKed byte; else (4) once per recovery, after
+   * the cumulative ACK passed RescueRxt, the rescue retransmission: the last segment of the
+   * highest unSACKed range (a lost tail), if it was not resent yet (RFC 6675 would resend it
+   * even then). Returns the sequence space sent.
    */
   private nextSeg(lostEnd: number): number {
     const sb = this.scoreboard;
@@ -1611,7 +1616,29 @@ export class TcpEndpoint {
     if (n > 0) return n;
     const high = sb.highEnd(this.sndUna);
     if (seqLT(s, high)) return this.resendHole(s, sb.nextSacked(s, high));
+    if (seqGT(this.sndUna, this.rescueRxt)) return this.rescue();
     return 0;
+  }
+
+  /** NextSeg's rule 4 (see nextSeg); HighRxt does not move. */
+  private rescue(): number {
+    const sb = this.scoreboard;
+    // The highest unSACKed range: below SND.MAX, or below the highest SACKed range if that
+    // reaches SND.MAX (a FIN is never SACKed, so then there is none above it).
+    const high = sb.highEnd(this.sndUna);
+    let end = this.sndMax;
+    if (high === this.sndMax && !sb.empty) end = sb.list()[sb.ranges - 1][0];
+    let start = sb.ranges > 0 ? sb.nextUnsacked(this.sndUna) : this.sndUna;
+    // The hole's start: the end of the last SACKed range below `end`, else SND.UNA.
+    for (const [, e] of sb.list()) if (seqLE(e, end) && seqGT(e, start)) start = e;
+    if (!seqLT(start, end)) return 0;
+    const from = seqDiff(end, start) > this.mss ? seqAdd(end, -this.mss) : start;
+    if (seqLT(from, this.highRxt)) return 0; // already resent in this recovery
+    const highRxt = this.highRxt;
+    const n = this.resendHole(from, end);
+    this.highRxt = highRxt;
+    this.rescueRxt = this.recover;
+    return n;
   }
 
   /**
