@@ -3,7 +3,7 @@
  * (RFC 7323), SACK-permitted negotiation and SACK blocks sent for out-of-order data
  * (RFC 2018, D-SACK RFC 2883), RTO per RFC 6298 with exponential backoff, fast
  * retransmit/recovery (RFC 5681): SACK-based loss recovery (RFC 6675: the peer's SACK
- * blocks kept on a scoreboard, scoreboard.ts; IsLost, pipe, NextSeg rules 1-3; after an RTO
+ * blocks kept on a scoreboard, scoreboard.ts; IsLost, pipe, NextSeg rules 1-4; after an RTO
  * SACKed data is not resent unless the peer reneged) when SACK was negotiated and the peer
  * SACKs, NewReno (RFC 6582) otherwise, delayed ACKs,
  * Nagle (and TCP_NODELAY), keepalive, zero-window probes, TIME_WAIT, RST rules with RFC 5961
