@@ -302,25 +302,28 @@ def sc_sack_two_holes(w):
             break
         have.add((c.rel_seq(e[TCP].seq), tcp_len(e)))
     out.append("first flight: " + " ".join(f"{s}-{s + n}" for s, n in sorted(have)))
-    # Linux may send a tail-loss probe (the last segment again) before our ACKs reach it:
-    # what came before them is not counted.
-    w.drain(0)
 
     def ack(blocks):
         sack = tuple((c.base + x) % MOD for x in blocks)
-        c.send("A", 0, ack=600, options=[("NOP", None), ("NOP", None), ("SAck", sack)] if sack else [])
+        return bytes(c.seg("A", 0, ack=600, options=[("NOP", None), ("NOP", None), ("SAck", sack)] if sack else []))
 
-    ack([])
-    ack([1200, 1800])
-    ack([1200, 2400])
-    for right in (3600, 4200, 4800, 5400, 6000):
-        ack([3000, right, 1200, 2400])
-    resent = set()
+    acks = [ack([]), ack([1200, 1800]), ack([1200, 2400])]
+    acks += [ack([3000, right, 1200, 2400]) for right in (3600, 4200, 4800, 5400, 6000)]
+    # What came before the ACKs is not counted; they go out back to back (built beforehand).
+    w.drain(0)
+    for f in acks:
+        w.send_raw(f)
+    got = []
     end = time.monotonic() + 1.0
     while time.monotonic() < end:
         e = c.recv(end - time.monotonic(), data_only=True)
         if e is not None:
-            resent.add((c.rel_seq(e[TCP].seq), tcp_len(e)))
+            got.append((c.rel_seq(e[TCP].seq), tcp_len(e)))
+    # Linux's tail-loss probe (the last segment again) may still beat the ACKs to it on a slow
+    # machine: a resend of the last segment before anything else is left out.
+    if got and got[0] == (5400, 600):
+        got = got[1:]
+    resent = set(got)
     out.append("resent before the cumulative ACK: " + (" ".join(f"{s}-{s + n}" for s, n in sorted(resent)) or "nothing"))
     c.send("A", 0, ack=6000)
     w.drain(0.05)
