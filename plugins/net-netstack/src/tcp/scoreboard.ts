@@ -43,7 +43,7 @@ export class SackScoreboard {
     return this.starts.length === 0;
   }
 
-  /** The ranges as [start, end) pairs (for tests and debugging). */
+  /** The ranges as [start, end) pairs, in sequence order (a copy). */
   list(): [number, number][] {
     return this.starts.map((s, i) => [s, this.ends[i]]);
   }
