@@ -3,7 +3,12 @@
  * the host by a veth pair (10.62.0.0/24), a client on the host side.
  *   - TCP request/response latency (1-byte ping-pong) and throughput (one stream of 64 KiB
  *     writes) with bench/c/tcpnet.c on both sides;
- *   - busybox httpd serving a 4 KiB file under `wrk -t2 -c16` from the host side.
+ *   - busybox httpd serving a 4 KiB file under `wrk -t2 -c16` from the host side;
+ *   - busybox httpd serving a 32 MiB file to curl on the host side while 1% of the TCP
+ *     frames the server sends are dropped (an nftables netdev ingress rule on the host end:
+ *     the kernel here has no netem), so the server's loss recovery decides the rate (TSO
+ *     and GSO are off on the namespace's end meanwhile, so the kernel's frames are
+ *     MTU-sized like the sandboxes').
  * The server runs, in turn:
  *   native            in the namespace without a sandbox (the kernel's TCP);
  *   tsvisor-host      `runsc do --network=host` in the namespace (host sockets);
@@ -27,6 +32,22 @@ const STREAM_BYTES = 64 << 20;
 const HOST = '10.62.0.1';
 const INSIDE = '10.62.0.2';
 const WRK_SECONDS = 3;
+const BIG_BYTES = 32 << 20;
+/** Drop this many of each 1000 TCP frames coming out of the namespace. */
+const LOSS_PER_MILLE = 10;
+
+/** Incompressible, deterministic bytes (xorshift32). */
+function pattern(n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = 2463534242;
+  for (let i = 0; i + 4 <= n; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b.writeUInt32LE(x >>> 0, i);
+  }
+  return b;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -101,6 +122,52 @@ function wrk(url: string): [number, number] {
   return [Number(rps[1]), ms];
 }
 
+/** curl's download rate of url in MiB/s (checks the whole file came). */
+function download(url: string): number {
+  const r = spawnSync(
+    '/usr/bin/curl',
+    ['-s', '-m', '300', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}', url],
+    { encoding: 'utf8', timeout: 320000 },
+  );
+  const [speed, size] = (r.stdout ?? '').trim().split(' ').map(Number);
+  if (r.status !== 0 || size !== BIG_BYTES)
+    throw new Error(`curl ${url}: exit ${r.status}: ${r.stdout} ${r.stderr}`);
+  return speed / (1 << 20);
+}
+
+/** Drops LOSS_PER_MILLE of the TCP frames arriving on dev (its ingress) until the returned function runs. */
+function dropIngress(dev: string, table: string): () => void {
+  const nft = (...a: string[]) => void execFileSync('/usr/sbin/nft', a, { stdio: 'ignore' });
+  spawnSync('/usr/sbin/nft', ['delete', 'table', 'netdev', table], { stdio: 'ignore' });
+  nft('add', 'table', 'netdev', table);
+  const off = () =>
+    void spawnSync('/usr/sbin/nft', ['delete', 'table', 'netdev', table], { stdio: 'ignore' });
+  try {
+    nft('add', 'chain', 'netdev', table, 'in', `{ type filter hook ingress device ${dev} priority 0; }`);
+    nft(
+      'add',
+      'rule',
+      'netdev',
+      table,
+      'in',
+      'ip',
+      'protocol',
+      'tcp',
+      'numgen',
+      'random',
+      'mod',
+      '1000',
+      '<',
+      String(LOSS_PER_MILLE),
+      'drop',
+    );
+  } catch (e) {
+    off();
+    throw e;
+  }
+  return off;
+}
+
 interface Variant {
   name: string;
   start(argv: string[]): Server;
@@ -111,7 +178,12 @@ export const benchmark: Benchmark = {
   name: 'netstack-veth',
   description: 'apps across a veth: C TCP server and busybox httpd (wrk) inside: native, tsvisor, gVisor',
   async run(ctx: BenchContext) {
-    const CASES = ['tcp ping-pong across a veth', 'tcp stream across a veth', 'busybox httpd under wrk -c16'];
+    const CASES = [
+      'tcp ping-pong across a veth',
+      'tcp stream across a veth',
+      'busybox httpd under wrk -c16',
+      "http download of 32 MiB, 1% of the server's frames lost",
+    ];
     if (process.getuid?.() !== 0) {
       for (const c of CASES) ctx.skip(c, 'tsvisor-netstack', 'needs root');
       return;
@@ -128,6 +200,7 @@ export const benchmark: Benchmark = {
     fs.writeFileSync(config, `network: netstack\nnetstack:\n  netns: ${nsPath}\n`);
     fs.mkdirSync(path.join(dir, 'www'));
     fs.writeFileSync(path.join(dir, 'www', 'index.html'), 'x'.repeat(4096));
+    fs.writeFileSync(path.join(dir, 'www', 'big'), pattern(BIG_BYTES));
     fs.chmodSync(dir, 0o755);
     const gvRoot = path.join(dir, 'gvisor-state');
     let gvN = 0;
@@ -261,11 +334,38 @@ export const benchmark: Benchmark = {
           );
         } catch (e) {
           ctx.skip(CASES[2], v.name, `${(e as Error).message.slice(0, 300)}`);
+        }
+        try {
+          if (!fs.existsSync('/usr/sbin/nft')) throw new Error('nft not installed');
+          const url = `http://${INSIDE}:8080/big`;
+          await waitHttp(`http://${INSIDE}:8080/index.html`, s);
+          // Segmentation offload off on the server's end, so that the kernel (native,
+          // tsvisor-host) too sends MTU-sized frames and "1% of frames" means the same for all.
+          const offload = (on: string) =>
+            spawnSync('ip', ['netns', 'exec', ns, 'ethtool', '-K', nsIf, 'tso', on, 'gso', on], {
+              stdio: 'ignore',
+            });
+          offload('off');
+          const off = dropIngress(hostIf, `tsvbench${id}`);
+          try {
+            ctx.record(
+              CASES[3],
+              v.name,
+              Array.from({ length: rounds }, () => download(url)),
+              'MiB/s',
+            );
+          } finally {
+            off();
+            offload('on');
+          }
+        } catch (e) {
+          ctx.skip(CASES[3], v.name, `${(e as Error).message.slice(0, 300)}`);
         } finally {
           await v.stop(s);
         }
       }
     } finally {
+      spawnSync('/usr/sbin/nft', ['delete', 'table', 'netdev', `tsvbench${id}`], { stdio: 'ignore' });
       spawnSync('ip', ['link', 'del', hostIf]);
       spawnSync('ip', ['netns', 'del', ns]);
       fs.rmSync(dir, { recursive: true, force: true });

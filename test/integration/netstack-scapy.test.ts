@@ -9,12 +9,14 @@
  * window only 0 / >0, no PSH, option presence; peer.py's header says why) and each test
  * asserts the two transcripts are equal, apart from the differences listed in KNOWN.
  * Scenarios: SYN-ACK options; out-of-order, duplicate and partly duplicate segments (SACK,
- * D-SACK); loss with retransmission (RTO; fast retransmit of a SACKed hole); zero window,
+ * D-SACK); loss with retransmission (RTO; fast retransmit of a SACKed hole; two holes
+ * recovered from SACK blocks); zero window,
  * probes and the window update; a receiver whose app does not read (window 0, probe,
  * window update after the app reads); RST in SYN-RECEIVED, ESTABLISHED (out of window, inexact,
  * exact), CLOSE-WAIT, FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT, LAST-ACK and SYN-SENT (wrong and
  * right ACK); SYN flood with the accept queue full; IPv4 fragments (reordered, duplicated,
  * overlapping, a corrupt one, one missing); bogus checksums and lengths (IP, UDP, ICMP, TCP).
+ * TSVISOR_SCAPY_SCENARIOS=a,b runs only those scenarios.
  * Needs root, iproute2, ethtool and python3-scapy; the namespaces (and so the veth), the
  * server and the sandbox are removed in after(), even when a test fails.
  */
@@ -37,11 +39,12 @@ import {
   type Background,
 } from './netstack-scapy-helpers';
 
-const SCENARIOS = [
+const ALL_SCENARIOS = [
   'handshake-options',
   'out-of-order',
   'retransmit-rto',
   'fast-retransmit',
+  'sack-two-holes',
   'zero-window',
   'receive-window',
   'timestamps',
@@ -52,6 +55,14 @@ const SCENARIOS = [
   'fragments',
   'bogus',
 ];
+
+/** TSVISOR_SCAPY_SCENARIOS=a,b runs only those scenarios (all by default). */
+const SCENARIOS = process.env.TSVISOR_SCAPY_SCENARIOS
+  ? process.env.TSVISOR_SCAPY_SCENARIOS.split(',').filter((n) => {
+      if (!ALL_SCENARIOS.includes(n)) throw new Error(`TSVISOR_SCAPY_SCENARIOS: unknown scenario ${n}`);
+      return true;
+    })
+  : ALL_SCENARIOS;
 
 /**
  * Where our stack knowingly differs from Linux: the line (found by `line` in both

@@ -2,19 +2,21 @@
  * The stack against a scripted peer (test/peer.ts) on a channel link: out-of-order and
  * duplicate segments, loss recovered by RTO and by fast retransmit, a zero window and the
  * window update, RST acceptance rules (RFC 5961), corrupt segments dropped, and a fuzz of
- * random frames that must neither throw nor break a later connection.
+ * random frames that must neither throw nor break a later connection. SACK-based loss
+ * recovery (RFC 6675): two holes in one flight both resent in one round, SACKed data never
+ * resent (nor after an RTO), a reneging peer, and a fuzz of lying SACK blocks.
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { Stack } from '../src/stack';
 import { TcpState, type TcpConfig, type TcpEndpoint } from '../src/tcp/endpoint';
-import { ACK, FIN, PSH, RST, SYN, seqAdd } from '../src/tcp/segment';
+import { ACK, FIN, PSH, RST, SYN, seqAdd, seqDiff, seqGE, seqLE } from '../src/tcp/segment';
 import { ECONNREFUSED, ECONNRESET, EAGAIN, EINPROGRESS, ETIMEDOUT } from '../src/errno';
 import { ETH_HLEN, ETHERTYPE_IPV4, writeEthernet } from '../src/ethernet';
 import { ICMP_DEST_UNREACH, UNREACH_FRAG_NEEDED, writeIcmp } from '../src/icmp';
 import { PROTO_ICMP, PROTO_TCP, writeIpv4Header } from '../src/ipv4';
-import { Peer, PEER_IP } from './peer';
-import { until, readN, pattern, sleep } from './util';
+import { Peer, PEER_IP, type Seen } from './peer';
+import { until, readN, pattern, sleep, writeAll } from './util';
 
 const PORT = 80;
 const PEER_PORT = 40000;
@@ -100,6 +102,82 @@ function fragNeeded(peer: Peer, mtu: number, seq: number): Uint8Array {
   });
   writeEthernet(f, peer.a.theirMac, peer.a.ourMac, ETHERTYPE_IPV4);
   return f;
+}
+
+/**
+ * The peer as a receiver of the stack's data (offsets relative to the stack's ISN + 1):
+ * keeps what arrives, checks it against what the app sent, and answers with a cumulative
+ * ACK and up to four SACK blocks, the one holding the latest segment first (RFC 2018 §4).
+ */
+class Receiver {
+  readonly have: Uint8Array;
+  next = 0;
+  private last = -1;
+
+  constructor(
+    private readonly c: Conn,
+    private readonly sent: Uint8Array,
+  ) {
+    this.have = new Uint8Array(sent.length);
+  }
+
+  /** Takes a data segment from the stack; throws if it is not the app's bytes at its offset. */
+  take(s: Seen): void {
+    const off = seqDiff(s.seq, this.c.sseq);
+    const n = s.payload.length;
+    if (off < 0 || off + n > this.sent.length)
+      throw new Error(`data outside what the app sent: ${off}..${off + n} of ${this.sent.length}`);
+    assert.deepEqual(
+      Buffer.from(s.payload),
+      Buffer.from(this.sent.subarray(off, off + n)),
+      `bytes at ${off}`,
+    );
+    this.have.fill(1, off, off + n);
+    while (this.next < this.have.length && this.have[this.next]) this.next++;
+    this.last = off;
+  }
+
+  /** SACK blocks (relative) for what is held above the cumulative ACK. */
+  blocks(): number[][] {
+    const out: number[][] = [];
+    let i = this.next;
+    while (i < this.have.length) {
+      if (!this.have[i]) {
+        i++;
+        continue;
+      }
+      const l = i;
+      while (i < this.have.length && this.have[i]) i++;
+      out.push([l, i]);
+    }
+    const recent = out.findIndex(([l, r]) => this.last >= l && this.last < r);
+    if (recent > 0) out.unshift(...out.splice(recent, 1));
+    return out.slice(0, 4);
+  }
+
+  ack(): void {
+    const sack = this.blocks()
+      .flat()
+      .map((x) => seqAdd(this.c.sseq, x));
+    this.c.peer.send({ ...seg(this.c, ACK), ack: seqAdd(this.c.sseq, this.next), sack });
+  }
+
+  /** Reneging: everything held above the cumulative ACK is thrown away. */
+  discard(): void {
+    this.have.fill(0, this.next);
+  }
+}
+
+/** Data segments sent at or after index `mark` of peer.seen, as [relative seq, length]. */
+function dataSince(c: Conn, mark: number): [number, number][] {
+  return c.peer.seen
+    .slice(mark)
+    .filter((s) => s.payload.length > 0)
+    .map((s) => [seqDiff(s.seq, c.sseq), s.payload.length]);
+}
+
+function overlaps([off, n]: [number, number], [l, r]: [number, number]): boolean {
+  return off < r && off + n > l;
 }
 
 describe('netstack TCP against a scripted peer', () => {
@@ -238,6 +316,217 @@ describe('netstack TCP against a scripted peer', () => {
     assert.equal(c.ep.stats.rtoFires, 0, 'recovered without waiting for the RTO');
     c.peer.send({ ...seg(c, ACK), ack: seqAdd(c.sseq, 6000) });
     await until(() => c.ep.unacked === 0, 'all acknowledged');
+  });
+
+  it('SACK: two holes in a flight of ten are both resent in one round, before any RTO; SACKed segments never', async () => {
+    const c = await setup({ minRtoMs: 5000, initialRtoMs: 5000 });
+    stack = c.stack;
+    c.peer.skip();
+    // Segments 2 and 5 (of 1000 bytes) are lost once.
+    const lose = new Set([1000, 4000]);
+    c.peer.dropIf = (s) => s.payload.length > 0 && lose.delete(seqDiff(s.seq, c.sseq));
+    const data = pattern(10_000, 5);
+    assert.equal(c.ep.send(data), 10_000);
+    const r = new Receiver(c, data);
+    for (let i = 0; i < 8; i++)
+      r.take(await c.peer.next((s) => s.payload.length > 0, `segment ${i + 1} of 8`));
+    assert.deepEqual(
+      c.peer.dropped.map((s) => seqDiff(s.seq, c.sseq)),
+      [1000, 4000],
+    );
+    const mark = c.peer.seen.length;
+    // The ACKs a receiver sends for those 8 segments: 1, then a duplicate for each of
+    // 3, 4, 6..10 with the SACK blocks so far.
+    const ack = (sack: number[]) =>
+      c.peer.send({ ...seg(c, ACK), ack: seqAdd(c.sseq, 1000), sack: sack.map((x) => seqAdd(c.sseq, x)) });
+    ack([]);
+    ack([2000, 3000]);
+    ack([2000, 4000]);
+    for (const right of [6000, 7000, 8000, 9000, 10_000]) ack([5000, right, 2000, 4000]);
+    await until(() => {
+      const d = dataSince(c, mark);
+      return d.some(([o]) => o === 1000) && d.some(([o]) => o === 4000);
+    }, 'both holes resent');
+    await sleep(50); // anything else the ACKs would make it send
+    const resent = dataSince(c, mark);
+    assert.deepEqual(
+      resent.sort((a, b) => a[0] - b[0]),
+      [
+        [1000, 1000],
+        [4000, 1000],
+      ],
+      'the two holes, and nothing SACKed',
+    );
+    for (const s of c.peer.seen.slice(mark)) if (s.payload.length) r.take(s);
+    assert.equal(r.next, 10_000, 'the receiver has everything');
+    assert.equal(c.ep.stats.rtoFires, 0, 'no RTO was needed');
+    assert.equal(c.ep.stats.sackRecoveries, 1);
+    assert.equal(c.ep.stats.sackRetransmits, 2);
+    assert.ok(c.ep.info().sackRecovery);
+    r.ack();
+    await until(() => c.ep.unacked === 0, 'all acknowledged');
+    assert.equal(c.ep.info().sackRecovery, false, 'recovery ends at the RecoveryPoint');
+    assert.equal(c.ep.info().sackRanges, 0);
+  });
+
+  it('SACK: a lost last segment is resent at the partial ACK that leaves it the only hole (rescue), before any RTO', async () => {
+    const c = await setup({ minRtoMs: 5000, initialRtoMs: 5000 });
+    stack = c.stack;
+    c.peer.skip();
+    const lose = new Set([1000, 9000]);
+    c.peer.dropIf = (s) => s.payload.length > 0 && lose.delete(seqDiff(s.seq, c.sseq));
+    const data = pattern(10_000, 8);
+    assert.equal(c.ep.send(data), 10_000);
+    const r = new Receiver(c, data);
+    for (let i = 0; i < 8; i++) {
+      r.take(await c.peer.next((s) => s.payload.length > 0, `segment ${i + 1} of 8`));
+      r.ack();
+    }
+    // Segments 3..9 SACKed: segment 2 is lost and resent; nothing is SACKed above segment 10,
+    // so it is not counted lost.
+    const two = await c.peer.next((s) => s.payload.length > 0, 'segment 2 resent');
+    assert.equal(seqDiff(two.seq, c.sseq), 1000);
+    r.take(two);
+    r.ack(); // ACK 9000: only segment 10 is missing
+    const ten = await c.peer.next((s) => s.payload.length > 0, 'segment 10 resent');
+    assert.equal(seqDiff(ten.seq, c.sseq), 9000);
+    r.take(ten);
+    r.ack();
+    await until(() => c.ep.unacked === 0, 'all acknowledged');
+    assert.equal(c.ep.stats.rtoFires, 0, 'no RTO was needed');
+    assert.equal(c.ep.stats.sackRetransmits, 2);
+  });
+
+  it('SACK: after an RTO only the data the peer has not SACKed is resent', async () => {
+    const c = await setup({ minRtoMs: 100, initialRtoMs: 100 });
+    stack = c.stack;
+    c.peer.skip();
+    // Only segments 1, 7 and 10 get through the first time: two duplicate ACKs with two
+    // SACKed segments are too little for fast recovery, so the RTO fires.
+    const first = new Set([1000, 2000, 3000, 4000, 5000, 7000, 8000]);
+    c.peer.dropIf = (s) => s.payload.length > 0 && first.delete(seqDiff(s.seq, c.sseq));
+    const data = pattern(10_000, 6);
+    assert.equal(c.ep.send(data), 10_000);
+    const r = new Receiver(c, data);
+    let mark = -1;
+    while (r.next < data.length) {
+      const s = await c.peer.next((x) => x.payload.length > 0, 'data', 10_000);
+      if (mark < 0 && c.ep.stats.rtoFires > 0) mark = c.peer.seen.indexOf(s);
+      r.take(s);
+      r.ack();
+    }
+    assert.ok(mark >= 0, 'an RTO fired');
+    const after = dataSince(c, mark);
+    for (const sacked of [
+      [6000, 7000],
+      [9000, 10_000],
+    ] as [number, number][])
+      assert.ok(
+        !after.some((d) => overlaps(d, sacked)),
+        `SACKed ${sacked.join('..')} resent: ${JSON.stringify(after)}`,
+      );
+    assert.deepEqual(
+      after.map(([o]) => o).sort((a, b) => a - b),
+      [1000, 2000, 3000, 4000, 5000, 7000, 8000],
+      'every unSACKed segment, once',
+    );
+    assert.equal(c.ep.stats.sackRecoveries, 0, 'no fast recovery: this is the RTO path');
+    await until(() => c.ep.unacked === 0, 'all acknowledged');
+  });
+
+  it('SACK: a peer that reneges (drops data it SACKed) gets it again after the RTO', async () => {
+    const c = await setup({ minRtoMs: 100, initialRtoMs: 100 });
+    stack = c.stack;
+    c.peer.skip();
+    const first = new Set([1000, 3000]);
+    c.peer.dropIf = (s) => s.payload.length > 0 && first.delete(seqDiff(s.seq, c.sseq));
+    const data = pattern(4000, 7);
+    assert.equal(c.ep.send(data), 4000);
+    const r = new Receiver(c, data);
+    for (let i = 0; i < 2; i++) {
+      r.take(await c.peer.next((s) => s.payload.length > 0, 'segments 1 and 3'));
+      r.ack();
+    }
+    // The RTO resends segment 2 (segment 3 is SACKed); the peer then throws segment 3 away
+    // and acknowledges only up to it.
+    const two = await c.peer.next((s) => s.payload.length > 0, 'segment 2 after the RTO', 5000);
+    assert.equal(seqDiff(two.seq, c.sseq), 1000);
+    r.discard();
+    r.take(two);
+    r.ack();
+    assert.equal(r.next, 2000);
+    // Segment 4 comes; segment 3 cannot, until the next RTO drops the scoreboard.
+    while (r.next < data.length) {
+      const s = await c.peer.next((x) => x.payload.length > 0, 'data', 10_000);
+      r.take(s);
+      r.ack();
+    }
+    assert.equal(c.ep.stats.sackReneges, 1);
+    assert.ok(c.ep.stats.rtoFires >= 2);
+    await until(() => c.ep.unacked === 0, 'all acknowledged');
+  });
+
+  it('SACK: thousands of ACKs with random and out-of-range SACK blocks break nothing', async () => {
+    const c = await setup({ minRtoMs: 20, initialRtoMs: 50, maxRtoMs: 400 });
+    stack = c.stack;
+    c.peer.skip();
+    let seed = 12345; // mulberry32: the same run every time
+    const rnd = (n: number): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+    };
+    const bad: string[] = [];
+    let maxRanges = 0;
+    c.peer.dropIf = (s) => {
+      if (s.payload.length === 0) return false;
+      // At the moment the stack sends: no data below SND.UNA, nothing past what it has sent
+      // but new data from SND.MAX on.
+      const i = c.ep.info();
+      const end = seqAdd(s.seq, s.payload.length);
+      if (!seqGE(s.seq, i.sndUna) || !seqLE(s.seq, i.sndMax) || !seqLE(end, seqAdd(i.sndUna, c.ep.unacked)))
+        bad.push(`${seqDiff(s.seq, c.sseq)}+${s.payload.length} (una ${seqDiff(i.sndUna, c.sseq)})`);
+      maxRanges = Math.max(maxRanges, i.sackRanges);
+      return rnd(8) === 0; // 1 in 8 lost
+    };
+    const data = pattern(300_000, 9);
+    const writing = writeAll(c.ep, data);
+    const r = new Receiver(c, data);
+    const edge = (): number => {
+      switch (rnd(4)) {
+        case 0:
+          return rnd(2 ** 31) * 2 + rnd(2); // anywhere
+        case 1:
+          return seqAdd(c.sseq, r.next + rnd(80_000) - 20_000); // around the window
+        case 2:
+          return seqAdd(c.sseq, r.next - rnd(3000)); // D-SACK-like, below the ACK
+        default:
+          return seqAdd(c.sseq, 1000 * rnd(200)); // on segment boundaries
+      }
+    };
+    let hostile = 0;
+    while (r.next < data.length) {
+      const s = await c.peer.next((x) => x.payload.length > 0, `data (at ${r.next})`, 20_000);
+      r.take(s);
+      r.ack();
+      for (let k = 0; k < 16 && hostile < 4000; k++, hostile++) {
+        const sack: number[] = [];
+        for (let b = 1 + rnd(4); b > 0; b--) sack.push(edge(), edge());
+        // The cumulative ACK is the receiver's own (or older): lying about it would lose data.
+        c.peer.send({ ...seg(c, ACK), ack: seqAdd(c.sseq, r.next - rnd(2) * rnd(5000)), sack });
+      }
+    }
+    await writing;
+    assert.equal(hostile, 4000, 'every hostile ACK went in before the data was all through');
+    assert.deepEqual(bad, [], 'segments outside SND.UNA..SND.MAX');
+    assert.equal(stack.stats.drops.internal ?? 0, 0, 'no exception escaped a handler');
+    assert.ok(c.ep.stats.sackBlocksRejected > 0, 'the invalid blocks were seen and ignored');
+    assert.ok(maxRanges <= 1024);
+    // The lies did reach recovery and the renege check.
+    assert.ok(c.ep.stats.sackRecoveries > 0 && c.ep.stats.sackReneges > 0, JSON.stringify(c.ep.stats));
+    await until(() => c.ep.unacked === 0, 'all acknowledged');
+    assert.equal(c.ep.state, TcpState.ESTABLISHED);
   });
 
   it('stops at a zero window, probes it, and resumes on the window update', async () => {

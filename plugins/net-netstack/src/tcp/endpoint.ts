@@ -1,8 +1,11 @@
 /**
  * A TCP endpoint: the RFC 9293 state machine with MSS, window scaling and timestamps
  * (RFC 7323), SACK-permitted negotiation and SACK blocks sent for out-of-order data
- * (RFC 2018; received SACK blocks are parsed but recovery is NewReno, RFC 6582), RTO per
- * RFC 6298 with exponential backoff, fast retransmit/recovery (RFC 5681), delayed ACKs,
+ * (RFC 2018, D-SACK RFC 2883), RTO per RFC 6298 with exponential backoff, fast
+ * retransmit/recovery (RFC 5681): SACK-based loss recovery (RFC 6675: the peer's SACK
+ * blocks kept on a scoreboard, scoreboard.ts; IsLost, pipe, NextSeg rules 1-4; after an RTO
+ * SACKed data is not resent unless the peer reneged) when SACK was negotiated and the peer
+ * SACKs, NewReno (RFC 6582) otherwise, delayed ACKs,
  * Nagle (and TCP_NODELAY), keepalive, zero-window probes, TIME_WAIT, RST rules with RFC 5961
  * challenge ACKs, listen backlog with SYN cookies (RFC 4987) and half-close.
  *
@@ -59,6 +62,7 @@ import {
   type TcpSegmentOut,
 } from './segment';
 import { routeMss, type TcpHost, type Route } from './host';
+import { SackScoreboard } from './scoreboard';
 
 /** Linux's TCP state numbers (as in /proc/net/tcp and TCP_INFO). */
 export enum TcpState {
@@ -207,6 +211,14 @@ export interface TcpEndpointStats {
   fastRetransmits: number;
   rtoFires: number;
   dupAcksIn: number;
+  /** Loss recoveries driven by the SACK scoreboard (RFC 6675; also counted in fastRetransmits). */
+  sackRecoveries: number;
+  /** Segments resent by SACK-based recovery (RFC 6675 NextSeg; also counted in retransmits). */
+  sackRetransmits: number;
+  /** Received SACK blocks ignored as invalid (outside SND.UNA..SND.MAX, empty, or too many ranges). */
+  sackBlocksRejected: number;
+  /** Scoreboards dropped at an RTO because the peer reneged (SND.UNA itself was SACKed). */
+  sackReneges: number;
   oooSegments: number;
   /** Segment size cut by ICMP fragmentation needed. */
   pmtuReductions: number;
@@ -246,6 +258,10 @@ export class TcpEndpoint {
     fastRetransmits: 0,
     rtoFires: 0,
     dupAcksIn: 0,
+    sackRecoveries: 0,
+    sackRetransmits: 0,
+    sackBlocksRejected: 0,
+    sackReneges: 0,
     oooSegments: 0,
     pmtuReductions: 0,
     zeroWindowProbes: 0,
@@ -323,12 +339,22 @@ export class TcpEndpoint {
   private sackOk = false;
   private wsOk = false;
 
-  // Congestion control (NewReno).
+  // Congestion control: NewReno (RFC 6582), or RFC 6675's SACK-based loss recovery when
+  // SACK was negotiated and the peer reports SACK blocks.
   private cwnd = 0;
   private ssthresh = 0x7fffffff;
   private dupAcks = 0;
   private inRecovery = false;
+  /** RecoveryPoint (RFC 6675) / recover (RFC 6582): SND.MAX when recovery or an RTO began. */
   private recover = 0;
+  /** The current recovery is RFC 6675's: retransmissions chosen by NextSeg, sending by `pipe`. */
+  private sackRecovery = false;
+  /** RFC 6675's HighRxt, exclusive: the end of the highest range resent in this recovery. */
+  private highRxt = 0;
+  /** RFC 6675's RescueRxt: no rescue retransmission until SND.UNA passes it. */
+  private rescueRxt = 0;
+  /** What the peer reported holding above SND.UNA. */
+  private readonly scoreboard = new SackScoreboard();
 
   // RTT estimation (RFC 6298).
   private srtt = 0;
@@ -672,6 +698,12 @@ export class TcpEndpoint {
     rcvWscale: number;
     timestamps: boolean;
     sack: boolean;
+    /** SND.UNA and SND.MAX (absolute sequence numbers). */
+    sndUna: number;
+    sndMax: number;
+    /** SACKed ranges held on the scoreboard, and whether RFC 6675 recovery is under way. */
+    sackRanges: number;
+    sackRecovery: boolean;
   } {
     return {
       state: this.state,
@@ -687,6 +719,10 @@ export class TcpEndpoint {
       rcvWscale: this.rcvWscale,
       timestamps: this.tsOk,
       sack: this.sackOk,
+      sndUna: this.sndUna,
+      sndMax: this.sndMax,
+      sackRanges: this.scoreboard.ranges,
+      sackRecovery: this.sackRecovery,
     };
   }
 
@@ -788,6 +824,7 @@ export class TcpEndpoint {
     c.sndUna = seqAdd(cookie, 1);
     c.sndNxt = c.sndUna;
     c.sndMax = c.sndUna;
+    c.recover = c.sndUna;
     c.peerMss = mss;
     c.mss = Math.max(64, Math.min(mss, routeMss(c.route!)));
     c.cwnd = this.cfg.initialCwndSegments * c.mss;
@@ -1033,12 +1070,25 @@ export class TcpEndpoint {
     const newWnd = seg.window * (1 << this.sndWscale);
     const windowUpdate =
       seqLT(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLE(this.sndWl2, seg.ack));
+    // SACK blocks go on the scoreboard first (those below the ACK are D-SACKs or stale).
+    let newlySacked = 0;
+    if (this.sackOk && seg.sack.length > 0 && this.sndMax !== this.sndUna) {
+      const u = this.scoreboard.update(
+        seg.sack,
+        seg.ack,
+        this.sndMax,
+        this.finOut ? this.finSeq : this.sndMax,
+      );
+      newlySacked = u.newlySacked;
+      this.stats.sackBlocksRejected += u.rejected;
+    }
     if (acked > 0) {
       this.onNewAck(seg, acked);
     } else if (
       seg.payload.length === 0 &&
       !(seg.flags & (SYN | FIN)) &&
-      newWnd === this.sndWnd &&
+      // With SACK, an ACK reporting newly SACKed data is a duplicate even if the window moved.
+      (newWnd === this.sndWnd || newlySacked > 0) &&
       this.sndMax !== this.sndUna
     ) {
       this.onDupAck();
@@ -1054,6 +1104,10 @@ export class TcpEndpoint {
         if (this.sndUna !== this.sndMax) this.rtxTimer.arm(this.rto);
       }
     }
+    // A cumulative ACK whose SACK blocks leave SND.UNA itself counted lost starts recovery
+    // too (as Linux; RFC 6675 checks this on duplicate ACKs only).
+    if (acked > 0 && newlySacked > 0 && !this.inRecovery && this.sackMayRecover() && this.headLost())
+      this.enterRecovery();
     // FIN acknowledged?
     if (this.finOut && seqGT(seg.ack, this.finSeq)) {
       switch (this.state) {
@@ -1081,6 +1135,7 @@ export class TcpEndpoint {
     const flight = seqDiff(this.sndMax, this.sndUna);
     this.sndUna = seg.ack;
     if (seqLT(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
+    this.scoreboard.advance(this.sndUna);
     this.retries = 0;
     this.persistBackoff = 0;
     // Congestion control.
@@ -1088,6 +1143,9 @@ export class TcpEndpoint {
       if (seqGE(seg.ack, this.recover)) {
         this.cwnd = Math.min(this.ssthresh, Math.max(seqDiff(this.sndMax, this.sndUna), this.mss) + this.mss);
         this.inRecovery = false;
+        this.sackRecovery = false;
+      } else if (this.sackRecovery) {
+        // Partial ACK (RFC 6675 step B): cwnd stays; sackSend fills what pipe allows.
       } else {
         // Partial ACK (RFC 6582): retransmit the next hole, deflate by the amount acked.
         this.retransmitHead();
@@ -1111,15 +1169,43 @@ export class TcpEndpoint {
   private onDupAck(): void {
     this.stats.dupAcksIn++;
     this.dupAcks++;
-    if (this.dupAcks === 3 && !this.inRecovery) {
-      this.enterRecovery();
-    } else if (this.dupAcks > 3 && this.inRecovery) {
-      this.cwnd += this.mss; // each further duplicate means a segment left the network
-      this.trySend();
+    if (this.inRecovery) {
+      // RFC 6675 sends by pipe after the ACK is processed (afterInput); NewReno inflates.
+      if (!this.sackRecovery && this.dupAcks > 3) {
+        this.cwnd += this.mss; // each further duplicate means a segment left the network
+        this.trySend();
+      }
+      return;
     }
+    if (this.sackOk && !this.scoreboard.empty) {
+      // RFC 6675 §5 (3): DupThresh duplicates, or the first unacknowledged byte counted lost;
+      // not again before the ACK passes the last RecoveryPoint (an RTO's included).
+      if (this.sackMayRecover() && (this.dupAcks >= 3 || this.headLost())) this.enterRecovery();
+      return;
+    }
+    if (this.dupAcks === 3) this.enterRecovery();
   }
 
+  /** No recovery (or RTO) episode is still open: SND.UNA has reached its RecoveryPoint. */
+  private sackMayRecover(): boolean {
+    return this.sackOk && !this.scoreboard.empty && seqGE(this.sndUna, this.recover);
+  }
+
+  /** RFC 6675 IsLost(SND.UNA): the first unacknowledged byte is unSACKed and counted lost. */
+  private headLost(): boolean {
+    const sb = this.scoreboard;
+    return seqGT(sb.lostBelow(this.sndUna, this.mss), this.sndUna) && !sb.isSacked(this.sndUna);
+  }
+
+  /**
+   * Fast retransmit and the start of recovery: RFC 6675's when the peer SACKs (the
+   * scoreboard holds something), else NewReno's.
+   */
   private enterRecovery(): void {
+    if (this.sackOk && !this.scoreboard.empty) {
+      this.enterSackRecovery();
+      return;
+    }
     const flight = seqDiff(this.sndMax, this.sndUna);
     this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
     this.recover = this.sndMax;
@@ -1127,6 +1213,29 @@ export class TcpEndpoint {
     this.stats.fastRetransmits++;
     this.retransmitHead();
     this.cwnd = this.ssthresh + 3 * this.mss;
+  }
+
+  /**
+   * RFC 6675 §5 step 4: RecoveryPoint = SND.MAX, ssthresh = cwnd = FlightSize / 2 (at least
+   * two segments), the first unSACKed segment resent at once whatever pipe says, then
+   * whatever else pipe allows.
+   */
+  private enterSackRecovery(): void {
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
+    this.cwnd = this.ssthresh;
+    this.recover = this.sndMax;
+    this.inRecovery = true;
+    this.sackRecovery = true;
+    this.stats.fastRetransmits++;
+    this.stats.sackRecoveries++;
+    this.highRxt = this.sndUna;
+    if (seqLT(this.sndNxt, this.sndMax)) this.skipGoBack();
+    const sb = this.scoreboard;
+    const s = sb.nextUnsacked(this.sndUna);
+    if (seqGE(s, this.highRxt) && seqLT(s, this.sndMax)) this.resendHole(s, sb.nextSacked(s, this.sndMax));
+    this.rescueRxt = this.highRxt;
+    this.trySend();
   }
 
   /**
@@ -1147,6 +1256,10 @@ export class TcpEndpoint {
     this.stats.pmtuReductions++;
     if (this.state === TcpState.SYN_SENT || this.state === TcpState.SYN_RECEIVED) return true;
     this.rttSeq = -1; // Karn: what follows is retransmitted
+    if (this.sackRecovery) {
+      this.inRecovery = false;
+      this.sackRecovery = false;
+    }
     this.sndNxt = this.sndUna;
     if (this.finSent) this.finSent = false;
     this.stats.retransmits++;
@@ -1325,6 +1438,7 @@ export class TcpEndpoint {
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
     this.sndMax = this.iss;
+    this.recover = this.iss;
   }
 
   private acceptSynOptions(seg: TcpSegment): void {
@@ -1381,7 +1495,9 @@ export class TcpEndpoint {
 
   /**
    * Sends as much queued data (and the FIN, once queued data is out) as the congestion and
-   * peer windows, Nagle and sender-side silly-window avoidance allow.
+   * peer windows, Nagle and sender-side silly-window avoidance allow. After an RTO (SND.NXT
+   * went back to SND.UNA) the ranges the peer SACKed are skipped, and SACKed bytes do not
+   * count as in flight. During RFC 6675 recovery, sackSend decides instead.
    */
   private trySend(): void {
     if (
@@ -1393,48 +1509,183 @@ export class TcpEndpoint {
     ) {
       return;
     }
-    for (;;) {
-      const sentData = seqDiff(this.sndNxt, this.sndUna);
-      const unsent = this.sndBuf.length - sentData;
-      const flight = seqDiff(this.sndMax, this.sndUna);
-      const wnd = Math.min(this.sndWnd, this.cwnd);
-      const usable = wnd - seqDiff(this.sndNxt, this.sndUna);
-      if (unsent > 0) {
-        let len = Math.min(unsent, this.mss, usable);
-        if (len <= 0) {
-          if (this.sndWnd === 0 && flight === 0) this.persistTimer.ensure(this.persistDelay());
-          return;
-        }
-        if (len < this.mss && len < unsent) {
-          // Window-limited small segment: wait unless it is at least half the peer's max window.
-          if (flight > 0 && len < this.maxSndWnd / 2) return;
-        }
-        const lastOfQueue = len === unsent;
-        if (len < this.mss && lastOfQueue && !this.nodelay && flight > 0 && !this.finQueuedUnsent()) return; // Nagle
-        const withFin = lastOfQueue && this.wrShutdown && !this.finSent && usable > len;
-        let flags = ACK;
-        if (lastOfQueue) flags |= PSH;
-        if (withFin) flags |= FIN;
-        len = Math.max(len, 0);
-        this.sendSegment(this.sndNxt, flags, len);
-        if (this.rttSeq < 0 && this.sndNxt === this.sndMax) {
-          this.rttSeq = this.sndNxt;
-          this.rttStart = performance.now();
-        }
-        this.sndNxt = seqAdd(this.sndNxt, len);
-        if (withFin) this.markFinSent();
-        if (seqGT(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-        this.rtxTimer.ensure(this.rto);
-        continue;
-      }
-      if (this.wrShutdown && !this.finSent) {
-        this.sendSegment(this.sndNxt, ACK | FIN, 0);
-        this.markFinSent();
-        if (seqGT(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
-        this.rtxTimer.ensure(this.rto);
-      }
+    if (this.sackRecovery) {
+      this.sackSend();
       return;
     }
+    const sb = this.scoreboard;
+    for (;;) {
+      // When resending after an RTO: the hole at SND.NXT, up to the next SACKed range.
+      let limit = -1;
+      let outstanding = seqDiff(this.sndNxt, this.sndUna);
+      if (!sb.empty) {
+        if (seqLT(this.sndNxt, this.sndMax)) {
+          this.sndNxt = sb.nextUnsacked(this.sndNxt);
+          if (seqLT(this.sndNxt, this.sndMax))
+            limit = seqDiff(sb.nextSacked(this.sndNxt, this.sndMax), this.sndNxt);
+        }
+        outstanding = seqDiff(this.sndNxt, this.sndUna) - sb.sackedIn(this.sndUna, this.sndNxt);
+      }
+      const usable = Math.min(this.sndWnd - seqDiff(this.sndNxt, this.sndUna), this.cwnd - outstanding);
+      if (this.sendNext(usable, limit) <= 0) return;
+    }
+  }
+
+  /**
+   * Sends the segment at SND.NXT: queued data — at most `limit` bytes when limit >= 0 (a
+   * hole being resent whole, never held back) — or the FIN once all data is out, if
+   * `usable` bytes of window allow it and neither Nagle nor sender-side silly-window
+   * avoidance holds it. Returns the sequence space sent (0: nothing).
+   */
+  private sendNext(usable: number, limit: number): number {
+    const sentData = seqDiff(this.sndNxt, this.sndUna);
+    const unsent = this.sndBuf.length - sentData;
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    if (unsent > 0) {
+      let len = Math.min(unsent, this.mss, usable);
+      if (len <= 0) {
+        if (this.sndWnd === 0 && flight === 0) this.persistTimer.ensure(this.persistDelay());
+        return 0;
+      }
+      if (limit >= 0 && limit <= len) {
+        len = limit;
+      } else {
+        // Window-limited small segment: wait unless it is at least half the peer's max window.
+        if (len < this.mss && len < unsent && flight > 0 && len < this.maxSndWnd / 2) return 0;
+        // Nagle.
+        if (len < this.mss && len === unsent && !this.nodelay && flight > 0 && !this.finQueuedUnsent())
+          return 0;
+      }
+      const lastOfQueue = len === unsent;
+      const withFin = lastOfQueue && this.wrShutdown && !this.finSent && usable > len;
+      let flags = ACK;
+      if (lastOfQueue) flags |= PSH;
+      if (withFin) flags |= FIN;
+      this.sendSegment(this.sndNxt, flags, len);
+      if (this.rttSeq < 0 && this.sndNxt === this.sndMax) {
+        this.rttSeq = this.sndNxt;
+        this.rttStart = performance.now();
+      }
+      this.sndNxt = seqAdd(this.sndNxt, len);
+      if (withFin) this.markFinSent();
+      if (seqGT(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+      this.rtxTimer.ensure(this.rto);
+      return len + (withFin ? 1 : 0);
+    }
+    if (this.wrShutdown && !this.finSent) {
+      this.sendSegment(this.sndNxt, ACK | FIN, 0);
+      this.markFinSent();
+      if (seqGT(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+      this.rtxTimer.ensure(this.rto);
+      return 1;
+    }
+    return 0;
+  }
+
+  /**
+   * Sending during RFC 6675 loss recovery (§5 step C): while cwnd - pipe leaves room for a
+   * full segment, NextSeg's choice goes out.
+   */
+  private sackSend(): void {
+    if (seqLT(this.sndNxt, this.sndMax)) this.skipGoBack();
+    const lostEnd = this.scoreboard.lostBelow(this.sndUna, this.mss);
+    let pipe = this.pipe(lostEnd);
+    // Each round sends something new (HighRxt or SND.NXT moves on), so this ends anyway;
+    // the bound is a guard against a bug turning into a busy loop.
+    const most = Math.ceil(this.cwnd / this.mss) + 2;
+    for (let i = 0; i < most && this.cwnd - pipe >= this.mss; i++) {
+      const sent = this.nextSeg(lostEnd);
+      if (sent <= 0) break;
+      pipe += sent;
+    }
+  }
+
+  /**
+   * RFC 6675's NextSeg, sending what it picks: (1) the first unSACKed, lost range above
+   * HighRxt; else (2) new data, as the peer's window allows; else (3) the first unSACKed
+   * range above HighRxt below the highest SACKed byte; else (4) once per recovery, after
+   * the cumulative ACK passed RescueRxt, the rescue retransmission: the last segment of the
+   * highest unSACKed range (a lost tail), if it was not resent yet (RFC 6675 would resend it
+   * even then). Returns the sequence space sent.
+   */
+  private nextSeg(lostEnd: number): number {
+    const sb = this.scoreboard;
+    const s = sb.nextUnsacked(seqGT(this.highRxt, this.sndUna) ? this.highRxt : this.sndUna);
+    if (seqLT(s, lostEnd)) return this.resendHole(s, sb.nextSacked(s, lostEnd));
+    const n = this.sendNext(this.sndWnd - seqDiff(this.sndNxt, this.sndUna), -1);
+    if (n > 0) return n;
+    const high = sb.highEnd(this.sndUna);
+    if (seqLT(s, high)) return this.resendHole(s, sb.nextSacked(s, high));
+    if (seqGT(this.sndUna, this.rescueRxt)) return this.rescue();
+    return 0;
+  }
+
+  /** NextSeg's rule 4 (see nextSeg); HighRxt does not move. */
+  private rescue(): number {
+    const sb = this.scoreboard;
+    // The highest unSACKed range: below SND.MAX, or below the highest SACKed range if that
+    // reaches SND.MAX (a FIN is never SACKed, so then there is none above it).
+    const high = sb.highEnd(this.sndUna);
+    let end = this.sndMax;
+    if (high === this.sndMax && !sb.empty) end = sb.list()[sb.ranges - 1][0];
+    let start = sb.ranges > 0 ? sb.nextUnsacked(this.sndUna) : this.sndUna;
+    // The hole's start: the end of the last SACKed range below `end`, else SND.UNA.
+    for (const [, e] of sb.list()) if (seqLE(e, end) && seqGT(e, start)) start = e;
+    if (!seqLT(start, end)) return 0;
+    const from = seqDiff(end, start) > this.mss ? seqAdd(end, -this.mss) : start;
+    if (seqLT(from, this.highRxt)) return 0; // already resent in this recovery
+    const highRxt = this.highRxt;
+    const n = this.resendHole(from, end);
+    this.highRxt = highRxt;
+    this.rescueRxt = this.recover;
+    return n;
+  }
+
+  /**
+   * RFC 6675's pipe (SetPipe): the unSACKed bytes between SND.UNA and SND.MAX not counted
+   * lost, plus the unSACKed bytes resent in this recovery (below HighRxt).
+   */
+  private pipe(lostEnd: number): number {
+    const sb = this.scoreboard;
+    const una = this.sndUna;
+    const from = seqGT(lostEnd, una) ? lostEnd : una;
+    let p = seqDiff(this.sndMax, from) - sb.sackedIn(from, this.sndMax);
+    if (seqGT(this.highRxt, una)) p += seqDiff(this.highRxt, una) - sb.sackedIn(una, this.highRxt);
+    return p;
+  }
+
+  /**
+   * Resends one segment of the hole [seq, end): up to an MSS of data from `seq`, with the
+   * FIN when the hole ends with it and it fits. Moves HighRxt past it; returns the sequence
+   * space resent.
+   */
+  private resendHole(seq: number, end: number): number {
+    const dataEnd = this.finOut ? this.finSeq : this.sndMax;
+    const stop = seqLT(end, dataEnd) ? end : dataEnd;
+    const len = Math.max(
+      0,
+      Math.min(this.mss, seqDiff(stop, seq), this.sndBuf.length - seqDiff(seq, this.sndUna)),
+    );
+    const fin = this.finOut && seqAdd(seq, len) === this.finSeq && seqGT(end, this.finSeq);
+    if (len === 0 && !fin) return 0;
+    this.sendSegment(seq, fin ? ACK | FIN : ACK, len);
+    this.stats.retransmits++;
+    this.stats.sackRetransmits++;
+    this.rttSeq = -1; // Karn: no sample from retransmitted data
+    const span = len + (fin ? 1 : 0);
+    this.highRxt = seqAdd(seq, span);
+    this.rtxTimer.ensure(this.rto);
+    return span;
+  }
+
+  /**
+   * Recovery begins while an RTO's go-back is under way (SND.NXT < SND.MAX): what the
+   * go-back resent counts as retransmitted (HighRxt), the rest is left to NextSeg.
+   */
+  private skipGoBack(): void {
+    if (seqGT(this.sndNxt, this.highRxt)) this.highRxt = this.sndNxt;
+    this.sndNxt = this.sndMax;
+    this.finSent = this.finOut;
   }
 
   private finQueuedUnsent(): boolean {
@@ -1632,6 +1883,13 @@ export class TcpEndpoint {
     this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
     this.cwnd = this.mss;
     this.inRecovery = false;
+    this.sackRecovery = false;
+    // RFC 6675 §5.1: the scoreboard is kept, so the go-back below skips SACKed data — unless
+    // the peer reneged: it never acknowledged the first byte it claimed to hold.
+    if (!this.scoreboard.empty && this.scoreboard.isSacked(this.sndUna)) {
+      this.scoreboard.clear();
+      this.stats.sackReneges++;
+    }
     this.dupAcks = 0;
     this.recover = this.sndMax;
     this.rttSeq = -1;
@@ -1727,6 +1985,7 @@ export class TcpEndpoint {
     this.stateTimer.dispose();
     this.ooo = [];
     this.oooBytes = 0;
+    this.scoreboard.clear();
     this.sndBuf.clear();
     if (this.orphan) this.rcvQueue.clear();
     if (this.registered || this.bound) {

@@ -284,6 +284,54 @@ def sc_fast_retransmit(w):
     return out
 
 
+def sc_sack_two_holes(w):
+    """Ten segments (MSS 600) of the 6,000-byte greeting, segments 2 and 5 lost: the peer ACKs
+    segment 1, then sends a duplicate ACK with the SACK blocks so far for each of 3, 4 and
+    6..10, as a receiver would. Which ranges the SUT resends in the next second, before the
+    cumulative ACK (as a set: a second RTO-driven copy of a hole may come or not, depending
+    on timing; anything SACKed resent would show)."""
+    c = Conn(w, 9002, 20311)
+    out = [c.connect(options=[("MSS", 600), ("SAckOK", b"")])]
+    if c.base is None:
+        return out
+    have = set()
+    end = time.monotonic() + 5  # the app may be slow to accept
+    while len(have) < 10 and time.monotonic() < end:
+        e = c.recv(end - time.monotonic(), data_only=True)
+        if e is None:
+            break
+        have.add((c.rel_seq(e[TCP].seq), tcp_len(e)))
+    out.append("first flight: " + " ".join(f"{s}-{s + n}" for s, n in sorted(have)))
+
+    def ack(blocks):
+        sack = tuple((c.base + x) % MOD for x in blocks)
+        return bytes(c.seg("A", 0, ack=600, options=[("NOP", None), ("NOP", None), ("SAck", sack)] if sack else []))
+
+    acks = [ack([]), ack([1200, 1800]), ack([1200, 2400])]
+    acks += [ack([3000, right, 1200, 2400]) for right in (3600, 4200, 4800, 5400, 6000)]
+    # What came before the ACKs is not counted; they go out back to back (built beforehand).
+    w.drain(0)
+    for f in acks:
+        w.send_raw(f)
+    got = []
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        e = c.recv(end - time.monotonic(), data_only=True)
+        if e is not None:
+            got.append((c.rel_seq(e[TCP].seq), tcp_len(e)))
+    # Linux's tail-loss probe (the last segment again) may still beat the ACKs to it on a slow
+    # machine: a resend of the last segment before anything else is left out.
+    if got and got[0] == (5400, 600):
+        got = got[1:]
+    resent = set(got)
+    out.append("resent before the cumulative ACK: " + (" ".join(f"{s}-{s + n}" for s, n in sorted(resent)) or "nothing"))
+    c.send("A", 0, ack=6000)
+    w.drain(0.05)
+    out.append("after everything is acked: " + lines(c, c.collect(0.8)))
+    c.send("R", 0, ack=6000)
+    return out
+
+
 def sc_zero_window(w):
     """The peer's window is 0 from the handshake on: probes, then data after a window update."""
     c = Conn(w, 9006, 20401)
@@ -763,6 +811,7 @@ SCENARIOS = {
     "out-of-order": sc_out_of_order,
     "retransmit-rto": sc_retransmit_rto,
     "fast-retransmit": sc_fast_retransmit,
+    "sack-two-holes": sc_sack_two_holes,
     "zero-window": sc_zero_window,
     "receive-window": sc_receive_window,
     "timestamps": sc_timestamps,
