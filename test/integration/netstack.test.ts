@@ -198,7 +198,8 @@ print('some TIME_WAIT', any(r[3] == '06' for r in mine))
       const blob = Buffer.alloc(300_000);
       for (let i = 0; i < blob.length; i++) blob[i] = (i * 7919 + (i >> 8)) & 255;
       fs.writeFileSync(path.join(dir, 'blob'), blob);
-      const port = 20000 + Math.floor(Math.random() * 20000);
+      // Below the ephemeral range (32768-60999): no client socket of another test holds it.
+      const port = 10000 + Math.floor(Math.random() * 20000);
       const script = `busybox httpd -f -p 127.0.0.1:${port} -h ${dir} & pid=$!
 i=0; while [ $i -lt 50 ]; do busybox wget -q -O /dev/null http://127.0.0.1:${port}/blob 2>/dev/null && break; i=$((i+1)); sleep 0.1; done
 busybox wget -q -O - http://127.0.0.1:${port}/blob | sha256sum
