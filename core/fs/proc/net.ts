@@ -1,7 +1,8 @@
 /**
  * /proc/net: the network stack's view of its namespace (tcp, tcp6, udp, udp6, dev, route,
- * if_inet6 ...). The attached NetworkStack (core/net/inet) renders each file; without one
- * (network: none) the socket tables have only their header line and there are no links.
+ * if_inet6, snmp ...). The attached NetworkStack (core/net/inet) renders each file; without
+ * one (network: none) the socket tables have only their header line, there are no links,
+ * and snmp shows a fresh namespace's counters (all zero).
  */
 import { networkStack } from '../../net/inet';
 import type { SynthDir } from './synth';
@@ -22,7 +23,49 @@ const HEADERS: Readonly<Record<string, string>> = {
   arp: 'IP address       HW type     Flags       HW address            Mask     Device\n',
   sockstat:
     'sockets: used 0\nTCP: inuse 0 orphan 0 tw 0 alloc 0 mem 0\nUDP: inuse 0 mem 0\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n',
+  snmp: snmpFallback(),
 };
+
+/**
+ * /proc/net/snmp of a namespace that never saw a packet, in Linux 6.x's format: the
+ * constants (DefaultTTL 64, RtoAlgorithm 1, RtoMin 200, RtoMax 120000, MaxConn -1) and
+ * zeros; no IcmpMsg lines (Linux prints only the ICMP types seen). Forwarding is 2 (not
+ * forwarding): nothing is forwarded from here, whatever the host's ip_forward.
+ */
+function snmpFallback(): string {
+  const zeros = (n: number): string => ' 0'.repeat(n);
+  const udp =
+    'InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors';
+  const icmpTypes = [
+    'DestUnreachs',
+    'TimeExcds',
+    'ParmProbs',
+    'SrcQuenchs',
+    'Redirects',
+    'Echos',
+    'EchoReps',
+    'Timestamps',
+    'TimestampReps',
+    'AddrMasks',
+    'AddrMaskReps',
+  ];
+  return (
+    'Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards ' +
+    'InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs ' +
+    `FragFails FragCreates OutTransmits\nIp: 2 64${zeros(18)}\n` +
+    `Icmp: InMsgs InErrors InCsumErrors ${icmpTypes.map((t) => `In${t}`).join(' ')} ` +
+    `OutMsgs OutErrors OutRateLimitGlobal OutRateLimitHost ${icmpTypes.map((t) => `Out${t}`).join(' ')}\n` +
+    `Icmp:${zeros(29)}\n` +
+    'Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab ' +
+    `InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\nTcp: 1 200 120000 -1${zeros(11)}\n` +
+    `Udp: ${udp}\nUdp:${zeros(9)}\nUdpLite: ${udp}\nUdpLite:${zeros(9)}\n`
+  );
+}
+
+/** What /proc/net/NAME shows without a network stack (undefined: no such file). */
+export function procNetFallback(name: string): string | undefined {
+  return HEADERS[name];
+}
 
 /** Fill the /proc/net directory. */
 export function buildProcNet(net: SynthDir): void {

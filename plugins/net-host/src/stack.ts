@@ -59,6 +59,7 @@ const PROC_NET = new Set([
   'raw6',
   'arp',
   'sockstat',
+  'snmp',
 ]);
 
 /** The /proc/net tables with one row per socket (uid in column 8, inode in column 10). */

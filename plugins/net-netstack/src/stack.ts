@@ -113,6 +113,7 @@ import { ACK, RST, SYN, FIN, TCP_HLEN, parseTcp, seqAdd, writeTcp, type TcpSegme
 import { Timer } from './timer';
 import { UDP_HLEN, parseUdp, writeUdp } from './udp';
 import { UdpEndpoint, type UdpHost } from './udp-endpoint';
+import { newMib, type Mib } from './mib';
 
 export const HEADROOM = ETH_HLEN + IPV4_HLEN;
 /** Room for Ethernet + the IPv6 header: what TCP endpoints leave (IPv4 uses the last 34 bytes). */
@@ -279,6 +280,8 @@ export interface StackStats {
 export class Stack implements TcpHost, UdpHost {
   readonly headroom = HEADROOM6;
   readonly counters: StackCounters = { timers: 0, tcpEndpoints: 0, udpEndpoints: 0 };
+  /** The SNMP MIB counters of /proc/net/snmp (see mib.ts for what counts where). */
+  readonly mib: Mib = newMib();
   readonly stats: StackStats = {
     rxFrames: 0,
     txFrames: 0,
@@ -503,6 +506,7 @@ export class Stack implements TcpHost, UdpHost {
       const mtu = this.pathMtu4(dst, r.nic.link.mtu);
       return { nicId: r.nic.id, src: from, dst, nextHop: r.gateway || dst, mtu, offload };
     }
+    this.mib.ipOutNoRoutes++;
     return -ENETUNREACH;
   }
 
@@ -650,35 +654,54 @@ export class Stack implements TcpHost, UdpHost {
   }
 
   private ipInput(nic: Nic, buf: Uint8Array): void {
+    this.mib.ipInReceives++;
     const h = parseIpv4Header(buf);
-    if (typeof h === 'string') return this.drop(`ip-${h}`);
+    if (typeof h === 'string') {
+      this.mib.ipInHdrErrors++;
+      return this.drop(`ip-${h}`);
+    }
     this.stats.ipIn++;
     const local =
       nic.hasAddress(h.dst) || (nic === this.loopback && this.isLocal(h.dst)) || nic.isBroadcast(h.dst);
-    if (!local) return this.drop('ip-not-ours'); // we do not forward
+    if (!local) {
+      this.mib.ipInAddrErrors++;
+      return this.drop('ip-not-ours'); // we do not forward
+    }
     if (h.src === 0xffffffff || h.src >>> 28 === 14) return this.drop('ip-bad-source');
     let payload = buf.subarray(h.hlen, h.totalLen);
     if (h.mf || h.fragOff > 0) {
+      this.mib.ipReasmReqds++;
       const whole = this.reassembler.add(h, payload, performance.now());
       if (!whole) return;
+      this.mib.ipReasmOKs++;
       payload = whole;
     }
     switch (h.proto) {
       case PROTO_ICMP:
+        this.mib.ipInDelivers++;
         return this.icmpInput(h, payload);
       case PROTO_UDP:
+        this.mib.ipInDelivers++;
         return this.udpInput(nic, h, buf, payload);
       case PROTO_TCP:
+        this.mib.ipInDelivers++;
         return this.tcpInput(nic, h, payload);
       default:
+        this.mib.ipInUnknownProtos++;
         this.drop('ip-proto');
         if (!nic.isBroadcast(h.dst)) this.sendIcmpError(h, buf, UNREACH_PROTOCOL);
     }
   }
 
   private icmpInput(h: Ipv4Header, buf: Uint8Array): void {
+    this.mib.icmpInMsgs++;
     const m = parseIcmp(buf);
-    if (!m) return this.drop('icmp-malformed');
+    if (!m) {
+      if (buf.length >= 8) this.mib.icmpInCsumErrors++;
+      this.mib.icmpInErrors++;
+      return this.drop('icmp-malformed');
+    }
+    this.mib.icmpInType[m.type]++;
     if (m.type === ICMP_ECHO_REQUEST && m.code === 0) {
       if (h.dst === 0xffffffff) return; // no broadcast pings (icmp_echo_ignore_broadcasts)
       const route = this.route(h.src, h.dst);
@@ -686,6 +709,8 @@ export class Stack implements TcpHost, UdpHost {
       const out = new Uint8Array(HEADROOM + 8 + m.body.length);
       const len = writeIcmp(out, HEADROOM, ICMP_ECHO_REPLY, 0, m.rest, m.body);
       this.stats.icmpEchoReplies++;
+      this.mib.icmpOutMsgs++;
+      this.mib.icmpOutType[ICMP_ECHO_REPLY]++;
       this.ipOutput(route, out, len, PROTO_ICMP, DEFAULT_TTL, 0, false);
       return;
     }
@@ -743,15 +768,31 @@ export class Stack implements TcpHost, UdpHost {
 
   private udpInput(nic: Nic, h: Ipv4Header, ipPacket: Uint8Array, buf: Uint8Array): void {
     const u = parseUdp(buf, h.src, h.dst, !nic.link.checksumOffload);
-    if (!u) return this.drop('udp-malformed');
-    if (this.udpDeliver(h.src, h.dst, u.srcPort, u.dstPort, u.payload)) return;
+    if (!u) {
+      // Lengths that hold together: then it was the checksum.
+      const len = buf.length >= UDP_HLEN ? (buf[4] << 8) | buf[5] : 0;
+      if (len >= UDP_HLEN && len <= buf.length) this.mib.udpInCsumErrors++;
+      this.mib.udpInErrors++;
+      return this.drop('udp-malformed');
+    }
+    const d = this.udpDeliver(h.src, h.dst, u.srcPort, u.dstPort, u.payload);
+    if (d === 1) return;
+    if (d === 2) {
+      this.mib.udpRcvbufErrors++;
+      this.mib.udpInErrors++;
+      return;
+    }
+    this.mib.udpNoPorts++;
     this.drop('udp-noport');
     if (h.dst !== 0xffffffff && !nic.isBroadcast(h.dst) && !(h.mf || h.fragOff))
       this.sendIcmpError(h, ipPacket, UNREACH_PORT);
   }
 
-  /** Hands a datagram to the best-matching endpoint; false when no endpoint takes it. */
-  private udpDeliver(src: IpAddr, dst: IpAddr, sport: number, dport: number, payload: Uint8Array): boolean {
+  /**
+   * Hands a datagram to the best-matching endpoint: 1 delivered, 2 dropped by a full receive
+   * buffer, 0 no endpoint takes it.
+   */
+  private udpDeliver(src: IpAddr, dst: IpAddr, sport: number, dport: number, payload: Uint8Array): 0 | 1 | 2 {
     const eps = this.udpPorts.get(dport);
     let target: UdpEndpoint | undefined;
     if (eps) {
@@ -764,17 +805,25 @@ export class Stack implements TcpHost, UdpHost {
           target = ep;
       }
     }
-    if (!target) return false;
-    target.deliver(payload, src, sport);
-    return true;
+    if (!target) return 0;
+    return target.deliver(payload, src, sport) ? 1 : 2;
   }
 
   private tcpInput(nic: Nic, h: Ipv4Header, buf: Uint8Array): void {
     if (nic.isBroadcast(h.dst)) return this.drop('tcp-broadcast');
+    this.mib.tcpInSegs++;
     const seg = parseTcp(buf, h.src, h.dst, !nic.link.checksumOffload);
-    if (!seg) return this.drop('tcp-malformed');
+    if (!seg) return this.tcpInError(buf);
     seg.stable = nic.link.stableFrames === true;
     this.tcpDemux(seg, h.src, h.dst);
+  }
+
+  /** A segment parseTcp refused: a checksum error when its header length holds together. */
+  private tcpInError(buf: Uint8Array): void {
+    const doff = buf.length >= TCP_HLEN ? (buf[12] >> 4) * 4 : 0;
+    if (doff >= TCP_HLEN && doff <= buf.length) this.mib.tcpInCsumErrors++;
+    this.mib.tcpInErrs++;
+    this.drop('tcp-malformed');
   }
 
   private tcpDemux(seg: TcpSegment, src: IpAddr, dst: IpAddr): void {
@@ -826,6 +875,7 @@ export class Stack implements TcpHost, UdpHost {
     this.ipId = (this.ipId + 1) & 0xffff;
     const id = this.ipId;
     if (IPV4_HLEN + len > 65535) return -EMSGSIZE;
+    this.mib.ipOutRequests++;
     if (IPV4_HLEN + len <= route.mtu) {
       writeIpv4Header(buf, ETH_HLEN, {
         src,
@@ -838,10 +888,15 @@ export class Stack implements TcpHost, UdpHost {
         payloadLen: len,
       });
       this.stats.ipOut++;
+      this.mib.ipOutTransmits++;
       this.linkOutput(nic, nextHop, buf.subarray(0, HEADROOM + len));
       return len;
     }
-    if (df) return -EMSGSIZE;
+    if (df) {
+      this.mib.ipFragFails++;
+      return -EMSGSIZE;
+    }
+    this.mib.ipFragOKs++;
     for (const [off, flen, more] of fragmentPlan(len, route.mtu)) {
       const f = new Uint8Array(HEADROOM + flen);
       f.set(buf.subarray(HEADROOM + off, HEADROOM + off + flen), HEADROOM);
@@ -858,6 +913,8 @@ export class Stack implements TcpHost, UdpHost {
       });
       this.stats.ipOut++;
       this.stats.fragmentsOut++;
+      this.mib.ipFragCreates++;
+      this.mib.ipOutTransmits++;
       this.linkOutput(nic, nextHop, f);
     }
     return len;
@@ -950,6 +1007,8 @@ export class Stack implements TcpHost, UdpHost {
     const out = new Uint8Array(HEADROOM + 8 + quote.length);
     const len = writeIcmp(out, HEADROOM, ICMP_DEST_UNREACH, code, 0, quote);
     this.stats.icmpUnreachSent++;
+    this.mib.icmpOutMsgs++;
+    this.mib.icmpOutType[ICMP_DEST_UNREACH]++;
     this.ipOutput(route, out, len, PROTO_ICMP, DEFAULT_TTL, 0, false);
   }
 
@@ -1004,8 +1063,9 @@ export class Stack implements TcpHost, UdpHost {
       }
       case NH_TCP: {
         if (mcast) return this.drop('tcp-multicast');
+        this.mib.tcpInSegs++;
         const seg = parseTcp(payload, h.src, h.dst, !nic.link.checksumOffload);
-        if (!seg) return this.drop('tcp-malformed');
+        if (!seg) return this.tcpInError(payload);
         seg.stable = nic.link.stableFrames === true || w.frag !== undefined;
         return this.tcpDemux(seg, h.src, h.dst);
       }
@@ -1299,7 +1359,9 @@ export class Stack implements TcpHost, UdpHost {
     const buf = new Uint8Array(HEADROOM + UDP_HLEN + data.length);
     const len = writeUdp(buf, HEADROOM, route.src, dst, ep.lport, dport, data);
     const r = this.ipOutput(route, buf, len, PROTO_UDP, ep.ttl, 0, false);
-    return r < 0 ? r : data.length;
+    if (r < 0) return r;
+    this.mib.udpOutDatagrams++;
+    return data.length;
   }
 
   // ---------------------------------------------------------------- TcpHost
@@ -1420,6 +1482,8 @@ export class Stack implements TcpHost, UdpHost {
           };
     const len = writeTcp(buf, room, out, 0, local, remote, !route.offload);
     this.stats.tcpResetsSent++;
+    this.mib.tcpOutSegs++;
+    this.mib.tcpOutRsts++;
     if (v6) this.ip6Output(route, buf, len, NH_TCP, DEFAULT_HOP_LIMIT, 0);
     else this.ipOutput(route, buf, len, PROTO_TCP, DEFAULT_TTL, 0, true);
   }
@@ -1438,6 +1502,8 @@ export class Stack implements TcpHost, UdpHost {
     ttl: number,
     tos: number,
   ): void {
+    this.mib.tcpOutSegs++;
+    if (buf[HEADROOM6 + 13] & RST) this.mib.tcpOutRsts++;
     // The endpoint left HEADROOM6 bytes; IPv4 uses the last HEADROOM of them.
     if (typeof dst === 'string') this.ip6Output(route, buf, len, NH_TCP, ttl, tos);
     else this.ipOutput(route, buf.subarray(HEADROOM6 - HEADROOM), len, PROTO_TCP, ttl, tos, true);

@@ -4,6 +4,7 @@
  */
 import { EAGAIN, ECONNREFUSED, EDESTADDRREQ, EINVAL, EMSGSIZE, POLLERR, POLLIN, POLLOUT } from './errno';
 import { validAddr, validPort, type IpAddr } from './addr';
+import type { Mib } from './mib';
 
 export interface UdpDatagram {
   data: Uint8Array;
@@ -12,6 +13,8 @@ export interface UdpDatagram {
 }
 
 export interface UdpHost {
+  /** The stack's MIB counters (Udp InDatagrams is counted when the app reads, as Linux). */
+  readonly mib: Mib;
   bindUdp(ep: UdpEndpoint, addr: IpAddr, port: number): number;
   releaseUdp(ep: UdpEndpoint): void;
   /** Sends one datagram; returns bytes sent or -errno. */
@@ -90,6 +93,7 @@ export class UdpEndpoint {
     if (!peek) {
       this.queue.shift();
       this.queued -= d.data.length;
+      if (typeof d.addr === 'number') this.host.mib.udpInDatagrams++;
     }
     return d;
   }
@@ -115,17 +119,18 @@ export class UdpEndpoint {
     if (this.bound) this.host.releaseUdp(this);
   }
 
-  /** Called by the stack with a datagram for this endpoint. */
-  deliver(data: Uint8Array, addr: IpAddr, port: number): void {
-    if (this.raddr && (addr !== this.raddr || port !== this.rport)) return;
+  /** Called by the stack with a datagram for this endpoint; false if the receive buffer is full. */
+  deliver(data: Uint8Array, addr: IpAddr, port: number): boolean {
+    if (this.raddr && (addr !== this.raddr || port !== this.rport)) return true;
     if (this.queued + data.length > this.rcvBufSize) {
       this.stats.drops++;
-      return;
+      return false;
     }
     this.stats.datagramsIn++;
     this.queue.push({ data: data.slice(), addr, port });
     this.queued += data.length;
     this.notify();
+    return true;
   }
 
   /** An ICMP port unreachable for a datagram we sent to (addr, port). */

@@ -29,6 +29,7 @@ import { PacketLink } from '../link/tap';
 import { Stack, type Nic, type StackOptions } from '../stack';
 import { TcpState, type TcpEndpoint } from '../tcp/endpoint';
 import { poolStats } from '../tcp/pool';
+import { renderSnmp } from '../mib';
 import { AF_NETLINK, NetlinkSocket } from './netlink';
 import { AF_INET, AF_INET6, formatSockaddrIn } from './sockaddr';
 import { InetSocket, IPPROTO_TCP, IPPROTO_UDP, TcpSocket, UdpSocket, type NetstackOwner } from './socket';
@@ -403,9 +404,22 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
         return this.procRoute();
       case 'sockstat':
         return this.procSockstat();
+      case 'snmp':
+        return this.procSnmp();
       default:
         return null;
     }
+  }
+
+  /**
+   * /proc/net/snmp from the stack's MIB counters (Forwarding 2: the stack never forwards);
+   * CurrEstab counts the endpoints in ESTABLISHED or CLOSE_WAIT, as Linux's.
+   */
+  private procSnmp(): string {
+    let estab = 0;
+    for (const ep of this.stack.tcpEndpointList())
+      if (ep.state === TcpState.ESTABLISHED || ep.state === TcpState.CLOSE_WAIT) estab++;
+    return renderSnmp(this.stack.mib, estab, 2);
   }
 
   private inodeOf(ep: TcpEndpoint): number {

@@ -241,7 +241,37 @@ let nextId = 1;
 
 export class TcpEndpoint {
   readonly id = nextId++;
-  state: TcpState = TcpState.CLOSED;
+  private st: TcpState = TcpState.CLOSED;
+
+  get state(): TcpState {
+    return this.st;
+  }
+
+  /**
+   * Every state change goes through here, so the MIB's transition counters are kept as
+   * Linux's tcp_connect / tcp_create_openreq_child / tcp_set_state / tcp_done keep them:
+   * ActiveOpens on CLOSED -> SYN_SENT, PassiveOpens when a listener's child completes the
+   * handshake, AttemptFails on SYN_SENT or SYN_RECEIVED -> CLOSED, EstabResets on
+   * ESTABLISHED or CLOSE_WAIT -> CLOSED.
+   */
+  set state(s: TcpState) {
+    const old = this.st;
+    if (old === s) return;
+    this.st = s;
+    const m = this.host.mib;
+    switch (s) {
+      case TcpState.SYN_SENT:
+        if (old === TcpState.CLOSED) m.tcpActiveOpens++;
+        break;
+      case TcpState.ESTABLISHED:
+        if (old === TcpState.SYN_RECEIVED && this.parent) m.tcpPassiveOpens++;
+        break;
+      case TcpState.CLOSED:
+        if (old === TcpState.ESTABLISHED || old === TcpState.CLOSE_WAIT) m.tcpEstabResets++;
+        else if (old === TcpState.SYN_SENT || old === TcpState.SYN_RECEIVED) m.tcpAttemptFails++;
+        break;
+    }
+  }
   /** Bound/connected addresses (0 = unspecified; IPv6 as canonical text). */
   laddr: IpAddr = 0;
   lport = 0;
@@ -1263,6 +1293,7 @@ export class TcpEndpoint {
     this.sndNxt = this.sndUna;
     if (this.finSent) this.finSent = false;
     this.stats.retransmits++;
+    this.host.mib.tcpRetransSegs++;
     this.trySend();
     return true;
   }
@@ -1272,6 +1303,7 @@ export class TcpEndpoint {
     const inFlightData = seqDiff(this.sndMax, this.sndUna) - (this.finOut ? 1 : 0);
     const len = Math.min(this.mss, Math.max(0, Math.min(inFlightData, this.sndBuf.length)));
     this.stats.retransmits++;
+    this.host.mib.tcpRetransSegs++;
     this.rttSeq = -1; // Karn: no sample from retransmitted data
     if (len > 0) this.sendSegment(this.sndUna, ACK, len);
     else if (this.finOut) this.sendSegment(this.finSeq, ACK | FIN, 0);
@@ -1489,6 +1521,7 @@ export class TcpEndpoint {
 
   private retransmitSyn(): void {
     this.stats.retransmits++;
+    this.host.mib.tcpRetransSegs++;
     this.rttSeq = -1;
     this.sendSyn();
   }
@@ -1670,6 +1703,7 @@ export class TcpEndpoint {
     if (len === 0 && !fin) return 0;
     this.sendSegment(seq, fin ? ACK | FIN : ACK, len);
     this.stats.retransmits++;
+    this.host.mib.tcpRetransSegs++;
     this.stats.sackRetransmits++;
     this.rttSeq = -1; // Karn: no sample from retransmitted data
     const span = len + (fin ? 1 : 0);
@@ -1898,6 +1932,7 @@ export class TcpEndpoint {
     this.sndNxt = this.sndUna;
     if (this.finSent) this.finSent = false;
     this.stats.retransmits++;
+    this.host.mib.tcpRetransSegs++;
     this.trySend();
     this.rtxTimer.arm(this.rto);
   }

@@ -6,6 +6,7 @@ import type { IpAddr } from '../addr';
 import type { TimerCounters } from '../timer';
 import type { TcpSegment } from './segment';
 import type { TcpEndpoint } from './endpoint';
+import type { Mib } from '../mib';
 
 /** A resolved route: the NIC to use, our source address, the next hop and the path MTU. */
 export interface Route {
@@ -29,6 +30,8 @@ export interface TcpHost {
   readonly headroom: number;
   readonly counters: TimerCounters;
   readonly stats: TcpHostStats;
+  /** The stack's MIB counters (opens, resets and retransmissions are counted by endpoints). */
+  readonly mib: Mib;
   /** A route to dst (from src if given, else 0); -ENETUNREACH / -EADDRNOTAVAIL if none. */
   route(dst: IpAddr, src: IpAddr): Route | number;
   /** Reserves (addr, port) for a bind; port 0 picks an ephemeral one. Returns the port or -errno. */
