@@ -10,6 +10,8 @@
  * OutSegs (delayed and quick ACKs, coalesced FINs), RetransSegs; Ip counts during the TCP
  * phases (same segments). The Ip counts of the UDP phase are in: it runs first, before any
  * TCP segment exists, so its packets are exactly the datagrams and their ICMP errors.
+ * /proc/net/snmp6: its names, and every counter's delta over a UDP-over-::1 phase (nothing
+ * else in the workload uses IPv6).
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -94,6 +96,26 @@ a.close(); l.close()
 _, s4 = snmp()
 delta('tcp-fail', s3, s4, ['Tcp.ActiveOpens', 'Tcp.PassiveOpens', 'Tcp.AttemptFails', 'Tcp.EstabResets',
       'Tcp.CurrEstab', 'Tcp.OutRsts', 'Tcp.InErrs', 'Tcp.InCsumErrors'])
+
+# IPv6 (snmp6): UDP over ::1 to a closed and an open port. Only IPv6 traffic moves these.
+def snmp6():
+    rows = [l.split() for l in open('/proc/net/snmp6').read().splitlines()]
+    return [r[0] for r in rows if 'Type' not in r[0]], {r[0]: int(r[1]) for r in rows}
+names6, t0 = snmp6()
+print(' '.join(names6))
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+r = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); r.bind(('::1', 0))
+dead = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); dead.bind(('::1', 0))
+closed_port = dead.getsockname()[1]; dead.close()
+for i in range(2):
+    u.sendto(b'z' * 30, ('::1', closed_port))
+for i in range(3):
+    u.sendto(b'w' * 50, r.getsockname()[:2])
+for i in range(3):
+    r.recv(100)
+_, t1 = snmp6()
+for k in names6 + ['Icmp6InType1', 'Icmp6OutType1']:
+    print('udp6-phase', k, t1.get(k, 0) - t0.get(k, 0))
 `;
 
 /** Runs `argv` in a fresh network namespace (named tsvsnmp*, loopback up); deletes it after. */
@@ -141,6 +163,7 @@ describe('/proc/net/snmp: the counters of the sandbox network stack vs Linux', f
     // Sanity: the workload moved what it means to (so equal outputs compare something).
     assert.match(r.stdout, /^tcp-open Tcp\.CurrEstab 10$/m);
     assert.match(r.stdout, /^udp-phase Udp\.NoPorts 3$/m);
+    assert.match(r.stdout, /^udp6-phase Udp6NoPorts 2$/m);
     native = r.stdout;
   });
 
@@ -157,13 +180,14 @@ describe('/proc/net/snmp: the counters of the sandbox network stack vs Linux', f
     assert.equal(r.status, 0);
   });
 
-  it("network: none: a fresh namespace's /proc/net/snmp", () => {
-    const fresh = inFreshNetns(['cat', '/proc/net/snmp']);
-    assert.equal(fresh.status, 0, fresh.stderr);
-    const r = runSandbox(['/bin/cat', '/proc/net/snmp']);
-    assert.equal(r.stdout, fresh.stdout, r.stderr);
-    assert.equal(r.status, 0);
-  });
+  for (const file of ['snmp', 'snmp6'])
+    it(`network: none: a fresh namespace's /proc/net/${file}`, () => {
+      const fresh = inFreshNetns(['cat', `/proc/net/${file}`]);
+      assert.equal(fresh.status, 0, fresh.stderr);
+      const r = runSandbox(['/bin/cat', `/proc/net/${file}`]);
+      assert.equal(r.stdout, fresh.stdout, r.stderr);
+      assert.equal(r.status, 0);
+    });
 
   it("without any stack: Linux's field names, a fresh namespace's values (Forwarding 2: nothing forwards)", () => {
     const fresh = inFreshNetns(['cat', '/proc/net/snmp']);
@@ -176,5 +200,11 @@ describe('/proc/net/snmp: the counters of the sandbox network stack vs Linux', f
     ours.values.delete('Ip:Forwarding');
     linux.values.delete('Ip:Forwarding');
     assert.deepEqual(ours.values, linux.values);
+  });
+
+  it("without any stack: snmp6 is a fresh namespace's, byte for byte", () => {
+    const fresh = inFreshNetns(['cat', '/proc/net/snmp6']);
+    assert.equal(fresh.status, 0, fresh.stderr);
+    assert.equal(procNetFallback('snmp6'), fresh.stdout);
   });
 });

@@ -2,7 +2,7 @@
  * /proc/net: the network stack's view of its namespace (tcp, tcp6, udp, udp6, dev, route,
  * if_inet6, snmp ...). The attached NetworkStack (core/net/inet) renders each file; without
  * one (network: none) the socket tables have only their header line, there are no links,
- * and snmp shows a fresh namespace's counters (all zero).
+ * and snmp and snmp6 show a fresh namespace's counters (all zero).
  */
 import { networkStack } from '../../net/inet';
 import type { SynthDir } from './synth';
@@ -24,7 +24,35 @@ const HEADERS: Readonly<Record<string, string>> = {
   sockstat:
     'sockets: used 0\nTCP: inuse 0 orphan 0 tw 0 alloc 0 mem 0\nUDP: inuse 0 mem 0\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n',
   snmp: snmpFallback(),
+  snmp6: snmp6Fallback(),
 };
+
+/** /proc/net/snmp6 of a namespace that never saw a packet: Linux 6.x's counters, all 0. */
+function snmp6Fallback(): string {
+  const ip6 =
+    'InReceives InHdrErrors InTooBigErrors InNoRoutes InAddrErrors InUnknownProtos InTruncatedPkts ' +
+    'InDiscards InDelivers OutForwDatagrams OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ' +
+    'ReasmOKs ReasmFails FragOKs FragFails FragCreates InMcastPkts OutMcastPkts InOctets OutOctets ' +
+    'InMcastOctets OutMcastOctets InBcastOctets OutBcastOctets InNoECTPkts InECT1Pkts InECT0Pkts InCEPkts ' +
+    'OutTransmits';
+  const types =
+    'DestUnreachs PktTooBigs TimeExcds ParmProblems Echos EchoReplies GroupMembQueries GroupMembResponses ' +
+    'GroupMembReductions RouterSolicits RouterAdvertisements NeighborSolicits NeighborAdvertisements ' +
+    'Redirects MLDv2Reports';
+  const icmp6 =
+    'InMsgs InErrors OutMsgs OutErrors InCsumErrors OutRateLimitHost ' +
+    types.replace(/(\S+)/g, 'In$1') +
+    ' ' +
+    types.replace(/(\S+)/g, 'Out$1');
+  const udp = 'InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors';
+  const names = [
+    ...ip6.split(' ').map((n) => `Ip6${n}`),
+    ...icmp6.split(' ').map((n) => `Icmp6${n}`),
+    ...`${udp} IgnoredMulti MemErrors`.split(' ').map((n) => `Udp6${n}`),
+    ...`${udp} MemErrors`.split(' ').map((n) => `UdpLite6${n}`),
+  ];
+  return names.map((n) => `${n.padEnd(32)}\t0\n`).join('');
+}
 
 /**
  * /proc/net/snmp of a namespace that never saw a packet, in Linux 6.x's format: the

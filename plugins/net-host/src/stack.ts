@@ -60,6 +60,7 @@ const PROC_NET = new Set([
   'arp',
   'sockstat',
   'snmp',
+  'snmp6',
 ]);
 
 /** The /proc/net tables with one row per socket (uid in column 8, inode in column 10). */

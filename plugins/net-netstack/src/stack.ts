@@ -542,6 +542,7 @@ export class Stack implements TcpHost, UdpHost {
         offload,
       };
     }
+    this.mib.ip6OutNoRoutes++;
     return -ENETUNREACH;
   }
 
@@ -1019,14 +1020,28 @@ export class Stack implements TcpHost, UdpHost {
 
   /** An IPv6 packet at buf (an Ethernet frame's payload when `frame` is given). */
   private ip6Input(nic: Nic, buf: Uint8Array, frame: Uint8Array | undefined): void {
+    const mib = this.mib;
+    mib.ip6InReceives++;
+    mib.ip6InOctets += buf.length;
     const h = parseIpv6Header(buf);
-    if (typeof h === 'string') return this.drop(`ip6-${h}`);
+    if (typeof h === 'string') {
+      mib.ip6InHdrErrors++;
+      return this.drop(`ip6-${h}`);
+    }
     this.stats.ip6In++;
+    mib.ip6InEcn[h.tclass & 3]++;
     const mcast = isMulticast6(h.dst);
+    if (mcast) {
+      mib.ip6InMcastPkts++;
+      mib.ip6InMcastOctets += buf.length;
+    }
     const local = mcast
       ? nic.inGroup6(h.dst)
       : nic.hasAddress6(h.dst) || (nic === this.loopback && this.isLocal(h.dst));
-    if (!local) return this.drop('ip6-not-ours'); // we do not forward
+    if (!local) {
+      if (!mcast) mib.ip6InAddrErrors++;
+      return this.drop('ip6-not-ours'); // we do not forward
+    }
     if (isMulticast6(h.src)) return this.drop('ip6-bad-source');
     const end = IPV6_HLEN + h.payloadLen;
     const packet = buf.subarray(0, end);
@@ -1038,8 +1053,10 @@ export class Stack implements TcpHost, UdpHost {
       if (w.frag.offset !== 0 || w.frag.more) {
         // The IPv4 reassembler's bookkeeping fits: key (src, dst, next header, id), offset, more.
         const key = { src: h.src, dst: h.dst, proto, id: w.frag.id, fragOff: w.frag.offset, mf: w.frag.more };
+        mib.ip6ReasmReqds++;
         const whole = this.reassembler6.add(key as unknown as Ipv4Header, payload, performance.now());
         if (!whole) return;
+        mib.ip6ReasmOKs++;
         payload = whole;
       }
       const rest = walkExtensions(payload, proto, 0, payload.length, false);
@@ -1050,18 +1067,36 @@ export class Stack implements TcpHost, UdpHost {
     }
     switch (proto) {
       case NH_ICMPV6:
+        mib.ip6InDelivers++;
         return this.icmp6Input(nic, h, payload, packet, frame);
       case NH_UDP: {
-        if (!nic.link.checksumOffload && payload.length >= 8 && payload[6] === 0 && payload[7] === 0)
+        mib.ip6InDelivers++;
+        if (!nic.link.checksumOffload && payload.length >= 8 && payload[6] === 0 && payload[7] === 0) {
+          mib.udp6InCsumErrors++;
+          mib.udp6InErrors++;
           return this.drop('udp6-no-checksum'); // mandatory over IPv6 (RFC 8200 §8.1)
+        }
         const u = parseUdp(payload, h.src, h.dst, !nic.link.checksumOffload);
-        if (!u) return this.drop('udp-malformed');
-        if (this.udpDeliver(h.src, h.dst, u.srcPort, u.dstPort, u.payload)) return;
+        if (!u) {
+          const ulen = payload.length >= UDP_HLEN ? (payload[4] << 8) | payload[5] : 0;
+          if (ulen >= UDP_HLEN && ulen <= payload.length) mib.udp6InCsumErrors++;
+          mib.udp6InErrors++;
+          return this.drop('udp-malformed');
+        }
+        const d = this.udpDeliver(h.src, h.dst, u.srcPort, u.dstPort, u.payload);
+        if (d === 1) return;
+        if (d === 2) {
+          mib.udp6RcvbufErrors++;
+          mib.udp6InErrors++;
+          return;
+        }
+        mib.udp6NoPorts++;
         this.drop('udp-noport');
         if (!mcast) this.sendIcmp6Error(h, packet, ICMP6_DEST_UNREACH, UNREACH6_PORT, 0);
         return;
       }
       case NH_TCP: {
+        mib.ip6InDelivers++;
         if (mcast) return this.drop('tcp-multicast');
         this.mib.tcpInSegs++;
         const seg = parseTcp(payload, h.src, h.dst, !nic.link.checksumOffload);
@@ -1070,8 +1105,10 @@ export class Stack implements TcpHost, UdpHost {
         return this.tcpDemux(seg, h.src, h.dst);
       }
       case NH_NONE:
+        mib.ip6InDelivers++;
         return;
       default:
+        mib.ip6InUnknownProtos++;
         this.drop('ip6-proto');
         // The pointer names the next-header field; only computed for a packet without extensions.
         if (!mcast && w.off === IPV6_HLEN && !w.frag)
@@ -1086,8 +1123,14 @@ export class Stack implements TcpHost, UdpHost {
     packet: Uint8Array,
     frame: Uint8Array | undefined,
   ): void {
+    this.mib.icmp6InMsgs++;
     const m = parseIcmp6(buf, h.src, h.dst, !nic.link.checksumOffload);
-    if (!m) return this.drop('icmp6-malformed');
+    if (!m) {
+      if (buf.length >= 4) this.mib.icmp6InCsumErrors++;
+      this.mib.icmp6InErrors++;
+      return this.drop('icmp6-malformed');
+    }
+    this.mib.icmp6InType[m.type]++;
     switch (m.type) {
       case ICMP6_ECHO_REQUEST: {
         if (m.code !== 0) return this.drop('icmp6-malformed');
@@ -1107,6 +1150,8 @@ export class Stack implements TcpHost, UdpHost {
           m.body,
         );
         this.stats.icmp6EchoReplies++;
+        this.mib.icmp6OutMsgs++;
+        this.mib.icmp6OutType[ICMP6_ECHO_REPLY]++;
         this.ip6Output(route, out, len, NH_ICMPV6, DEFAULT_HOP_LIMIT, 0);
         return;
       }
@@ -1166,6 +1211,10 @@ export class Stack implements TcpHost, UdpHost {
     });
     this.stats.ndpAdvertsSent++;
     this.stats.ip6Out++;
+    this.mib.icmp6OutMsgs++;
+    this.mib.icmp6OutType[ND_NEIGHBOR_ADVERT]++;
+    this.mib.ip6OutRequests++;
+    this.ip6Transmitted(dst, IPV6_HLEN + len);
     this.sendFrame6(nic, out.subarray(0, HEADROOM6 + len), dad ? multicastMac6(dst) : senderMac);
   }
 
@@ -1229,13 +1278,16 @@ export class Stack implements TcpHost, UdpHost {
       if (p.expires > performance.now()) mtu = Math.min(mtu, p.mtu);
       else this.pmtu6.delete(dst);
     }
+    this.mib.ip6OutRequests++;
     if (IPV6_HLEN + len <= mtu) {
       writeIpv6Header(buf, ETH_HLEN, { src, dst, next, hopLimit, tclass, payloadLen: len });
       this.stats.ip6Out++;
+      this.ip6Transmitted(dst, IPV6_HLEN + len);
       this.link6Output(nic, route.nextHop as string, dst, buf.subarray(0, HEADROOM6 + len));
       return len;
     }
     this.ip6Id = (this.ip6Id + 1) % 0x100000000;
+    this.mib.ip6FragOKs++;
     for (const [off, flen, more] of fragmentPlan6(len, mtu)) {
       const f = new Uint8Array(HEADROOM6 + FRAG_HLEN + flen);
       writeIpv6Header(f, ETH_HLEN, {
@@ -1250,9 +1302,22 @@ export class Stack implements TcpHost, UdpHost {
       f.set(buf.subarray(HEADROOM6 + off, HEADROOM6 + off + flen), HEADROOM6 + FRAG_HLEN);
       this.stats.ip6Out++;
       this.stats.fragmentsOut++;
+      this.mib.ip6FragCreates++;
+      this.ip6Transmitted(dst, IPV6_HLEN + FRAG_HLEN + flen);
       this.link6Output(nic, route.nextHop as string, dst, f);
     }
     return len;
+  }
+
+  /** Counts an IPv6 packet of `bytes` (header included) handed to a link (Linux's ip6_finish_output2). */
+  private ip6Transmitted(dst: string, bytes: number): void {
+    const m = this.mib;
+    m.ip6OutTransmits++;
+    m.ip6OutOctets += bytes;
+    if (isMulticast6(dst)) {
+      m.ip6OutMcastPkts++;
+      m.ip6OutMcastOctets += bytes;
+    }
   }
 
   /** buf holds [14 bytes of room][IPv6 packet]. */
@@ -1293,6 +1358,10 @@ export class Stack implements TcpHost, UdpHost {
     });
     this.stats.ndpSolicitsSent++;
     this.stats.ip6Out++;
+    this.mib.icmp6OutMsgs++;
+    this.mib.icmp6OutType[ND_NEIGHBOR_SOLICIT]++;
+    this.mib.ip6OutRequests++;
+    this.ip6Transmitted(dst, IPV6_HLEN + len);
     this.sendFrame6(nic, out, multicastMac6(dst));
   }
 
@@ -1315,6 +1384,8 @@ export class Stack implements TcpHost, UdpHost {
     const out = new Uint8Array(HEADROOM6 + 8 + quote.length);
     const len = writeIcmp6(out, HEADROOM6, route.src as string, h.src, type, code, rest, quote);
     this.stats.icmp6ErrorsSent++;
+    this.mib.icmp6OutMsgs++;
+    this.mib.icmp6OutType[type]++;
     this.ip6Output(route, out, len, NH_ICMPV6, DEFAULT_HOP_LIMIT, 0);
   }
 
@@ -1354,7 +1425,9 @@ export class Stack implements TcpHost, UdpHost {
       const b6 = new Uint8Array(HEADROOM6 + UDP_HLEN + data.length);
       const l6 = writeUdp(b6, HEADROOM6, route.src, dst, ep.lport, dport, data);
       const r6 = this.ip6Output(route, b6, l6, NH_UDP, ep.ttl, ep.tos);
-      return r6 < 0 ? r6 : data.length;
+      if (r6 < 0) return r6;
+      this.mib.udp6OutDatagrams++;
+      return data.length;
     }
     const buf = new Uint8Array(HEADROOM + UDP_HLEN + data.length);
     const len = writeUdp(buf, HEADROOM, route.src, dst, ep.lport, dport, data);

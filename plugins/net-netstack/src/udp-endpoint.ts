@@ -94,6 +94,7 @@ export class UdpEndpoint {
       this.queue.shift();
       this.queued -= d.data.length;
       if (typeof d.addr === 'number') this.host.mib.udpInDatagrams++;
+      else this.host.mib.udp6InDatagrams++;
     }
     return d;
   }

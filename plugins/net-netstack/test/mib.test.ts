@@ -4,7 +4,7 @@
  * fragmentation on output. Each expectation is what Linux counts for that packet (ip_rcv's
  * header checks, ip_route_input without forwarding, ip_local_deliver's unknown protocol,
  * udp_rcv / tcp_v4_rcv / icmp_rcv checksum errors, ip_defrag, ip_fragment). The rendered
- * file's field-name lines are compared with this host's /proc/net/snmp (Linux 6.x).
+ * files' field names are compared with this host's /proc/net/snmp and snmp6 (Linux 6.x).
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -12,7 +12,7 @@ import { ipv4 } from '../src/addr';
 import { ETH_HLEN, ETHERTYPE_IPV4, writeEthernet } from '../src/ethernet';
 import { IPV4_HLEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP, writeIpv4Header } from '../src/ipv4';
 import { ChannelLink } from '../src/link/channel';
-import { newMib, renderSnmp, type Mib } from '../src/mib';
+import { newMib, renderSnmp, renderSnmp6, type Mib } from '../src/mib';
 import { Stack } from '../src/stack';
 import { writeUdp } from '../src/udp';
 
@@ -203,5 +203,23 @@ describe('netstack MIB counters (/proc/net/snmp)', () => {
     assert.equal(lines.length, 4);
     assert.equal(lines[0].split(' ').length, 17);
     assert.equal(lines[2], 'IcmpMsg: InType16 InType17 InType18 InType19 OutType0');
+  });
+
+  it("renders snmp6 with Linux 6.x's names in order; Icmp6 types seen get Icmp6InType<N> lines", function () {
+    const host = fs.readFileSync('/proc/net/snmp6', 'utf8');
+    if (!/Ip6OutTransmits/.test(host)) this.skip(); // not Linux 6.3+
+    const names = (t: string): string[] =>
+      t
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0])
+        .filter((n) => !/Type\d+$/.test(n));
+    assert.deepEqual(names(renderSnmp6(newMib())), names(host));
+    const m = newMib();
+    m.icmp6InType[135] = 4;
+    m.icmp6OutType[1] = 1;
+    const text = renderSnmp6(m);
+    assert.match(text, /\nIcmp6InNeighborSolicits {9}\t4\n/);
+    assert.match(text, /\nIcmp6InType135 {18}\t4\nIcmp6OutType1 {19}\t1\nUdp6InDatagrams/);
   });
 });

@@ -29,7 +29,7 @@ import { PacketLink } from '../link/tap';
 import { Stack, type Nic, type StackOptions } from '../stack';
 import { TcpState, type TcpEndpoint } from '../tcp/endpoint';
 import { poolStats } from '../tcp/pool';
-import { renderSnmp } from '../mib';
+import { renderSnmp, renderSnmp6 } from '../mib';
 import { AF_NETLINK, NetlinkSocket } from './netlink';
 import { AF_INET, AF_INET6, formatSockaddrIn } from './sockaddr';
 import { InetSocket, IPPROTO_TCP, IPPROTO_UDP, TcpSocket, UdpSocket, type NetstackOwner } from './socket';
@@ -406,6 +406,8 @@ export class NetstackNetwork implements NetworkStack, NetstackOwner {
         return this.procSockstat();
       case 'snmp':
         return this.procSnmp();
+      case 'snmp6':
+        return renderSnmp6(this.stack.mib);
       default:
         return null;
     }
