@@ -11,7 +11,9 @@
  * phases (same segments). The Ip counts of the UDP phase are in: it runs first, before any
  * TCP segment exists, so its packets are exactly the datagrams and their ICMP errors.
  * /proc/net/snmp6: its names, and every counter's delta over a UDP-over-::1 phase (nothing
- * else in the workload uses IPv6).
+ * else in the workload uses IPv6). No ping: apps on netstack get no ICMP sockets (the
+ * default ping_group_range admits nobody) nor raw ones, so the ICMP counts come from the
+ * port unreachables the stack sends and receives itself.
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
