@@ -14,16 +14,21 @@ import { newWorld } from '../helpers/fake-task';
 describe('fs/host (imported host fds) and FIFOs', () => {
   it('reads and writes an imported regular file synchronously', () => {
     const { t } = newWorld();
-    const p = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'host-')), 'f');
-    fs.writeFileSync(p, 'abc');
-    const fd = fs.openSync(p, 'r+');
-    const f = importHostFd(fd, { isTty: false, own: true });
-    const b = Buffer.alloc(8);
-    assert.equal(f.read(t, [b], -1), 3);
-    assert.equal(f.write(t, [Buffer.from('de')], -1), 2);
-    assert.equal(fs.readFileSync(p, 'latin1'), 'abcde');
-    assert.equal(f.stat().size, 5);
-    f.decRef();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-host-'));
+    try {
+      const p = path.join(dir, 'f');
+      fs.writeFileSync(p, 'abc');
+      const fd = fs.openSync(p, 'r+');
+      const f = importHostFd(fd, { isTty: false, own: true });
+      const b = Buffer.alloc(8);
+      assert.equal(f.read(t, [b], -1), 3);
+      assert.equal(f.write(t, [Buffer.from('de')], -1), 2);
+      assert.equal(fs.readFileSync(p, 'latin1'), 'abcde');
+      assert.equal(f.stat().size, 5);
+      f.decRef();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads a host stream asynchronously without blocking the event loop', async () => {
