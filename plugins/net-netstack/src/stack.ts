@@ -113,7 +113,7 @@ import { ACK, RST, SYN, FIN, TCP_HLEN, parseTcp, seqAdd, writeTcp, type TcpSegme
 import { Timer } from './timer';
 import { UDP_HLEN, parseUdp, writeUdp } from './udp';
 import { UdpEndpoint, type UdpHost } from './udp-endpoint';
-import { newMib, type Mib } from './mib';
+import { newMib, type Mib } from '../../../core/net/mib';
 
 export const HEADROOM = ETH_HLEN + IPV4_HLEN;
 /** Room for Ethernet + the IPv6 header: what TCP endpoints leave (IPv4 uses the last 34 bytes). */

@@ -4,7 +4,7 @@
  */
 import { EAGAIN, ECONNREFUSED, EDESTADDRREQ, EINVAL, EMSGSIZE, POLLERR, POLLIN, POLLOUT } from './errno';
 import { validAddr, validPort, type IpAddr } from './addr';
-import type { Mib } from './mib';
+import type { Mib } from '../../../core/net/mib';
 
 export interface UdpDatagram {
   data: Uint8Array;

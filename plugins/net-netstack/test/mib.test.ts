@@ -12,7 +12,7 @@ import { ipv4 } from '../src/addr';
 import { ETH_HLEN, ETHERTYPE_IPV4, writeEthernet } from '../src/ethernet';
 import { IPV4_HLEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP, writeIpv4Header } from '../src/ipv4';
 import { ChannelLink } from '../src/link/channel';
-import { newMib, renderSnmp, renderSnmp6, type Mib } from '../src/mib';
+import { newMib, renderSnmp, renderSnmp6, type Mib } from '../../../core/net/mib';
 import { Stack } from '../src/stack';
 import { writeUdp } from '../src/udp';
 

@@ -29,7 +29,7 @@ import { PacketLink } from '../link/tap';
 import { Stack, type Nic, type StackOptions } from '../stack';
 import { TcpState, type TcpEndpoint } from '../tcp/endpoint';
 import { poolStats } from '../tcp/pool';
-import { renderSnmp, renderSnmp6 } from '../mib';
+import { renderSnmp, renderSnmp6 } from '../../../../core/net/mib';
 import { AF_NETLINK, NetlinkSocket } from './netlink';
 import { AF_INET, AF_INET6, formatSockaddrIn } from './sockaddr';
 import { InetSocket, IPPROTO_TCP, IPPROTO_UDP, TcpSocket, UdpSocket, type NetstackOwner } from './socket';

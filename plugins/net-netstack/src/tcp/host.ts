@@ -6,7 +6,7 @@ import type { IpAddr } from '../addr';
 import type { TimerCounters } from '../timer';
 import type { TcpSegment } from './segment';
 import type { TcpEndpoint } from './endpoint';
-import type { Mib } from '../mib';
+import type { Mib } from '../../../../core/net/mib';
 
 /** A resolved route: the NIC to use, our source address, the next hop and the path MTU. */
 export interface Route {

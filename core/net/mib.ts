@@ -1,7 +1,8 @@
 /**
- * The stack's SNMP MIB counters (RFC 2011 IP and ICMP, RFC 4022 TCP, RFC 4113 UDP) as Linux
- * keeps them per network namespace, and /proc/net/snmp rendered from them in Linux 6.x's
- * format. Plain numbers: the hot paths only increment a field.
+ * A network stack's SNMP MIB counters (RFC 2011 IP and ICMP, RFC 4022 TCP, RFC 4113 UDP) as
+ * Linux keeps them per network namespace, and /proc/net/snmp rendered from them in Linux
+ * 6.x's format. Plain numbers: the hot paths only increment a field. net-netstack keeps
+ * them; /proc/net without a stack shows the rendering of an all-zero set.
  *
  * snmp6 has the IPv6 side: Ip6, Icmp6, Udp6 (datagrams of IPv6 sockets to IPv6 peers).
  *
